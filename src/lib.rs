@@ -1,0 +1,16 @@
+//! int-check: preflight checks for the NHS Spine integration (INT, Path-to-Live) environments.
+//!
+//! The flow: `profile` (what to check) -> `plan` (phases per endpoint) -> `probe` (one module
+//! per phase, run by `engine`) -> `findings` (checks with reason codes from `reasons`) ->
+//! `report` (one module per output format). `cli` wires them together for the binary.
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod findings;
+pub mod pki;
+pub mod plan;
+pub mod probe;
+pub mod profile;
+pub mod reasons;
+pub mod report;

@@ -1,0 +1,284 @@
+//! Trust anchors, certificate files and the client identity: everything read from disk about PKI.
+//! Files are untrusted input: size-bounded, PEM or DER, each failure a one-line reason.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
+use rustls::sign::CertifiedKey;
+use serde_json::{Value, json};
+
+use crate::error::UsageError;
+use crate::profile::{ClientPaths, io_reason};
+
+/// The built-in NHS PTL Root Authority G2 (SHA-256 54:0F:7C:D6...:7F:8F).
+pub const G2_ROOT_PEM: &str = include_str!("../fixtures/nhs-ptl-root-authority-g2.pem");
+/// The built-in NHS INT Authentication G2 SubCA (SHA-256 EB:17:B9:FE...:F8:57).
+pub const G2_INT_SUBCA_PEM: &str = include_str!("../fixtures/nhs-int-authentication-g2.pem");
+
+/// Certificate and key files larger than this are not certificate files.
+const MAX_PKI_FILE_BYTES: u64 = 1 << 20;
+
+/// What a run trusts: roots (anchors) and intermediates it may use to complete a chain.
+#[derive(Debug)]
+pub struct TrustStore {
+    /// Where the anchors came from, for the report ("built-in G2" or file names).
+    pub source: String,
+    pub roots: Vec<CertificateDer<'static>>,
+    pub intermediates: Vec<CertificateDer<'static>>,
+    pub anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl TrustStore {
+    /// The built-in G2 chain: root as anchor, INT SubCA as known intermediate.
+    pub fn builtin() -> TrustStore {
+        let parse = |pem: &str| {
+            CertificateDer::from_pem_slice(pem.as_bytes()).expect("embedded G2 PEM is valid")
+        };
+        Self::from_certs(
+            "built-in NHS PTL Root Authority G2 + NHS INT Authentication G2".to_string(),
+            vec![parse(G2_ROOT_PEM), parse(G2_INT_SUBCA_PEM)],
+        )
+        .expect("embedded G2 certificates are usable anchors")
+    }
+
+    /// From `--ca-file`s: self-signed certificates become roots, the others known intermediates.
+    pub fn from_files(files: &[PathBuf]) -> Result<TrustStore, UsageError> {
+        let mut certs = Vec::new();
+        for file in files {
+            certs.extend(read_certificates(file)?);
+        }
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        Self::from_certs(names.join(", "), certs)
+    }
+
+    fn from_certs(
+        source: String,
+        certs: Vec<CertificateDer<'static>>,
+    ) -> Result<TrustStore, UsageError> {
+        let (roots, intermediates): (Vec<_>, Vec<_>) =
+            certs.into_iter().partition(|c| CertInfo::of(c).is_some_and(|i| i.self_signed));
+        if roots.is_empty() {
+            return Err(UsageError::new(format!(
+                "no root certificate among the trust anchors ({source})"
+            ))
+            .hint("include the self-signed root (for INT: NHS PTL Root Authority G2) as well as the SubCA"));
+        }
+        let mut anchors = Vec::with_capacity(roots.len());
+        for root in &roots {
+            let anchor = webpki::anchor_from_trusted_cert(root).map_err(|e| {
+                UsageError::new(format!("a root certificate in {source} cannot be used as a trust anchor: {e:?}"))
+            })?;
+            anchors.push(anchor.to_owned());
+        }
+        Ok(TrustStore {
+            source,
+            roots,
+            intermediates,
+            anchors,
+        })
+    }
+
+    /// The anchors and intermediates, summarised for reports.
+    pub fn describe(&self) -> Value {
+        let list = |certs: &[CertificateDer<'static>]| -> Vec<Value> {
+            certs
+                .iter()
+                .filter_map(CertInfo::of)
+                .map(|i| json!({"subject": i.subject, "sha256": i.sha256}))
+                .collect()
+        };
+        json!({"source": self.source, "roots": list(&self.roots), "intermediates": list(&self.intermediates)})
+    }
+}
+
+/// Reads every certificate in a PEM or DER file.
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, UsageError> {
+    let bytes = read_pki_file(path, "certificate")?;
+    let pem_items: Vec<_> = CertificateDer::pem_slice_iter(&bytes).collect();
+    let certs: Vec<CertificateDer<'static>> = if pem_items.is_empty() {
+        // No PEM sections: maybe DER (the NHS page tells people to name PEM files .der, and vice versa).
+        if bytes.first() == Some(&0x30) && CertInfo::of(&CertificateDer::from(bytes.as_slice())).is_some() {
+            vec![CertificateDer::from(bytes)]
+        } else {
+            return Err(UsageError::new(format!(
+                "{} holds no certificate (neither PEM nor DER)",
+                path.display()
+            ))
+            .hint("expected -----BEGIN CERTIFICATE----- blocks; the NHS page prints each certificate on one line: split the base64 into 64-character lines"));
+        }
+    } else {
+        let mut certs = Vec::new();
+        for item in pem_items {
+            let cert = item.map_err(|e| {
+                UsageError::new(format!("{} is not valid PEM: {e}", path.display()))
+                    .hint("each certificate must sit between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines, base64 in lines of 64 characters")
+            })?;
+            certs.push(cert);
+        }
+        certs
+    };
+    if certs.is_empty() {
+        return Err(UsageError::new(format!("{} holds no certificate", path.display()))
+            .hint("a private key or other PEM block is not a certificate"));
+    }
+    for cert in &certs {
+        if CertInfo::of(cert).is_none() {
+            return Err(UsageError::new(format!(
+                "{} contains data that is not an X.509 certificate",
+                path.display()
+            ))
+            .hint("re-copy the certificate text exactly; a truncated or edited PEM block fails here"));
+        }
+    }
+    Ok(certs)
+}
+
+/// Loads a client identity: certificate chain and the matching private key.
+pub fn load_identity(
+    paths: &ClientPaths,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, UsageError> {
+    let chain = read_certificates(&paths.cert)?;
+    let bytes = read_pki_file(&paths.key, "key")?;
+    let key = match PrivateKeyDer::from_pem_slice(&bytes) {
+        Ok(key) => key,
+        Err(_) => PrivateKeyDer::try_from(bytes).map_err(|_| {
+            UsageError::new(format!(
+                "{} holds no private key (PKCS#8, PKCS#1 or SEC1, PEM or DER)",
+                paths.key.display()
+            ))
+            .hint("check --client-key points at the key file, not the certificate; encrypted keys must be decrypted first (openssl pkey -in key.pem -out key-plain.pem)")
+        })?,
+    };
+    let certified = CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => UsageError::new(format!(
+            "the client key {} does not match the certificate {}",
+            paths.key.display(),
+            paths.cert.display()
+        ))
+        .hint("use the key generated with the certificate request for this endpoint; compare `openssl x509 -noout -pubkey` with `openssl pkey -pubout`"),
+        _ => UsageError::new(format!("the client key {} cannot be used: {e}", paths.key.display()))
+            .hint("supported keys: RSA (2048 bits or more), ECDSA P-256/P-384, Ed25519"),
+    })?;
+    Ok(Arc::new(certified))
+}
+
+fn read_pki_file(path: &Path, what: &str) -> Result<Vec<u8>, UsageError> {
+    let unreadable = |reason: String| {
+        UsageError::new(format!("cannot read {what} file {}: {reason}", path.display()))
+            .hint("check the path and that this user can read it; relative paths in a profile are taken from the profile's folder")
+    };
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(io_reason(&e)))?;
+    if meta.is_dir() {
+        return Err(unreadable("it is a directory".to_string()));
+    }
+    if meta.len() > MAX_PKI_FILE_BYTES {
+        return Err(unreadable(format!("{} bytes is too large for a {what} file", meta.len())));
+    }
+    std::fs::read(path).map_err(|e| unreadable(io_reason(&e)))
+}
+
+/// The facts about one certificate that reports show.
+#[derive(Clone, Debug)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub common_name: Option<String>,
+    /// DNS names from the subjectAltName extension; `None` when there is no SAN extension.
+    pub dns_names: Option<Vec<String>>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub self_signed: bool,
+    pub sha256: String,
+}
+
+impl CertInfo {
+    /// Parses a certificate; `None` when it is not valid X.509.
+    pub fn of(der: &CertificateDer<'_>) -> Option<CertInfo> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_string);
+        let dns_names = cert.subject_alternative_name().ok().flatten().map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    x509_parser::extensions::GeneralName::DNSName(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect()
+        });
+        Some(CertInfo {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            common_name,
+            dns_names,
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+            sha256: fingerprint(der.as_ref()),
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": rfc3339(self.not_before),
+            "not_after": rfc3339(self.not_after),
+            "sha256": self.sha256,
+        })
+    }
+}
+
+/// SHA-256 fingerprint as colon-separated upper-case hex, the way the NHS page and openssl print it.
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Seconds since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_anchors_are_the_published_g2_chain() {
+        let store = TrustStore::builtin();
+        assert_eq!(store.roots.len(), 1);
+        assert_eq!(store.intermediates.len(), 1);
+        let root = CertInfo::of(&store.roots[0]).unwrap();
+        let subca = CertInfo::of(&store.intermediates[0]).unwrap();
+        assert_eq!(root.common_name.as_deref(), Some("NHS PTL Root Authority G2"));
+        assert_eq!(subca.common_name.as_deref(), Some("NHS INT Authentication G2"));
+        // Fingerprints as printed in shared/nhs-int-facts.md.
+        assert_eq!(
+            root.sha256,
+            "54:0F:7C:D6:11:15:10:EF:8A:4A:78:93:9B:39:A0:75:C7:1A:68:F0:CE:71:BB:F2:81:41:F7:C6:BE:35:7F:8F"
+        );
+        assert_eq!(
+            subca.sha256,
+            "EB:17:B9:FE:90:A1:9D:BF:E9:62:BF:41:D3:C9:07:55:8F:6F:78:7E:2F:D1:60:22:68:DF:CA:9D:3F:DB:F8:57"
+        );
+        assert_eq!(rfc3339(root.not_after), "2042-08-02T15:47:24Z");
+        assert_eq!(rfc3339(subca.not_after), "2032-08-04T14:35:43Z");
+    }
+}

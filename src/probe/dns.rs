@@ -1,0 +1,376 @@
+//! DNS phase: resolve a host through the profile's DNS servers (queried side by side, so a dead
+//! one shows up without slowing the run) or through the system resolver.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::secs;
+use crate::findings::{Check, CheckKind};
+use crate::profile::ResolverAddr;
+use crate::reasons::Reason;
+
+/// How a run resolves names.
+pub struct Resolver {
+    servers: Vec<(ResolverAddr, TokioResolver)>,
+    timeout: Duration,
+    hosts: HostsFile,
+}
+
+/// The result of resolving one host, shared by every endpoint on that host.
+#[derive(Clone, Debug)]
+pub struct DnsOutcome {
+    pub result: Result<Resolved, DnsFailure>,
+    pub duration: Duration,
+    /// Addresses the hosts file pins this host to, if any.
+    pub pinned: Option<Vec<IpAddr>>,
+    /// What each DNS server said, when servers are configured.
+    pub servers: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub addresses: Vec<IpAddr>,
+    pub answered_by: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DnsFailure {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Resolver {
+    pub fn new(servers: &[ResolverAddr], timeout: Duration, hosts_file: &Path) -> Resolver {
+        let servers = servers
+            .iter()
+            .map(|server| (*server, build_resolver(*server, timeout)))
+            .collect();
+        Resolver {
+            servers,
+            timeout,
+            hosts: HostsFile::load(hosts_file),
+        }
+    }
+
+    /// A label for reports: "system" or the server list.
+    pub fn describe(&self) -> String {
+        if self.servers.is_empty() {
+            "system resolver".to_string()
+        } else {
+            let list: Vec<String> = self.servers.iter().map(|(a, _)| a.to_string()).collect();
+            list.join(", ")
+        }
+    }
+
+    pub async fn resolve(&self, host: &str) -> DnsOutcome {
+        let started = Instant::now();
+        let pinned = self.hosts.lookup(host);
+        let (result, servers) = if self.servers.is_empty() {
+            (self.resolve_system(host).await, Vec::new())
+        } else {
+            self.resolve_servers(host).await
+        };
+        DnsOutcome {
+            result,
+            duration: started.elapsed(),
+            pinned,
+            servers,
+        }
+    }
+
+    async fn resolve_system(&self, host: &str) -> Result<Resolved, DnsFailure> {
+        let lookup = tokio::net::lookup_host((host, 0));
+        match tokio::time::timeout(self.timeout, lookup).await {
+            Err(_) => Err(DnsFailure {
+                reason: Reason::DnsTimeout,
+                message: format!("the system resolver did not answer within {}", secs(self.timeout)),
+            }),
+            Ok(Ok(addrs)) => {
+                let addresses = unique(addrs.map(|a: SocketAddr| a.ip()));
+                if addresses.is_empty() {
+                    Err(no_address(host))
+                } else {
+                    Ok(Resolved {
+                        addresses,
+                        answered_by: "system resolver".to_string(),
+                    })
+                }
+            }
+            Ok(Err(e)) => Err(classify_system_error(host, &e)),
+        }
+    }
+
+    /// Asks every configured server at once; the first definite answer (addresses or
+    /// NXDOMAIN/NODATA) wins, and what each server said is kept for the report.
+    async fn resolve_servers(
+        &self,
+        host: &str,
+    ) -> (Result<Resolved, DnsFailure>, Vec<(String, String)>) {
+        // A trailing dot: query the name as given, never with search domains appended.
+        let fqdn = format!("{}.", host.trim_end_matches('.'));
+        let mut queries = JoinSet::new();
+        for (index, (_, resolver)) in self.servers.iter().enumerate() {
+            let resolver = resolver.clone();
+            let fqdn = fqdn.clone();
+            let timeout = self.timeout;
+            queries.spawn(async move {
+                let answer = tokio::time::timeout(timeout, resolver.lookup_ip(fqdn.as_str())).await;
+                (index, answer)
+            });
+        }
+        let mut said = vec![String::new(); self.servers.len()];
+        let mut failures = Vec::new();
+        let mut outcome = None;
+        while let Some(joined) = queries.join_next().await {
+            let Ok((index, answer)) = joined else { continue };
+            let server = self.servers[index].0.to_string();
+            let result = match answer {
+                Err(_) => Err(DnsFailure {
+                    reason: Reason::DnsTimeout,
+                    message: format!("{server} did not answer within {}", secs(self.timeout)),
+                }),
+                Ok(Ok(lookup)) => {
+                    let addresses = unique(lookup.iter());
+                    if addresses.is_empty() {
+                        Err(no_address(host))
+                    } else {
+                        Ok(Resolved {
+                            addresses,
+                            answered_by: server.clone(),
+                        })
+                    }
+                }
+                Ok(Err(e)) => Err(classify_hickory_error(host, &server, &e)),
+            };
+            said[index] = match &result {
+                Ok(r) => join_ips(&r.addresses),
+                Err(f) => f.reason.code().to_string(),
+            };
+            let definite = match &result {
+                Ok(_) => true,
+                Err(f) => matches!(f.reason, Reason::DnsNxdomain | Reason::DnsNoAddress),
+            };
+            if definite {
+                if outcome.is_none() {
+                    outcome = Some(result);
+                }
+            } else {
+                failures.push(result.unwrap_err());
+            }
+        }
+        let servers = self
+            .servers
+            .iter()
+            .zip(said)
+            .map(|((addr, _), said)| (addr.to_string(), if said.is_empty() { "no answer".into() } else { said }))
+            .collect();
+        let result = outcome.unwrap_or_else(|| Err(worst(failures)));
+        (result, servers)
+    }
+}
+
+fn build_resolver(server: ResolverAddr, timeout: Duration) -> TokioResolver {
+    let mut name_server = NameServerConfig::udp_and_tcp(server.0.ip());
+    for connection in &mut name_server.connections {
+        connection.port = server.0.port();
+    }
+    let config = ResolverConfig::from_name_servers(vec![name_server]);
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    let options = builder.options_mut();
+    options.timeout = timeout;
+    // One try per phase: the phase timeout is the whole budget (attempts counts retries).
+    options.attempts = 0;
+    options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+    options.use_hosts_file = ResolveHosts::Never;
+    options.try_tcp_on_error = true;
+    builder.build().expect("a resolver with one plain UDP/TCP server always builds")
+}
+
+/// When several servers failed without a definite answer, report the most telling failure.
+fn worst(failures: Vec<DnsFailure>) -> DnsFailure {
+    let rank = |f: &DnsFailure| match f.reason {
+        Reason::DnsServfail => 0,
+        Reason::DnsTimeout => 1,
+        _ => 2,
+    };
+    failures
+        .into_iter()
+        .min_by_key(rank)
+        .unwrap_or(DnsFailure {
+            reason: Reason::DnsTimeout,
+            message: "no DNS server answered".to_string(),
+        })
+}
+
+fn classify_hickory_error(host: &str, server: &str, error: &NetError) -> DnsFailure {
+    if error.is_nx_domain() {
+        return DnsFailure {
+            reason: Reason::DnsNxdomain,
+            message: format!("{server} says {host} does not exist (NXDOMAIN)"),
+        };
+    }
+    if error.is_no_records_found() {
+        return no_address(host);
+    }
+    match error {
+        NetError::Timeout => DnsFailure {
+            reason: Reason::DnsTimeout,
+            message: format!("{server} did not answer"),
+        },
+        NetError::Dns(DnsError::ResponseCode(code)) => DnsFailure {
+            reason: Reason::DnsServfail,
+            message: format!("{server} answered {} for {host}", rcode_name(*code)),
+        },
+        NetError::Io(_) | NetError::NoConnections => DnsFailure {
+            reason: Reason::DnsTimeout,
+            message: format!("{server} is unreachable ({error})"),
+        },
+        other => DnsFailure {
+            reason: Reason::DnsServfail,
+            message: format!("{server} gave no usable answer for {host}: {other}"),
+        },
+    }
+}
+
+fn rcode_name(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::ServFail => "SERVFAIL".to_string(),
+        ResponseCode::Refused => "REFUSED".to_string(),
+        ResponseCode::FormErr => "FORMERR".to_string(),
+        ResponseCode::NotImp => "NOTIMP".to_string(),
+        other => other.to_string().to_ascii_uppercase(),
+    }
+}
+
+/// getaddrinfo reports through message text only; map its well-known messages.
+fn classify_system_error(host: &str, error: &std::io::Error) -> DnsFailure {
+    let text = error.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("not known") || lower.contains("nodename nor servname") || lower.contains("no such host") {
+        DnsFailure {
+            reason: Reason::DnsNxdomain,
+            message: format!("the system resolver says {host} does not exist"),
+        }
+    } else if lower.contains("no address associated") {
+        no_address(host)
+    } else if lower.contains("temporary failure") || lower.contains("try again") {
+        DnsFailure {
+            reason: Reason::DnsTimeout,
+            message: format!("the system resolver could not get an answer for {host} (temporary failure: no DNS server reachable?)"),
+        }
+    } else {
+        DnsFailure {
+            reason: Reason::DnsServfail,
+            message: format!("the system resolver failed for {host}: {text}"),
+        }
+    }
+}
+
+fn no_address(host: &str) -> DnsFailure {
+    DnsFailure {
+        reason: Reason::DnsNoAddress,
+        message: format!("{host} exists but has no A or AAAA record"),
+    }
+}
+
+/// Builds the DNS check an endpoint shows from the shared outcome.
+pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
+    let mut check = Check::new(endpoint, CheckKind::Dns, host).took(outcome.duration);
+    if !outcome.servers.is_empty() {
+        let servers: serde_json::Map<String, serde_json::Value> = outcome
+            .servers
+            .iter()
+            .map(|(server, said)| (server.clone(), json!(said)))
+            .collect();
+        check = check.detail("servers", servers);
+    }
+    if let Some(pinned) = &outcome.pinned {
+        check = check.detail("hosts_file", join_ips(pinned));
+    }
+    match &outcome.result {
+        Err(failure) => check.fail(failure.reason, failure.message.clone()),
+        Ok(resolved) => {
+            let check = check
+                .detail("addresses", resolved.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+                .detail("resolver", resolved.answered_by.clone());
+            let summary = format!(
+                "{} via {}",
+                join_ips(&resolved.addresses),
+                resolved.answered_by
+            );
+            match &outcome.pinned {
+                Some(pinned) => check.warn(
+                    Reason::DnsHostsOverride,
+                    format!("{summary}; the hosts file pins {host} to {}", join_ips(pinned)),
+                ),
+                None => check.pass(summary),
+            }
+        }
+    }
+}
+
+/// The DNS check for an endpoint whose URL holds an IP literal.
+pub fn literal_check(endpoint: &str, ip: IpAddr) -> Check {
+    Check::new(endpoint, CheckKind::Dns, ip.to_string())
+        .detail("addresses", vec![ip.to_string()])
+        .warn(
+            Reason::DnsIpLiteral,
+            format!("the URL uses the fixed address {ip}, no DNS lookup"),
+        )
+}
+
+/// The hosts file, read once per run: lower-case name -> addresses.
+#[derive(Default)]
+struct HostsFile(HashMap<String, Vec<IpAddr>>);
+
+impl HostsFile {
+    fn load(path: &Path) -> HostsFile {
+        // A missing or unreadable hosts file pins nothing.
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return HostsFile::default();
+        };
+        let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut fields = line.split_whitespace();
+            let Some(Ok(ip)) = fields.next().map(str::parse::<IpAddr>) else { continue };
+            for name in fields {
+                let entry = map.entry(name.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                if !entry.contains(&ip) {
+                    entry.push(ip);
+                }
+            }
+        }
+        HostsFile(map)
+    }
+
+    fn lookup(&self, host: &str) -> Option<Vec<IpAddr>> {
+        self.0.get(&host.trim_end_matches('.').to_ascii_lowercase()).cloned()
+    }
+}
+
+fn unique(ips: impl Iterator<Item = IpAddr>) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for ip in ips {
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+pub fn join_ips(ips: &[IpAddr]) -> String {
+    ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}

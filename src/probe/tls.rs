@@ -1,0 +1,676 @@
+//! TLS phase: a handshake over the connected socket that trusts only the profile's anchors.
+//!
+//! Our own `ServerCertVerifier` validates the chain with webpki, names every problem, and records
+//! the presented chain even when it rejects it. A recording client-certificate resolver notes
+//! whether the server asked for a client certificate, and which CAs it accepts.
+
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, Resumption};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{AlertDescription, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::secs;
+use crate::findings::{Check, CheckKind};
+use crate::pki::{CertInfo, TrustStore, rfc3339};
+use crate::profile::MinTls;
+use crate::reasons::Reason;
+
+/// Servers may send any number of certificates; we look at this many at most.
+const MAX_CHAIN: usize = 10;
+
+/// What every TLS connection of a run shares: provider, versions, identity, clock.
+pub struct TlsSetup {
+    provider: Arc<CryptoProvider>,
+    min_tls: MinTls,
+    identity: Option<Arc<CertifiedKey>>,
+    expiry_warning: Duration,
+    /// Evaluate certificate dates at this instant instead of now.
+    at: Option<UnixTime>,
+}
+
+impl TlsSetup {
+    pub fn new(
+        provider: Arc<CryptoProvider>,
+        min_tls: MinTls,
+        identity: Option<Arc<CertifiedKey>>,
+        expiry_warning_days: u32,
+        at: Option<UnixTime>,
+    ) -> TlsSetup {
+        TlsSetup {
+            provider,
+            min_tls,
+            identity,
+            expiry_warning: Duration::from_secs(u64::from(expiry_warning_days) * 86_400),
+            at,
+        }
+    }
+
+    pub fn has_identity(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// A client configuration for one connection, with fresh recorders.
+    pub fn client_config(&self, trust: &Arc<TrustStore>) -> (ClientConfig, Arc<Recorder>) {
+        let recorder = Arc::new(Recorder {
+            trust: trust.clone(),
+            provider: self.provider.clone(),
+            identity: self.identity.clone(),
+            expiry_warning: self.expiry_warning,
+            at: self.at,
+            assessment: Mutex::new(None),
+            client_auth: Mutex::new(None),
+        });
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match self.min_tls {
+            MinTls::V1_2 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            MinTls::V1_3 => &[&rustls::version::TLS13],
+        };
+        let mut config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(versions)
+            .expect("ring supports TLS 1.2 and 1.3")
+            .dangerous()
+            .with_custom_certificate_verifier(recorder.clone())
+            .with_client_cert_resolver(recorder.clone());
+        // Every probe must see the full handshake, never a resumed one.
+        config.resumption = Resumption::disabled();
+        (config, recorder)
+    }
+}
+
+/// Records what the handshake showed; also acts as verifier and client-certificate resolver.
+#[derive(Debug)]
+pub struct Recorder {
+    trust: Arc<TrustStore>,
+    provider: Arc<CryptoProvider>,
+    identity: Option<Arc<CertifiedKey>>,
+    expiry_warning: Duration,
+    at: Option<UnixTime>,
+    assessment: Mutex<Option<Assessment>>,
+    /// Set when the server sent a CertificateRequest: the CA names it accepts.
+    client_auth: Mutex<Option<Vec<String>>>,
+}
+
+impl Recorder {
+    pub fn assessment(&self) -> Option<Assessment> {
+        self.assessment.lock().ok()?.clone()
+    }
+
+    pub fn client_cert_requested(&self) -> Option<Vec<String>> {
+        self.client_auth.lock().ok()?.clone()
+    }
+}
+
+/// The verdict on a presented chain.
+#[derive(Clone, Debug)]
+pub struct Assessment {
+    pub chain: Vec<CertInfo>,
+    /// Fatal problem, if any.
+    pub problem: Option<(Reason, String)>,
+    /// Non-fatal findings, most important first.
+    pub warnings: Vec<(Reason, String)>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let now = self.at.unwrap_or(now);
+        let assessment = assess(
+            &self.trust,
+            &self.provider,
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            self.expiry_warning,
+        );
+        let trusted = assessment.problem.is_none();
+        if let Ok(mut slot) = self.assessment.lock() {
+            *slot = Some(assessment);
+        }
+        if trusted {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl ResolvesClientCert for Recorder {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let names = root_hint_subjects.iter().map(|dn| dn_to_string(dn)).collect();
+        if let Ok(mut slot) = self.client_auth.lock() {
+            *slot = Some(names);
+        }
+        self.identity.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        // Always true, so that rustls tells us about every CertificateRequest.
+        true
+    }
+}
+
+/// Decodes a CA name hint; rustls passes the DER without the outer SEQUENCE.
+fn dn_to_string(dn: &[u8]) -> String {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::X509Name;
+    if let Ok((_, name)) = X509Name::from_der(dn) {
+        return name.to_string();
+    }
+    let mut wrapped = vec![0x30];
+    let len = dn.len();
+    if len < 128 {
+        wrapped.push(len as u8);
+    } else if len < 256 {
+        wrapped.extend([0x81, len as u8]);
+    } else {
+        wrapped.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    wrapped.extend_from_slice(dn);
+    match X509Name::from_der(&wrapped) {
+        Ok((_, name)) => name.to_string(),
+        Err(_) => "(undecodable name)".to_string(),
+    }
+}
+
+/// Validates a presented chain against the trust store and the host name.
+fn assess(
+    trust: &TrustStore,
+    provider: &CryptoProvider,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+    expiry_warning: Duration,
+) -> Assessment {
+    let presented: Vec<CertificateDer<'_>> =
+        intermediates.iter().take(MAX_CHAIN - 1).cloned().collect();
+    let chain: Vec<CertInfo> = std::iter::once(end_entity)
+        .chain(presented.iter())
+        .filter_map(CertInfo::of)
+        .collect();
+    let mut assessment = Assessment {
+        chain,
+        problem: None,
+        warnings: Vec::new(),
+    };
+    let ee = match webpki::EndEntityCert::try_from(end_entity) {
+        Ok(ee) => ee,
+        Err(e) => {
+            assessment.problem = Some((
+                Reason::TlsHandshakeFailed,
+                format!("the server certificate is not valid X.509 ({e:?})"),
+            ));
+            return assessment;
+        }
+    };
+    let algs = provider.signature_verification_algorithms.all;
+    let usage = webpki::KeyUsage::server_auth();
+    let verify = |pool: &[CertificateDer<'_>]| -> Result<Vec<CertificateDer<'static>>, webpki::Error> {
+        ee.verify_for_usage(algs, &trust.anchors, pool, now, usage, None, None)
+            .map(|path| {
+                path.intermediate_certificates()
+                    .map(|c| CertificateDer::from(c.der().to_vec()))
+                    .collect()
+            })
+    };
+    let mut result = verify(&presented);
+    if matches!(result, Err(webpki::Error::UnknownIssuer)) && !trust.intermediates.is_empty() {
+        let mut pool = presented.clone();
+        pool.extend(trust.intermediates.iter().cloned());
+        if let Ok(path) = verify(&pool) {
+            let added: Vec<String> = path
+                .iter()
+                .filter(|c| !presented.iter().any(|p| p.as_ref() == c.as_ref()))
+                .filter_map(CertInfo::of)
+                .map(|i| short_name(&i))
+                .collect();
+            assessment.warnings.push((
+                Reason::TlsMissingIntermediate,
+                format!(
+                    "the server did not send {}; the chain was completed from the profile's intermediates",
+                    added.join(", ")
+                ),
+            ));
+            result = Ok(path);
+        }
+    }
+    let now_secs = now.as_secs() as i64;
+    let path = match result {
+        Ok(path) => path,
+        Err(error) => {
+            assessment.problem = Some(chain_problem(&error, &assessment.chain, trust, now_secs));
+            return assessment;
+        }
+    };
+
+    if let Err(error) = ee.verify_is_valid_for_subject_name(server_name) {
+        let leaf = assessment.chain.first();
+        let host = server_name_text(server_name);
+        match (leaf, error) {
+            (Some(leaf), webpki::Error::CertNotValidForName(_)) if cn_matches(leaf, &host) => {
+                assessment.warnings.insert(
+                    0,
+                    (
+                        Reason::TlsCnOnly,
+                        format!(
+                            "{host} is only in the certificate's CN (no subjectAltName): OpenSSL clients accept it, rustls/webpki and other strict clients reject it"
+                        ),
+                    ),
+                );
+            }
+            (leaf, webpki::Error::CertNotValidForName(_)) => {
+                let names = leaf.map(valid_names).unwrap_or_default();
+                assessment.problem = Some((
+                    Reason::TlsHostnameMismatch,
+                    format!(
+                        "the certificate is not valid for {host}; it is valid for {}",
+                        if names.is_empty() { "no host name".to_string() } else { names.join(", ") }
+                    ),
+                ));
+                return assessment;
+            }
+            (_, other) => {
+                assessment.problem = Some((
+                    Reason::TlsHandshakeFailed,
+                    format!("the certificate's names could not be checked ({other:?})"),
+                ));
+                return assessment;
+            }
+        }
+    }
+
+    // Expiry: the verified path (leaf, intermediates) and the root it ends at.
+    let top_issuer = path
+        .last()
+        .and_then(CertInfo::of)
+        .or_else(|| assessment.chain.first().cloned())
+        .map(|i| i.issuer);
+    let root = trust
+        .roots
+        .iter()
+        .filter_map(CertInfo::of)
+        .find(|r| Some(&r.subject) == top_issuer.as_ref());
+    let elements: Vec<CertInfo> = assessment
+        .chain
+        .first()
+        .cloned()
+        .into_iter()
+        .chain(path.iter().filter_map(CertInfo::of))
+        .chain(root)
+        .collect();
+    if let Some(expired) = elements.iter().find(|c| c.not_after < now_secs) {
+        assessment.problem = Some((
+            Reason::TlsExpired,
+            format!("{} expired on {}", short_name(expired), rfc3339(expired.not_after)),
+        ));
+        return assessment;
+    }
+    let horizon = now_secs + expiry_warning.as_secs() as i64;
+    for cert in elements.iter().filter(|c| c.not_after < horizon) {
+        let days = (cert.not_after - now_secs) / 86_400;
+        assessment.warnings.push((
+            Reason::TlsExpiringSoon,
+            format!("{} expires on {} (in {days} days)", short_name(cert), rfc3339(cert.not_after)),
+        ));
+    }
+    assessment
+}
+
+fn chain_problem(
+    error: &webpki::Error,
+    chain: &[CertInfo],
+    trust: &TrustStore,
+    now: i64,
+) -> (Reason, String) {
+    use webpki::Error as E;
+    let top = chain.last();
+    let issuer = top.map(|c| c.issuer.clone()).unwrap_or_default();
+    match error {
+        E::CertExpired { .. } => {
+            let expired = chain.iter().find(|c| c.not_after < now);
+            let text = match expired {
+                Some(c) => format!("{} expired on {}", short_name(c), rfc3339(c.not_after)),
+                None => "a certificate in the chain has expired".to_string(),
+            };
+            (Reason::TlsExpired, text)
+        }
+        E::CertNotValidYet { .. } => {
+            let early = chain.iter().find(|c| c.not_before > now);
+            let text = match early {
+                Some(c) => format!("{} is not valid until {}", short_name(c), rfc3339(c.not_before)),
+                None => "a certificate in the chain is not valid yet".to_string(),
+            };
+            (Reason::TlsNotYetValid, text)
+        }
+        E::UnknownIssuer => (
+            Reason::TlsUntrustedIssuer,
+            format!("issued by {issuer}, which does not chain to {}", trust_label(trust)),
+        ),
+        E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::SignatureAlgorithmMismatch => (
+            Reason::TlsUntrustedIssuer,
+            format!(
+                "issued by a CA named {issuer}, but its signature does not verify against the pinned certificate of that name: a different (rogue or replaced) CA"
+            ),
+        ),
+        other => (
+            Reason::TlsHandshakeFailed,
+            format!("the certificate chain was rejected: {other:?}"),
+        ),
+    }
+}
+
+fn trust_label(trust: &TrustStore) -> String {
+    let roots: Vec<String> = trust
+        .roots
+        .iter()
+        .filter_map(CertInfo::of)
+        .map(|i| short_name(&i))
+        .collect();
+    format!("the pinned root {}", roots.join(" or "))
+}
+
+/// `CN=...` when the certificate has a CN, else the whole subject.
+pub fn short_name(cert: &CertInfo) -> String {
+    match &cert.common_name {
+        Some(cn) => format!("'{cn}'"),
+        None => format!("'{}'", cert.subject),
+    }
+}
+
+fn valid_names(cert: &CertInfo) -> Vec<String> {
+    let mut names = cert.dns_names.clone().unwrap_or_default();
+    if let Some(cn) = &cert.common_name {
+        names.push(format!("CN {cn}"));
+    }
+    names
+}
+
+fn cn_matches(cert: &CertInfo, host: &str) -> bool {
+    if cert.dns_names.as_ref().is_some_and(|n| !n.is_empty()) {
+        return false;
+    }
+    let Some(cn) = cert.common_name.as_deref() else {
+        return false;
+    };
+    let (cn, host) = (cn.to_ascii_lowercase(), host.to_ascii_lowercase());
+    match cn.strip_prefix("*.") {
+        Some(suffix) => host.split_once('.').is_some_and(|(_, rest)| rest == suffix),
+        None => cn == host,
+    }
+}
+
+fn server_name_text(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        ServerName::IpAddress(ip) => IpAddr::from(*ip).to_string(),
+        _ => "the server".to_string(),
+    }
+}
+
+/// Runs the TLS phase over a connected socket and returns its check.
+#[allow(clippy::too_many_arguments)]
+pub async fn check(
+    setup: &TlsSetup,
+    trust: &Arc<TrustStore>,
+    endpoint: &str,
+    target: &str,
+    host: &str,
+    address: SocketAddr,
+    stream: TcpStream,
+    timeout: Duration,
+) -> Check {
+    let started = Instant::now();
+    let check = Check::new(endpoint, CheckKind::Tls, target).at(address);
+    let server_name = match ServerName::try_from(host.to_string()) {
+        Ok(name) => name,
+        Err(_) => {
+            return check.fail(
+                Reason::TlsHandshakeFailed,
+                format!("`{host}` is not a valid TLS server name"),
+            );
+        }
+    };
+    let (config, recorder) = setup.client_config(trust);
+    let connector = TlsConnector::from(Arc::new(config));
+    let handshake = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
+    let handshake_time = started.elapsed();
+    let sent_cert = setup.has_identity();
+
+    let mut tls = match handshake {
+        Err(_) => {
+            let check = describe(check, &recorder, sent_cert).took(handshake_time);
+            return check.fail(
+                Reason::TlsHandshakeTimeout,
+                format!("the TCP connection opened but the TLS handshake did not finish within {}", secs(timeout)),
+            );
+        }
+        Ok(Err(error)) => {
+            let check = describe(check, &recorder, sent_cert).took(handshake_time);
+            let (reason, message) = classify_failure(&error, &recorder, sent_cert);
+            return check.fail(reason, message);
+        }
+        Ok(Ok(tls)) => tls,
+    };
+
+    let (_, session) = tls.get_ref();
+    let version = session.protocol_version();
+    let suite = session.negotiated_cipher_suite();
+    let is_tls13 = version == Some(rustls::ProtocolVersion::TLSv1_3);
+    let mut check = describe(check, &recorder, sent_cert)
+        .detail("protocol", version.map(protocol_name).unwrap_or("unknown"))
+        .detail("cipher_suite", suite.map(|s| format!("{:?}", s.suite())).unwrap_or_default());
+
+    // TLS 1.3 servers judge our certificate after we have finished our side: a rejection
+    // arrives as an alert on the first read. Wait briefly for it before calling this a pass.
+    if is_tls13 && recorder.client_cert_requested().is_some() {
+        let remaining = timeout.saturating_sub(started.elapsed());
+        let grace = (handshake_time * 3).max(Duration::from_millis(200)).min(remaining);
+        let mut buf = [0u8; 1];
+        match tokio::time::timeout(grace, tls.read(&mut buf)).await {
+            Err(_) | Ok(Ok(1..)) => {}
+            Ok(Ok(0)) => {
+                check = check.took(started.elapsed());
+                let (reason, what) = if sent_cert {
+                    (Reason::TlsClientCertRejected, "closed the connection after receiving our client certificate")
+                } else {
+                    (Reason::TlsClientCertRequired, "asked for a client certificate and closed the connection when none was sent")
+                };
+                return check.fail(reason, format!("the server {what}"));
+            }
+            Ok(Err(error)) => {
+                check = check.took(started.elapsed());
+                let (reason, message) = classify_failure(&error, &recorder, sent_cert);
+                return check.fail(reason, message);
+            }
+        }
+    }
+    let check = check.took(handshake_time);
+    let summary = pass_summary(&recorder, version, sent_cert);
+    match recorder.assessment() {
+        Some(a) if !a.warnings.is_empty() => {
+            let (reason, _) = a.warnings[0];
+            let text: Vec<String> = a.warnings.iter().map(|(_, m)| m.clone()).collect();
+            let codes: Vec<&str> = a.warnings.iter().map(|(r, _)| r.code()).collect();
+            check
+                .detail("warnings", codes)
+                .warn(reason, format!("{}; {summary}", text.join("; ")))
+        }
+        _ => check.pass(summary),
+    }
+}
+
+/// Adds what the handshake showed (chain, client-certificate request) to a check.
+fn describe(mut check: Check, recorder: &Recorder, sent_cert: bool) -> Check {
+    if let Some(assessment) = recorder.assessment() {
+        let chain: Vec<Value> = assessment.chain.iter().map(CertInfo::to_json).collect();
+        check = check.detail("chain", chain);
+    }
+    let requested = recorder.client_cert_requested();
+    check = check.detail("client_cert_requested", requested.is_some());
+    if let Some(names) = requested {
+        check = check
+            .detail("acceptable_ca_names", names)
+            .detail("client_cert_sent", sent_cert);
+    }
+    check
+}
+
+fn pass_summary(recorder: &Recorder, version: Option<rustls::ProtocolVersion>, sent_cert: bool) -> String {
+    let mut parts = vec![version.map(protocol_name).unwrap_or("TLS").to_string()];
+    if let Some(a) = recorder.assessment()
+        && let Some(leaf) = a.chain.first()
+    {
+        parts.push(format!(
+            "certificate {} valid until {} (issuer {})",
+            short_name(leaf),
+            &rfc3339(leaf.not_after)[..10],
+            leaf.issuer
+        ));
+    }
+    match (recorder.client_cert_requested(), sent_cert) {
+        (Some(_), true) => parts.push("client certificate requested and accepted".into()),
+        (Some(_), false) => parts.push("client certificate requested (optional; none sent)".into()),
+        (None, _) => {}
+    }
+    parts.join(", ")
+}
+
+fn protocol_name(version: rustls::ProtocolVersion) -> &'static str {
+    match version {
+        rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2",
+        rustls::ProtocolVersion::TLSv1_1 => "TLS 1.1",
+        rustls::ProtocolVersion::TLSv1_0 => "TLS 1.0",
+        _ => "TLS",
+    }
+}
+
+/// Names a failed handshake (or a failed first read after one).
+fn classify_failure(error: &std::io::Error, recorder: &Recorder, sent_cert: bool) -> (Reason, String) {
+    if let Some(assessment) = recorder.assessment()
+        && let Some(problem) = assessment.problem
+    {
+        return problem;
+    }
+    let asked = recorder.client_cert_requested().is_some();
+    let rustls_error = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::AlertReceived(alert)) => classify_alert(*alert, asked, sent_cert),
+        Some(rustls::Error::PeerIncompatible(why)) => (
+            Reason::TlsProtocolVersion,
+            format!("the server offers nothing this client accepts ({why:?}); Spine requires TLS 1.2 or later"),
+        ),
+        Some(other) => (Reason::TlsHandshakeFailed, format!("TLS error: {other}")),
+        None => match error.kind() {
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                if asked && !sent_cert {
+                    (
+                        Reason::TlsClientCertRequired,
+                        "the server asked for a client certificate and dropped the connection when none was sent".into(),
+                    )
+                } else {
+                    (
+                        Reason::TlsHandshakeFailed,
+                        format!("the server closed the connection during the handshake ({}): not TLS on this port, or a proxy in the way", crate::profile::io_reason(error)),
+                    )
+                }
+            }
+            _ => (Reason::TlsHandshakeFailed, crate::profile::io_reason(error)),
+        },
+    }
+}
+
+fn classify_alert(alert: AlertDescription, asked: bool, sent_cert: bool) -> (Reason, String) {
+    use AlertDescription as A;
+    let name = format!("{alert:?}");
+    let about_our_cert = matches!(
+        alert,
+        A::CertificateRequired
+            | A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::CertificateExpired
+            | A::CertificateRevoked
+            | A::UnsupportedCertificate
+            | A::AccessDenied
+    );
+    match alert {
+        A::ProtocolVersion => (
+            Reason::TlsProtocolVersion,
+            "the server refused every TLS version offered (alert protocol_version)".into(),
+        ),
+        _ if about_our_cert && !sent_cert => (
+            Reason::TlsClientCertRequired,
+            format!("the server requires a client certificate and none is configured (alert {name})"),
+        ),
+        _ if about_our_cert => (
+            Reason::TlsClientCertRejected,
+            format!("the server rejected our client certificate (alert {name})"),
+        ),
+        A::HandshakeFailure if asked && !sent_cert => (
+            Reason::TlsClientCertRequired,
+            "the server asked for a client certificate and failed the handshake when none was sent (alert handshake_failure)".into(),
+        ),
+        _ => (Reason::TlsHandshakeFailed, format!("the server sent TLS alert {name}")),
+    }
+}

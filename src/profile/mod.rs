@@ -1,0 +1,372 @@
+//! Environment profiles: built-in ones, TOML files, and the local config layered over them.
+//!
+//! Every source is parsed into the same `ProfileDoc` (all keys optional, unknown keys rejected),
+//! layered `profile < --config file < command line`, then resolved once into an immutable
+//! `Profile` with defaults applied.
+
+mod types;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use types::{EndpointUrl, MinTls, ResolverAddr, Scheme, parse_duration};
+
+use crate::error::UsageError;
+
+/// A profile compiled into the binary.
+pub struct Builtin {
+    pub name: &'static str,
+    pub toml: &'static str,
+}
+
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "int",
+        toml: include_str!("builtin/int.toml"),
+    },
+    Builtin {
+        name: "dep",
+        toml: include_str!("builtin/dep.toml"),
+    },
+];
+
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name.eq_ignore_ascii_case(name))
+}
+
+/// One profile or config source as written: every key optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDoc {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub party_key: Option<String>,
+    pub asid: Option<String>,
+    pub ods: Option<String>,
+    pub dns: Option<DnsDoc>,
+    pub trust: Option<TrustDoc>,
+    pub client: Option<ClientDoc>,
+    #[serde(default, rename = "endpoint")]
+    pub endpoints: Vec<EndpointDoc>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsDoc {
+    pub servers: Option<Vec<ResolverAddr>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustDoc {
+    pub ca_files: Option<Vec<PathBuf>>,
+    pub min_tls: Option<MinTls>,
+    pub expiry_warning_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientDoc {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointDoc {
+    pub name: String,
+    pub url: EndpointUrl,
+    pub service: Option<String>,
+    #[serde(default)]
+    pub mtls: bool,
+    /// Trust anchors for this endpoint only (replaces the profile's).
+    pub ca_files: Option<Vec<PathBuf>>,
+}
+
+impl ProfileDoc {
+    /// Parses TOML text; `origin` names the source in errors, `base` anchors relative paths.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Self, UsageError> {
+        let mut doc: ProfileDoc = toml::from_str(text).map_err(|e| toml_error(&e, text, origin))?;
+        doc.validate(origin)?;
+        doc.resolve_paths(base);
+        Ok(doc)
+    }
+
+    pub fn load_file(path: &Path) -> Result<Self, UsageError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError::new(format!("cannot read {}: {}", path.display(), io_reason(&e)))
+                .hint("check the path; relative paths are taken from the current directory")
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &path.display().to_string(), base)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), UsageError> {
+        let mut names = HashSet::new();
+        for endpoint in &self.endpoints {
+            if endpoint.name.trim().is_empty() {
+                return Err(UsageError::new(format!("{origin}: an [[endpoint]] has an empty name")));
+            }
+            if !names.insert(endpoint.name.as_str()) {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint name `{}` is used twice",
+                    endpoint.name
+                ))
+                .hint("endpoint names must be unique; a --config endpoint with the same name as a profile one replaces it"));
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(files) = self.trust.as_mut().and_then(|t| t.ca_files.as_mut()) {
+            files.iter_mut().for_each(join);
+        }
+        if let Some(client) = self.client.as_mut() {
+            client.cert.as_mut().map(join);
+            client.key.as_mut().map(join);
+        }
+        for endpoint in &mut self.endpoints {
+            if let Some(files) = endpoint.ca_files.as_mut() {
+                files.iter_mut().for_each(join);
+            }
+        }
+    }
+
+    /// Layers `top` over `self`: set keys in `top` win; endpoints with the same name are
+    /// replaced, new ones appended.
+    pub fn overlay(mut self, top: ProfileDoc) -> ProfileDoc {
+        fn pick<T>(low: Option<T>, high: Option<T>) -> Option<T> {
+            high.or(low)
+        }
+        self.name = pick(self.name, top.name);
+        self.description = pick(self.description, top.description);
+        self.party_key = pick(self.party_key, top.party_key);
+        self.asid = pick(self.asid, top.asid);
+        self.ods = pick(self.ods, top.ods);
+        if let Some(dns) = top.dns {
+            let low = self.dns.take().unwrap_or_default();
+            self.dns = Some(DnsDoc {
+                servers: pick(low.servers, dns.servers),
+            });
+        }
+        if let Some(trust) = top.trust {
+            let low = self.trust.take().unwrap_or_default();
+            self.trust = Some(TrustDoc {
+                ca_files: pick(low.ca_files, trust.ca_files),
+                min_tls: pick(low.min_tls, trust.min_tls),
+                expiry_warning_days: pick(low.expiry_warning_days, trust.expiry_warning_days),
+            });
+        }
+        if let Some(client) = top.client {
+            let low = self.client.take().unwrap_or_default();
+            self.client = Some(ClientDoc {
+                cert: pick(low.cert, client.cert),
+                key: pick(low.key, client.key),
+            });
+        }
+        for endpoint in top.endpoints {
+            match self.endpoints.iter_mut().find(|e| e.name == endpoint.name) {
+                Some(existing) => *existing = endpoint,
+                None => self.endpoints.push(endpoint),
+            }
+        }
+        self
+    }
+}
+
+/// Loads `--profile NAME|PATH`: a built-in name, or a TOML file.
+pub fn load_profile(name_or_path: &str) -> Result<ProfileDoc, UsageError> {
+    if let Some(builtin) = builtin(name_or_path) {
+        let origin = format!("built-in profile `{}`", builtin.name);
+        return ProfileDoc::parse(builtin.toml, &origin, Path::new("."));
+    }
+    let path = Path::new(name_or_path);
+    let looks_like_path = name_or_path.contains(std::path::MAIN_SEPARATOR)
+        || name_or_path.contains('/')
+        || path.extension().is_some()
+        || path.exists();
+    if looks_like_path {
+        return ProfileDoc::load_file(path);
+    }
+    Err(unknown_profile(name_or_path))
+}
+
+pub fn unknown_profile(name: &str) -> UsageError {
+    let known: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
+    UsageError::new(format!("unknown profile `{name}`")).hint(format!(
+        "built-in profiles: {}; or pass a TOML file (start from `int-check profiles show int`)",
+        known.join(", ")
+    ))
+}
+
+/// A client identity for mutual TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// One endpoint, resolved.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub name: String,
+    pub url: EndpointUrl,
+    pub service: Option<String>,
+    pub mtls: bool,
+    pub ca_files: Option<Vec<PathBuf>>,
+}
+
+/// The resolved, immutable profile a run uses.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub party_key: Option<String>,
+    pub asid: Option<String>,
+    pub ods: Option<String>,
+    /// Empty: use the system resolver.
+    pub dns_servers: Vec<ResolverAddr>,
+    /// Empty: use the built-in G2 anchors.
+    pub ca_files: Vec<PathBuf>,
+    pub min_tls: MinTls,
+    pub expiry_warning_days: u32,
+    pub client: Option<ClientPaths>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl Profile {
+    pub fn resolve(doc: ProfileDoc) -> Result<Profile, UsageError> {
+        let client = match doc.client {
+            None => None,
+            Some(ClientDoc {
+                cert: None,
+                key: None,
+            }) => None,
+            Some(ClientDoc {
+                cert: Some(cert),
+                key: Some(key),
+            }) => Some(ClientPaths { cert, key }),
+            Some(ClientDoc { cert: None, .. }) => {
+                return Err(UsageError::new("a client key is configured but no client certificate")
+                    .hint("set both [client] cert and key (or --client-cert and --client-key)"));
+            }
+            Some(ClientDoc { key: None, .. }) => {
+                return Err(UsageError::new("a client certificate is configured but no key")
+                    .hint("set both [client] cert and key (or --client-cert and --client-key)"));
+            }
+        };
+        let trust = doc.trust.unwrap_or_default();
+        let endpoints: Vec<Endpoint> = doc
+            .endpoints
+            .into_iter()
+            .map(|e| Endpoint {
+                name: e.name,
+                url: e.url,
+                service: e.service,
+                mtls: e.mtls,
+                ca_files: e.ca_files,
+            })
+            .collect();
+        let name = doc.name.unwrap_or_else(|| "custom".to_string());
+        if endpoints.is_empty() {
+            return Err(UsageError::new(format!("profile `{name}` has no endpoints"))
+                .hint("add at least one [[endpoint]] with a name and url"));
+        }
+        Ok(Profile {
+            description: doc.description.unwrap_or_else(|| name.clone()),
+            name,
+            party_key: doc.party_key,
+            asid: doc.asid,
+            ods: doc.ods,
+            dns_servers: doc.dns.and_then(|d| d.servers).unwrap_or_default(),
+            ca_files: trust.ca_files.unwrap_or_default(),
+            min_tls: trust.min_tls.unwrap_or(MinTls::V1_2),
+            expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),
+            client,
+            endpoints,
+        })
+    }
+}
+
+/// Turns a TOML error into `file:line:col: message`.
+fn toml_error(error: &toml::de::Error, text: &str, origin: &str) -> UsageError {
+    let message = error.message().trim().replace('\n', " ");
+    let location = match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("{origin}:{line}:{column}")
+        }
+        None => origin.to_string(),
+    };
+    UsageError::new(format!("{location}: {message}"))
+        .hint("see config.example.toml for every key, or `int-check profiles show int` for a working profile")
+}
+
+/// A short reason for an I/O error, without Rust's "(os error 2)" noise.
+pub fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        _ => {
+            let text = error.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_and_resolve() {
+        for b in BUILTINS {
+            let doc = load_profile(b.name).unwrap();
+            let profile = Profile::resolve(doc).unwrap();
+            assert_eq!(profile.name, b.name);
+            assert!(!profile.endpoints.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let text = "name = \"x\"\n[trust]\nmin_tls = \"1.2\"\ncolour = true\n";
+        let err = ProfileDoc::parse(text, "p.toml", Path::new(".")).unwrap_err();
+        assert!(err.message.starts_with("p.toml:4:1:"), "{}", err.message);
+        assert!(err.message.contains("colour"), "{}", err.message);
+    }
+
+    #[test]
+    fn overlay_replaces_same_name_and_appends_new() {
+        let base = ProfileDoc::parse(
+            "[[endpoint]]\nname = \"a\"\nurl = \"tcp://a:1\"\n[[endpoint]]\nname = \"b\"\nurl = \"tcp://b:1\"\n",
+            "base",
+            Path::new("/base"),
+        )
+        .unwrap();
+        let top = ProfileDoc::parse(
+            "[client]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[[endpoint]]\nname = \"b\"\nurl = \"tcp://b2:2\"\n[[endpoint]]\nname = \"c\"\nurl = \"tcp://c:3\"\n",
+            "top",
+            Path::new("/top"),
+        )
+        .unwrap();
+        let profile = Profile::resolve(base.overlay(top)).unwrap();
+        let urls: Vec<_> = profile.endpoints.iter().map(|e| e.url.authority()).collect();
+        assert_eq!(urls, ["a:1", "b2:2", "c:3"]);
+        assert_eq!(profile.client.unwrap().cert, PathBuf::from("/top/c.pem"));
+    }
+}

@@ -1,0 +1,223 @@
+//! Value types that validate themselves while TOML is parsed, so that a bad value is reported
+//! with its file, line and column.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The protocol an endpoint URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Https,
+    Ldaps,
+    Tcp,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Ldaps => "ldaps",
+            Scheme::Tcp => "tcp",
+        }
+    }
+
+    /// Whether the endpoint speaks TLS (and so has a TLS phase).
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Scheme::Https | Scheme::Ldaps)
+    }
+}
+
+/// An endpoint URL: `https://host[:port]/path`, `ldaps://host[:port]` or `tcp://host:port`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct EndpointUrl {
+    pub raw: String,
+    pub scheme: Scheme,
+    /// The host as written, without IPv6 brackets.
+    pub host: String,
+    /// Set when the host is an IP literal rather than a name.
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+}
+
+impl EndpointUrl {
+    /// `host:port`, with brackets around IPv6 literals.
+    pub fn authority(&self) -> String {
+        match self.ip {
+            Some(IpAddr::V6(_)) => format!("[{}]:{}", self.host, self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+impl TryFrom<String> for EndpointUrl {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let parsed = url::Url::parse(&raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+        let scheme = match parsed.scheme() {
+            "https" => Scheme::Https,
+            "ldaps" => Scheme::Ldaps,
+            "tcp" => Scheme::Tcp,
+            "http" | "ldap" => {
+                return Err(format!(
+                    "`{raw}` is unencrypted; Spine endpoints are checked over TLS: use https:// or ldaps://"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "`{raw}` has unsupported scheme `{other}`: use https://, ldaps:// or tcp://host:port"
+                ));
+            }
+        };
+        let (host, ip) = match parsed.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => (name.to_ascii_lowercase(), None),
+            Some(url::Host::Ipv4(v4)) => (v4.to_string(), Some(IpAddr::V4(v4))),
+            Some(url::Host::Ipv6(v6)) => (v6.to_string(), Some(IpAddr::V6(v6))),
+            _ => return Err(format!("`{raw}` has no host")),
+        };
+        let port = match (parsed.port_or_known_default(), scheme) {
+            (Some(port), _) => port,
+            (None, Scheme::Ldaps) => 636,
+            (None, _) => return Err(format!("`{raw}` needs a port (tcp://host:port)")),
+        };
+        Ok(EndpointUrl {
+            raw,
+            scheme,
+            host,
+            ip,
+            port,
+        })
+    }
+}
+
+/// A DNS server address: `IP` (port 53) or `IP:PORT` (`[v6]:PORT` for IPv6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ResolverAddr(pub SocketAddr);
+
+impl FromStr for ResolverAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(ResolverAddr(addr));
+        }
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(ResolverAddr(SocketAddr::new(ip, 53)));
+        }
+        Err(format!(
+            "`{text}` is not a DNS server address: use IP or IP:PORT, e.g. 155.231.231.1 or [::1]:5353"
+        ))
+    }
+}
+
+impl TryFrom<String> for ResolverAddr {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl fmt::Display for ResolverAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.port() == 53 {
+            write!(f, "{}", self.0.ip())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// The lowest TLS version the checker offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub enum MinTls {
+    V1_2,
+    V1_3,
+}
+
+impl TryFrom<String> for MinTls {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.trim() {
+            "1.2" => Ok(MinTls::V1_2),
+            "1.3" => Ok(MinTls::V1_3),
+            other => Err(format!(
+                "min_tls `{other}` is not supported: use \"1.2\" or \"1.3\" (Spine requires 1.2 or later)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for MinTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MinTls::V1_2 => "1.2",
+            MinTls::V1_3 => "1.3",
+        })
+    }
+}
+
+/// Parses `5s`, `500ms`, `1.5s`, `2m`: a positive duration with a unit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use e.g. 5s, 500ms or 2m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" | "min" => value * 60.0,
+        other => {
+            return Err(format!(
+                "`{text}` has unknown unit `{other}`: use ms, s or m"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 3600.0 {
+        return Err(format!(
+            "`{text}` is out of range: use a duration above 0 and at most 1 hour"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let url = EndpointUrl::try_from("https://Msg.Example.nhs.uk/x".to_string()).unwrap();
+        assert_eq!((url.scheme, url.host.as_str(), url.port), (Scheme::Https, "msg.example.nhs.uk", 443));
+        let url = EndpointUrl::try_from("ldaps://ldap.example".to_string()).unwrap();
+        assert_eq!(url.port, 636);
+        let url = EndpointUrl::try_from("tcp://[::1]:99".to_string()).unwrap();
+        assert_eq!((url.authority().as_str(), url.ip.is_some()), ("[::1]:99", true));
+        assert!(EndpointUrl::try_from("tcp://host".to_string()).unwrap_err().contains("needs a port"));
+        assert!(EndpointUrl::try_from("ftp://host".to_string()).unwrap_err().contains("ftp"));
+        assert!(EndpointUrl::try_from("http://host".to_string()).unwrap_err().contains("unencrypted"));
+    }
+
+    #[test]
+    fn resolvers_and_durations() {
+        assert_eq!("10.0.0.1".parse::<ResolverAddr>().unwrap().0.port(), 53);
+        assert_eq!("[::1]:5353".parse::<ResolverAddr>().unwrap().0.port(), 5353);
+        assert!("nonsense".parse::<ResolverAddr>().is_err());
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

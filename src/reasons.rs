@@ -1,0 +1,121 @@
+//! The reason-code catalogue: every code a check can carry, what it means, and the hint shown
+//! under it. Codes are a public, stable interface (JSON reports, CI scripts, support desks):
+//! add new ones, never rename or reuse old ones. The README lists this table; a test keeps the
+//! two in step.
+
+macro_rules! reasons {
+    ($( $variant:ident => $code:literal, $meaning:literal, $hint:literal; )*) => {
+        /// A stable reason code attached to a non-passing check.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason { $($variant),* }
+
+        impl Reason {
+            /// Every reason, in catalogue order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+
+            /// The stable dotted code, e.g. `tls.expired`.
+            pub fn code(self) -> &'static str {
+                match self { $(Reason::$variant => $code),* }
+            }
+
+            /// One sentence saying what the code means.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Reason::$variant => $meaning),* }
+            }
+
+            /// What to do next.
+            pub fn hint(self) -> &'static str {
+                match self { $(Reason::$variant => $hint),* }
+            }
+        }
+    };
+}
+
+reasons! {
+    DnsNxdomain => "dns.nxdomain",
+        "The DNS server says the name does not exist.",
+        "Spine INT names are published only on HSCN DNS: point your resolver at the HSCN DNS servers (155.231.231.1, 155.231.231.2) or run with --resolver 155.231.231.1. Check the name for typos.";
+    DnsServfail => "dns.servfail",
+        "The DNS server answered with an error (SERVFAIL, REFUSED or similar) instead of an address.",
+        "The resolver could not answer for this name: check that it forwards *.nhs.uk to the HSCN DNS servers (155.231.231.1, 155.231.231.2), or query them directly with --resolver.";
+    DnsTimeout => "dns.timeout",
+        "No DNS server answered within the timeout.",
+        "The DNS servers are unreachable: check the HSCN connection (contact your network provider) and that outbound UDP/TCP 53 to 155.231.231.0/29 is allowed.";
+    DnsNoAddress => "dns.no_address",
+        "The name exists but has no A or AAAA record.",
+        "The name has no address in this DNS view: compare with the HSCN DNS servers (--resolver 155.231.231.1) and report it to the NHS DNS team if they agree.";
+    DnsHostsOverride => "dns.hosts_override",
+        "The hosts file pins this name to fixed addresses.",
+        "INT runs in AWS and its addresses are not constant: remove the entry from the hosts file and use the DNS service names (the NHS integration environments page says so).";
+    DnsIpLiteral => "dns.ip_literal",
+        "The endpoint URL uses a fixed IP address instead of a DNS name.",
+        "INT addresses change: use the DNS service name in the URL, so that the certificate name check and future address changes work.";
+    TcpTimeout => "tcp.timeout",
+        "The TCP connection got no answer within the timeout.",
+        "Usually a firewall or no HSCN route: allow outbound TCP 443 and 636 to the Spine INT range 10.239.0.0/16, and check this machine is on HSCN (contact your network provider).";
+    TcpRefused => "tcp.refused",
+        "The address answered but nothing accepts connections on this port.",
+        "The host is reachable but the port is closed: check the port in the URL and that no proxy or firewall is resetting the connection. Stale addresses cause this too: do not hard-code INT addresses.";
+    TcpUnreachable => "tcp.unreachable",
+        "There is no network route to the address.",
+        "No route to the Spine INT range: check the HSCN link and your routing for 10.239.0.0/16 (contact your network provider).";
+    TcpFailed => "tcp.failed",
+        "The TCP connection failed for another reason (the message carries the system error).",
+        "Check local networking and firewall rules for this address and port.";
+    TlsHandshakeTimeout => "tls.handshake_timeout",
+        "The TCP connection opened but the TLS handshake did not finish within the timeout.",
+        "Something accepts the connection but does not speak TLS back: often a firewall or proxy that passes TCP but holds the traffic. Check the port, and any TLS-inspecting proxy on the path.";
+    TlsExpired => "tls.expired",
+        "A certificate in the server's chain has expired (the message says which and when).",
+        "If the date looks wrong, check this machine's clock. Otherwise the service is presenting an expired certificate: report it to the NHS national service desk.";
+    TlsNotYetValid => "tls.not_yet_valid",
+        "A certificate in the server's chain is not valid yet.",
+        "Check this machine's clock and time zone (NTP): a clock running slow makes new certificates look not yet valid.";
+    TlsHostnameMismatch => "tls.hostname_mismatch",
+        "The server's certificate is not valid for the host name in the URL (the message lists the names it is valid for).",
+        "Use the DNS service name the certificate carries; if you connect through a hard-coded address or the wrong host, you reach a different service.";
+    TlsUntrustedIssuer => "tls.untrusted_issuer",
+        "The server's chain does not lead to a trusted anchor of this profile (for INT: NHS PTL Root Authority G2 via NHS INT Authentication G2).",
+        "If the issuer is a proxy or firewall CA, something is intercepting TLS: exempt Spine hosts from inspection. If it is an NHS CA, install the G2 Root (Trusted Root Certification Authorities) and SubCA (Intermediate Certification Authorities) from the NHS page, or pass them with --ca-file.";
+    TlsProtocolVersion => "tls.protocol_version",
+        "The server and this tool share no TLS version at or above the profile's min_tls.",
+        "Spine requires TLS 1.2 or later: if the server really offers less, report it; if min_tls is 1.3 in your profile, lower it to 1.2.";
+    TlsClientCertRequired => "tls.client_cert_required",
+        "The server demands a client certificate and none is configured.",
+        "Configure your endpoint certificate and key ([client] cert/key in a --config file, or --client-cert/--client-key). Request an endpoint from NHS Digital if you do not have one.";
+    TlsClientCertRejected => "tls.client_cert_rejected",
+        "The server rejected the client certificate that was sent.",
+        "Check the client certificate was issued by the INT SubCA for your registered endpoint FQDN, is not expired or revoked, and that the key matches it. Endpoint registration is done through the NHS endpoint request process.";
+    TlsHandshakeFailed => "tls.handshake_failed",
+        "The TLS handshake failed for another reason (the message carries the TLS alert or error).",
+        "Check the port speaks TLS, and whether a proxy or firewall is interfering. The details carry the exact TLS error for a support call.";
+    TlsMissingIntermediate => "tls.missing_intermediate",
+        "The server did not send the intermediate (SubCA) certificate; the chain was completed from the profile's known intermediates.",
+        "Clients that do not have NHS INT Authentication G2 installed will fail: install the SubCA in 'Intermediate Certification Authorities' (or your application's trust store).";
+    TlsCnOnly => "tls.cn_only",
+        "The certificate carries the host name only in its subject CN, with no subjectAltName.",
+        "OpenSSL-based clients accept it (CN fallback); strict clients (rustls/webpki, Go, modern browsers) reject it. Use a client with CN fallback for this service, or report the certificate to NHS Digital.";
+    TlsExpiringSoon => "tls.expiring_soon",
+        "A certificate in the chain expires within the warning period.",
+        "Nothing is broken yet: plan for the renewal, and make sure the replacement certificate and chain are installed where you pin them.";
+    SkipDependencyFailed => "skip.dependency_failed",
+        "This check did not run because a check it depends on failed.",
+        "Fix the failure above it first.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_dotted() {
+        let mut seen = HashSet::new();
+        for reason in Reason::ALL {
+            let code = reason.code();
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(code.contains('.'), "{code} has no family prefix");
+            assert!(!reason.hint().is_empty() && !reason.meaning().is_empty());
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The terminal report: grouped by endpoint, one line per check, hints under failures.
+
+use std::fmt::Write;
+
+use super::short_duration;
+use crate::findings::{Check, CheckKind, Report, Status};
+
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn status(&self, status: Status) -> String {
+        let (label, code) = match status {
+            Status::Pass => ("PASS", "32"),
+            Status::Warn => ("WARN", "33"),
+            Status::Fail => ("FAIL", "31;1"),
+            Status::Skip => ("SKIP", "2"),
+        };
+        self.paint(code, label)
+    }
+}
+
+/// What a row shows as its target: the host for DNS, the address for per-address checks.
+fn row_target(check: &Check) -> String {
+    match (check.kind, check.address) {
+        (CheckKind::Dns, _) | (_, None) => check.target.clone(),
+        (_, Some(address)) => address.to_string(),
+    }
+}
+
+pub fn render(report: &Report, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "int-check {} · profile {} ({}) · {}",
+        report.tool_version,
+        report.profile,
+        report.description,
+        report.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    );
+    let width = report
+        .checks
+        .iter()
+        .map(|c| row_target(c).len())
+        .max()
+        .unwrap_or(0);
+    for heading in &report.endpoints {
+        let _ = writeln!(out, "\n{}  {}", style.paint("1", &heading.name), heading.url);
+        for check in report.checks.iter().filter(|c| c.endpoint == heading.name) {
+            let duration = if check.status == Status::Skip {
+                "-".to_string()
+            } else {
+                short_duration(check.duration)
+            };
+            let _ = write!(
+                out,
+                "  {}  {:<4} {:<width$}  {:>7}  {}",
+                style.status(check.status),
+                check.kind.as_str(),
+                row_target(check),
+                duration,
+                check.message,
+            );
+            if let Some(reason) = check.reason.filter(|_| check.status != Status::Skip) {
+                let _ = write!(out, "  {}", style.paint("2", &format!("[{}]", reason.code())));
+            }
+            out.push('\n');
+            if matches!(check.status, Status::Fail | Status::Warn)
+                && let Some(hint) = check.hint()
+            {
+                let _ = writeln!(out, "        {} {hint}", style.paint("36", "hint:"));
+            }
+        }
+    }
+    let summary = report.summary();
+    let line = format!(
+        "{} passed, {} warned, {} failed, {} skipped in {}",
+        summary.pass,
+        summary.warn,
+        summary.fail,
+        summary.skip,
+        short_duration(report.duration)
+    );
+    let code = if summary.fail > 0 { "31;1" } else if summary.warn > 0 { "33" } else { "32" };
+    let _ = writeln!(out, "\n{}", style.paint(code, &line));
+    out
+}
