@@ -53,6 +53,8 @@ pub fn render(report: &Report, style: &Style) -> String {
         .map(|c| row_target(c).len())
         .max()
         .unwrap_or(0);
+    // A hint is printed in full the first time its reason appears, then referred to.
+    let mut hinted = std::collections::HashSet::new();
     for heading in &report.endpoints {
         let _ = writeln!(out, "\n{}  {}", style.paint("1", &heading.name), heading.url);
         for check in report.checks.iter().filter(|c| c.endpoint == heading.name) {
@@ -75,8 +77,13 @@ pub fn render(report: &Report, style: &Style) -> String {
             }
             out.push('\n');
             if matches!(check.status, Status::Fail | Status::Warn)
-                && let Some(hint) = check.hint()
+                && let Some(reason) = check.reason
             {
+                let hint = if hinted.insert(reason) {
+                    reason.hint().to_string()
+                } else {
+                    format!("as above for {}", reason.code())
+                };
                 let _ = writeln!(out, "        {} {hint}", style.paint("36", "hint:"));
             }
         }

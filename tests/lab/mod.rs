@@ -1,0 +1,530 @@
+//! A hermetic lab for end-to-end tests: a PKI shaped like the NHS G2 chain, an in-process DNS
+//! server (hickory-server), TLS servers on 127.0.0.x with ephemeral ports, and a runner that
+//! drives the real `int-check` binary. Nothing leaves loopback.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_server::net::runtime::Time;
+use hickory_server::proto::op::{Metadata, ResponseCode};
+use hickory_server::proto::rr::rdata::{A, AAAA};
+use hickory_server::proto::rr::{RData, Record, RecordType};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+// ---------------------------------------------------------------------------------------------
+// PKI
+
+/// A CA: its parameters (for issuing) and key.
+pub struct Ca {
+    pub params: CertificateParams,
+    pub key: KeyPair,
+    pub cert: CertificateDer<'static>,
+    pub pem: String,
+}
+
+impl Ca {
+    fn issuer(&self) -> Issuer<'_, &KeyPair> {
+        Issuer::from_params(&self.params, &self.key)
+    }
+}
+
+fn nhs_name(cn: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CountryName, "GB");
+    name.push(DnType::OrganizationName, "nhs");
+    name.push(DnType::OrganizationalUnitName, "CA");
+    name.push(DnType::CommonName, cn);
+    name
+}
+
+/// Sets validity to [today + from_days, today + to_days].
+pub fn set_validity(params: &mut CertificateParams, from_days: i64, to_days: i64) {
+    let date = |days: i64| {
+        let d = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date() + jiff::Span::new().days(days);
+        rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8)
+    };
+    params.not_before = date(from_days);
+    params.not_after = date(to_days);
+}
+
+fn make_ca(cn: &str, parent: Option<&Ca>, pathlen: Option<u8>) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = nhs_name(cn);
+    params.is_ca = match pathlen {
+        Some(n) => IsCa::Ca(BasicConstraints::Constrained(n)),
+        None => IsCa::Ca(BasicConstraints::Unconstrained),
+    };
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    set_validity(&mut params, -365, 3650);
+    let key = KeyPair::generate().unwrap();
+    let cert = match parent {
+        None => params.self_signed(&key).unwrap(),
+        Some(parent) => params.signed_by(&key, &parent.issuer()).unwrap(),
+    };
+    Ca {
+        pem: cert.pem(),
+        cert: cert.der().clone(),
+        params,
+        key,
+    }
+}
+
+/// How a leaf certificate should look.
+#[derive(Clone)]
+pub struct LeafSpec {
+    pub cn: String,
+    /// subjectAltName DNS names; empty with `cn_only` means no SAN extension at all.
+    pub sans: Vec<String>,
+    pub cn_only: bool,
+    pub valid_from_days: i64,
+    pub valid_to_days: i64,
+    pub client: bool,
+}
+
+impl LeafSpec {
+    pub fn server(name: &str) -> LeafSpec {
+        LeafSpec {
+            cn: name.to_string(),
+            sans: vec![name.to_string()],
+            cn_only: false,
+            valid_from_days: -30,
+            valid_to_days: 365,
+            client: false,
+        }
+    }
+
+    pub fn client(fqdn: &str) -> LeafSpec {
+        LeafSpec {
+            client: true,
+            ..LeafSpec::server(fqdn)
+        }
+    }
+}
+
+/// A leaf certificate and its key.
+pub struct Leaf {
+    pub cert: CertificateDer<'static>,
+    pub pem: String,
+    pub key_pem: String,
+}
+
+impl Leaf {
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).unwrap()
+    }
+}
+
+/// A root and SubCA named like NHS PTL Root Authority G2 / NHS INT Authentication G2.
+pub struct Pki {
+    pub root: Ca,
+    pub subca: Ca,
+}
+
+impl Pki {
+    pub fn g2() -> Pki {
+        let root = make_ca("NHS PTL Root Authority G2", None, None);
+        let subca = make_ca("NHS INT Authentication G2", Some(&root), Some(1));
+        Pki { root, subca }
+    }
+
+    pub fn leaf(&self, spec: &LeafSpec) -> Leaf {
+        let sans = if spec.cn_only { Vec::new() } else { spec.sans.clone() };
+        let mut params = CertificateParams::new(sans).unwrap();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, spec.cn.as_str());
+        params.distinguished_name = name;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![if spec.client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        set_validity(&mut params, spec.valid_from_days, spec.valid_to_days);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.subca.issuer()).unwrap();
+        Leaf {
+            pem: cert.pem(),
+            cert: cert.der().clone(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DNS
+
+/// What the lab DNS server does for a name.
+#[derive(Clone, Debug)]
+pub enum DnsAnswer {
+    Addresses(Vec<IpAddr>),
+    NxDomain,
+    ServFail,
+    /// Never answer (a dead resolver path).
+    Silent,
+}
+
+#[derive(Clone, Default)]
+struct Zone(Arc<Mutex<HashMap<String, DnsAnswer>>>);
+
+#[async_trait::async_trait]
+impl RequestHandler for Zone {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let info = request.request_info().expect("a query");
+        let name = info.query.name().to_string().trim_end_matches('.').to_ascii_lowercase();
+        let qtype = info.query.query_type();
+        let answer = self.0.lock().unwrap().get(&name).cloned().unwrap_or(DnsAnswer::NxDomain);
+        let builder = MessageResponseBuilder::from_message_request(request);
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = true;
+        let result = match answer {
+            DnsAnswer::Silent => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                unreachable!()
+            }
+            DnsAnswer::NxDomain => {
+                response_handle
+                    .send_response(builder.error_msg(&request.metadata, ResponseCode::NXDomain))
+                    .await
+            }
+            DnsAnswer::ServFail => {
+                response_handle
+                    .send_response(builder.error_msg(&request.metadata, ResponseCode::ServFail))
+                    .await
+            }
+            DnsAnswer::Addresses(ips) => {
+                let records: Vec<Record> = ips
+                    .iter()
+                    .filter_map(|ip| match (ip, qtype) {
+                        (IpAddr::V4(v4), RecordType::A) => Some(RData::A(A(*v4))),
+                        (IpAddr::V6(v6), RecordType::AAAA) => Some(RData::AAAA(AAAA(*v6))),
+                        _ => None,
+                    })
+                    .map(|rdata| Record::from_rdata(info.query.name().into(), 60, rdata))
+                    .collect();
+                let response = builder.build(metadata, records.iter(), [], [], []);
+                response_handle.send_response(response).await
+            }
+        };
+        result.expect("response sent")
+    }
+}
+
+/// An in-process DNS server on 127.0.0.1 (UDP and TCP on the same ephemeral port).
+pub struct DnsServer {
+    pub addr: SocketAddr,
+    zone: Zone,
+}
+
+impl DnsServer {
+    pub async fn start() -> DnsServer {
+        let zone = Zone::default();
+        for _ in 0..20 {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = udp.local_addr().unwrap();
+            let Ok(tcp) = TcpListener::bind(addr).await else { continue };
+            let mut server = hickory_server::Server::new(zone.clone());
+            server.register_socket(udp);
+            server.register_listener(tcp, Duration::from_secs(5), 4096);
+            tokio::spawn(async move {
+                let _ = server.block_until_done().await;
+            });
+            return DnsServer { addr, zone };
+        }
+        panic!("no free port pair for the lab DNS server");
+    }
+
+    pub fn set(&self, name: &str, answer: DnsAnswer) {
+        self.zone.0.lock().unwrap().insert(name.to_ascii_lowercase(), answer);
+    }
+
+    pub fn point(&self, name: &str, ips: &[IpAddr]) {
+        self.set(name, DnsAnswer::Addresses(ips.to_vec()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS servers
+
+pub enum ClientAuth {
+    None,
+    /// Ask for a certificate, accept the handshake without one.
+    Optional(CertificateDer<'static>),
+    /// Demand a certificate chaining to this root.
+    Required(CertificateDer<'static>),
+}
+
+pub struct TlsServerSpec {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    pub client_auth: ClientAuth,
+    pub tls12_only: bool,
+}
+
+impl TlsServerSpec {
+    /// Sends leaf + SubCA, no client authentication.
+    pub fn new(pki: &Pki, leaf: &Leaf) -> TlsServerSpec {
+        TlsServerSpec {
+            chain: vec![leaf.cert.clone(), pki.subca.cert.clone()],
+            key: leaf.key(),
+            client_auth: ClientAuth::None,
+            tls12_only: false,
+        }
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Starts a TLS server on `ip` (ephemeral port). After the handshake it answers any request
+/// with a small HTTP response and closes.
+pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
+    let builder = rustls::ServerConfig::builder_with_provider(provider());
+    let builder = if spec.tls12_only {
+        builder.with_protocol_versions(&[&rustls::version::TLS12]).unwrap()
+    } else {
+        builder.with_safe_default_protocol_versions().unwrap()
+    };
+    let builder = match spec.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Optional(root) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(root).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .allow_unauthenticated()
+                .build()
+                .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+        ClientAuth::Required(root) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(root).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(spec.chain, spec.key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let mut buf = [0u8; 4096];
+                if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf)).await
+                    && n > 0
+                {
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                        .await;
+                }
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// A server that accepts TCP connections and never says anything (a TLS black hole).
+pub async fn silent_server(ip: IpAddr) -> SocketAddr {
+    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held: Vec<TcpStream> = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// A loopback port with nothing listening (bound, then released).
+pub async fn closed_port(ip: IpAddr) -> u16 {
+    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+pub fn lo(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles and the binary
+
+/// A lab: PKI files in a temp dir, a DNS server, and a profile writer.
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    pub pki: Pki,
+    pub dns: DnsServer,
+    pub root_file: PathBuf,
+    pub subca_file: PathBuf,
+}
+
+pub struct EndpointSpec {
+    pub name: String,
+    pub url: String,
+    pub mtls: bool,
+}
+
+impl EndpointSpec {
+    pub fn new(name: &str, url: impl Into<String>) -> EndpointSpec {
+        EndpointSpec {
+            name: name.to_string(),
+            url: url.into(),
+            mtls: false,
+        }
+    }
+}
+
+impl Lab {
+    pub async fn start() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::g2();
+        let root_file = dir.path().join("root.pem");
+        let subca_file = dir.path().join("subca.pem");
+        std::fs::write(&root_file, &pki.root.pem).unwrap();
+        std::fs::write(&subca_file, &pki.subca.pem).unwrap();
+        let dns = DnsServer::start().await;
+        Lab {
+            dir,
+            pki,
+            dns,
+            root_file,
+            subca_file,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Writes a profile using the lab DNS and the lab G2 anchors.
+    pub fn profile(&self, file: &str, endpoints: &[EndpointSpec], extra: &str) -> PathBuf {
+        let mut text = format!(
+            "name = \"lab\"\ndescription = \"test lab\"\n{extra}\n[dns]\nservers = [\"{}\"]\n[trust]\nca_files = [\"{}\", \"{}\"]\n",
+            self.dns.addr,
+            self.root_file.display(),
+            self.subca_file.display()
+        );
+        for e in endpoints {
+            text.push_str(&format!(
+                "\n[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\nmtls = {}\n",
+                e.name, e.url, e.mtls
+            ));
+        }
+        self.write(file, &text)
+    }
+
+    /// Writes a client identity (leaf + SubCA chain, key) and returns (cert, key) paths.
+    pub fn client_identity(&self, pki: &Pki, fqdn: &str) -> (PathBuf, PathBuf) {
+        let leaf = pki.leaf(&LeafSpec::client(fqdn));
+        let cert = self.write(&format!("{fqdn}.pem"), &format!("{}{}", leaf.pem, pki.subca.pem));
+        let key = self.write(&format!("{fqdn}.key"), &leaf.key_pem);
+        (cert, key)
+    }
+}
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Checks of one kind for one endpoint.
+    pub fn checks(&self, endpoint: &str, kind: &str) -> Vec<Value> {
+        self.json()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["endpoint"] == endpoint && c["kind"] == kind)
+            .cloned()
+            .collect()
+    }
+
+    /// The single check of one kind for one endpoint.
+    pub fn check(&self, endpoint: &str, kind: &str) -> Value {
+        let checks = self.checks(endpoint, kind);
+        assert_eq!(checks.len(), 1, "expected one {kind} check for {endpoint}: {checks:#?}");
+        checks.into_iter().next().unwrap()
+    }
+}
+
+pub fn binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_int-check"));
+    // Hermetic: no colour, and not the machine's /etc/hosts or environment settings.
+    cmd.env("NO_COLOR", "1")
+        .env("INT_CHECK_HOSTS_FILE", "/nonexistent/hosts")
+        .env_remove("INT_CHECK_PROFILE")
+        .env_remove("INT_CHECK_CONFIG")
+        .env_remove("INT_CHECK_RESOLVER")
+        .env_remove("INT_CHECK_CA_FILE")
+        .env_remove("INT_CHECK_CLIENT_CERT")
+        .env_remove("INT_CHECK_CLIENT_KEY")
+        .env_remove("INT_CHECK_TIMEOUT")
+        .env_remove("INT_CHECK_FORMAT");
+    cmd
+}
+
+/// Runs the binary off the async runtime (the lab servers keep running meanwhile).
+pub async fn run(args: &[&str]) -> Run {
+    run_with(binary(), args).await
+}
+
+pub async fn run_with(mut cmd: Command, args: &[&str]) -> Run {
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let output = cmd.output().expect("int-check runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
