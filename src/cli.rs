@@ -38,7 +38,8 @@ Exit codes:
     name = "int-check",
     version,
     after_help = EXIT_CODES_HELP,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]

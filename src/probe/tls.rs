@@ -506,7 +506,7 @@ pub async fn check(
         }
         Ok(Err(error)) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
-            let (reason, message) = classify_failure(&error, &recorder, sent_cert);
+            let (reason, message) = classify_failure(&error, &recorder, sent_cert, false);
             return check.fail(reason, message);
         }
         Ok(Ok(tls)) => tls,
@@ -539,7 +539,7 @@ pub async fn check(
             }
             Ok(Err(error)) => {
                 check = check.took(started.elapsed());
-                let (reason, message) = classify_failure(&error, &recorder, sent_cert);
+                let (reason, message) = classify_failure(&error, &recorder, sent_cert, true);
                 return check.fail(reason, message);
             }
         }
@@ -605,8 +605,13 @@ fn protocol_name(version: rustls::ProtocolVersion) -> &'static str {
     }
 }
 
-/// Names a failed handshake (or a failed first read after one).
-fn classify_failure(error: &std::io::Error, recorder: &Recorder, sent_cert: bool) -> (Reason, String) {
+/// Names a failed handshake, or a failed first read after one (`after_handshake`).
+fn classify_failure(
+    error: &std::io::Error,
+    recorder: &Recorder,
+    sent_cert: bool,
+    after_handshake: bool,
+) -> (Reason, String) {
     if let Some(assessment) = recorder.assessment()
         && let Some(problem) = assessment.problem
     {
@@ -615,7 +620,9 @@ fn classify_failure(error: &std::io::Error, recorder: &Recorder, sent_cert: bool
     let asked = recorder.client_cert_requested().is_some();
     let rustls_error = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
     match rustls_error {
-        Some(rustls::Error::AlertReceived(alert)) => classify_alert(*alert, asked, sent_cert),
+        Some(rustls::Error::AlertReceived(alert)) => {
+            classify_alert(*alert, asked, sent_cert, after_handshake)
+        }
         Some(rustls::Error::PeerIncompatible(why)) => (
             Reason::TlsProtocolVersion,
             format!("the server offers nothing this client accepts ({why:?}); Spine requires TLS 1.2 or later"),
@@ -640,10 +647,20 @@ fn classify_failure(error: &std::io::Error, recorder: &Recorder, sent_cert: bool
     }
 }
 
-fn classify_alert(alert: AlertDescription, asked: bool, sent_cert: bool) -> (Reason, String) {
+fn classify_alert(
+    alert: AlertDescription,
+    asked: bool,
+    sent_cert: bool,
+    after_handshake: bool,
+) -> (Reason, String) {
     use AlertDescription as A;
     let name = format!("{alert:?}");
-    let about_our_cert = matches!(
+    // In TLS 1.3 our side of the handshake is over when the server judges our certificate,
+    // so any alert after it is about the certificate. Servers (rustls, OpenSSL) answer a
+    // certificate whose signature does not verify with decrypt_error.
+    let about_our_cert = (asked && after_handshake)
+        || (asked && sent_cert && alert == A::DecryptError)
+        || matches!(
         alert,
         A::CertificateRequired
             | A::BadCertificate
