@@ -72,7 +72,12 @@ pub enum ProfilesAction {
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     /// Built-in profile name (int, dep) or path to a profile TOML file
-    #[arg(long, env = "INT_CHECK_PROFILE", value_name = "NAME|PATH", default_value = "int")]
+    #[arg(
+        long,
+        env = "INT_CHECK_PROFILE",
+        value_name = "NAME|PATH",
+        default_value = "int"
+    )]
     pub profile: String,
 
     /// Local settings layered over the profile (client identity, DNS servers, extra endpoints)
@@ -80,12 +85,22 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 
     /// DNS server to query, replacing the profile's (repeatable; env: comma-separated)
-    #[arg(long = "resolver", env = "INT_CHECK_RESOLVER", value_name = "IP[:PORT]", value_delimiter = ',')]
+    #[arg(
+        long = "resolver",
+        env = "INT_CHECK_RESOLVER",
+        value_name = "IP[:PORT]",
+        value_delimiter = ','
+    )]
     pub resolvers: Vec<ResolverAddr>,
 
     /// Trust anchors replacing the built-in G2 chain: self-signed certificates become roots,
     /// the others known intermediates (repeatable; env: comma-separated)
-    #[arg(long = "ca-file", env = "INT_CHECK_CA_FILE", value_name = "PEM", value_delimiter = ',')]
+    #[arg(
+        long = "ca-file",
+        env = "INT_CHECK_CA_FILE",
+        value_name = "PEM",
+        value_delimiter = ','
+    )]
     pub ca_files: Vec<PathBuf>,
 
     /// Client certificate (PEM: leaf, optionally followed by its chain) for mutual TLS
@@ -128,7 +143,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     let outcome = std::panic::catch_unwind(|| run(cli));
@@ -296,15 +315,24 @@ fn run_check(args: CheckArgs) -> Result<u8, Stop> {
         }
     };
     write_stdout(&text)?;
-    Ok(if report.failed() { EXIT_CHECK_FAILED } else { EXIT_OK })
+    Ok(if report.failed() {
+        EXIT_CHECK_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 /// Writes to stdout; a closed pipe (`int-check | head`) is not an error.
 fn write_stdout(text: &str) -> Result<(), Stop> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Stop::Internal(anyhow::anyhow!("cannot write to stdout: {e}"))),
+        Err(e) => Err(Stop::Internal(anyhow::anyhow!(
+            "cannot write to stdout: {e}"
+        ))),
     }
 }

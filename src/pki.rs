@@ -58,8 +58,9 @@ impl TrustStore {
         source: String,
         certs: Vec<CertificateDer<'static>>,
     ) -> Result<TrustStore, UsageError> {
-        let (roots, intermediates): (Vec<_>, Vec<_>) =
-            certs.into_iter().partition(|c| CertInfo::of(c).is_some_and(|i| i.self_signed));
+        let (roots, intermediates): (Vec<_>, Vec<_>) = certs
+            .into_iter()
+            .partition(|c| CertInfo::of(c).is_some_and(|i| i.self_signed));
         if roots.is_empty() {
             return Err(UsageError::new(format!(
                 "no root certificate among the trust anchors ({source})"
@@ -69,7 +70,9 @@ impl TrustStore {
         let mut anchors = Vec::with_capacity(roots.len());
         for root in &roots {
             let anchor = webpki::anchor_from_trusted_cert(root).map_err(|e| {
-                UsageError::new(format!("a root certificate in {source} cannot be used as a trust anchor: {e:?}"))
+                UsageError::new(format!(
+                    "a root certificate in {source} cannot be used as a trust anchor: {e:?}"
+                ))
             })?;
             anchors.push(anchor.to_owned());
         }
@@ -100,7 +103,9 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
     let pem_items: Vec<_> = CertificateDer::pem_slice_iter(&bytes).collect();
     let certs: Vec<CertificateDer<'static>> = if pem_items.is_empty() {
         // No PEM sections: maybe DER (the NHS page tells people to name PEM files .der, and vice versa).
-        if bytes.first() == Some(&0x30) && CertInfo::of(&CertificateDer::from(bytes.as_slice())).is_some() {
+        if bytes.first() == Some(&0x30)
+            && CertInfo::of(&CertificateDer::from(bytes.as_slice())).is_some()
+        {
             vec![CertificateDer::from(bytes)]
         } else {
             return Err(UsageError::new(format!(
@@ -112,17 +117,15 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
     } else {
         let mut certs = Vec::new();
         for item in pem_items {
-            let cert = item.map_err(|e| {
-                UsageError::new(format!("{} is not valid PEM: {e}", path.display()))
-                    .hint("each certificate must sit between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines, base64 in lines of 64 characters")
-            })?;
-            certs.push(cert);
+            certs.push(item.map_err(|e| pem_error(path, &bytes, &e))?);
         }
         certs
     };
     if certs.is_empty() {
-        return Err(UsageError::new(format!("{} holds no certificate", path.display()))
-            .hint("a private key or other PEM block is not a certificate"));
+        return Err(
+            UsageError::new(format!("{} holds no certificate", path.display()))
+                .hint("a private key or other PEM block is not a certificate"),
+        );
     }
     for cert in &certs {
         if CertInfo::of(cert).is_none() {
@@ -130,10 +133,41 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
                 "{} contains data that is not an X.509 certificate",
                 path.display()
             ))
-            .hint("re-copy the certificate text exactly; a truncated or edited PEM block fails here"));
+            .hint(
+                "re-copy the certificate text exactly; a truncated or edited PEM block fails here",
+            ));
         }
     }
     Ok(certs)
+}
+
+/// Explains a PEM syntax error, recognising the NHS page's one-line certificates.
+fn pem_error(path: &Path, bytes: &[u8], error: &rustls::pki_types::pem::Error) -> UsageError {
+    use rustls::pki_types::pem::Error as E;
+    let text = String::from_utf8_lossy(bytes);
+    let one_line = text.lines().any(|line| {
+        line.trim_start().starts_with("-----BEGIN")
+            && line.trim_end().len() > 40
+            && line.trim_end().ends_with("-----")
+            && line.matches("-----").count() > 2
+    });
+    if one_line {
+        return UsageError::new(format!(
+            "{} holds a certificate on one line (as the NHS page prints it), which is not valid PEM",
+            path.display()
+        ))
+        .hint("put -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- on lines of their own and split the base64 between them into lines of 64 characters");
+    }
+    let what = match error {
+        E::MissingSectionEnd { .. } => {
+            "a -----BEGIN line has no matching -----END line".to_string()
+        }
+        E::IllegalSectionStart { .. } => "a -----BEGIN line is malformed".to_string(),
+        E::Base64Decode(_) => "the base64 text between BEGIN and END is damaged".to_string(),
+        other => other.to_string(),
+    };
+    UsageError::new(format!("{} is not valid PEM: {what}", path.display()))
+        .hint("each certificate must sit between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines, base64 in lines of 64 characters; re-copy it exactly")
 }
 
 /// Loads a client identity: certificate chain and the matching private key.
@@ -176,7 +210,10 @@ fn read_pki_file(path: &Path, what: &str) -> Result<Vec<u8>, UsageError> {
         return Err(unreadable("it is a directory".to_string()));
     }
     if meta.len() > MAX_PKI_FILE_BYTES {
-        return Err(unreadable(format!("{} bytes is too large for a {what} file", meta.len())));
+        return Err(unreadable(format!(
+            "{} bytes is too large for a {what} file",
+            meta.len()
+        )));
     }
     std::fs::read(path).map_err(|e| unreadable(io_reason(&e)))
 }
@@ -267,8 +304,14 @@ mod tests {
         assert_eq!(store.intermediates.len(), 1);
         let root = CertInfo::of(&store.roots[0]).unwrap();
         let subca = CertInfo::of(&store.intermediates[0]).unwrap();
-        assert_eq!(root.common_name.as_deref(), Some("NHS PTL Root Authority G2"));
-        assert_eq!(subca.common_name.as_deref(), Some("NHS INT Authentication G2"));
+        assert_eq!(
+            root.common_name.as_deref(),
+            Some("NHS PTL Root Authority G2")
+        );
+        assert_eq!(
+            subca.common_name.as_deref(),
+            Some("NHS INT Authentication G2")
+        );
         // Fingerprints as printed in shared/nhs-int-facts.md.
         assert_eq!(
             root.sha256,

@@ -34,7 +34,7 @@ macro_rules! reasons {
 reasons! {
     DnsNxdomain => "dns.nxdomain",
         "The DNS server says the name does not exist.",
-        "Spine INT names are published only on HSCN DNS: point your resolver at the HSCN DNS servers (155.231.231.1, 155.231.231.2) or run with --resolver 155.231.231.1. Check the name for typos.";
+        "Spine Path-to-Live names (INT, DEP) are published on HSCN DNS: point your resolver at the HSCN DNS servers (155.231.231.1, 155.231.231.2) or run with --resolver 155.231.231.1. Check the name for typos.";
     DnsServfail => "dns.servfail",
         "The DNS server answered with an error (SERVFAIL, REFUSED or similar) instead of an address.",
         "The resolver could not answer for this name: check that it forwards *.nhs.uk to the HSCN DNS servers (155.231.231.1, 155.231.231.2), or query them directly with --resolver.";

@@ -21,8 +21,20 @@ async fn healthy_endpoints_pass_with_chain_and_protocol_reported() {
     let profile = lab.profile(
         "p.toml",
         &[
-            EndpointSpec::new("reliable", format!("https://msg.int.test:{}/reliablemessaging/reliablerequest", addr.port())),
-            EndpointSpec::new("intermediary", format!("https://msg.int.test:{}/reliablemessaging/intermediary", addr.port())),
+            EndpointSpec::new(
+                "reliable",
+                format!(
+                    "https://msg.int.test:{}/reliablemessaging/reliablerequest",
+                    addr.port()
+                ),
+            ),
+            EndpointSpec::new(
+                "intermediary",
+                format!(
+                    "https://msg.int.test:{}/reliablemessaging/intermediary",
+                    addr.port()
+                ),
+            ),
             EndpointSpec::new("plain-tcp", format!("tcp://msg.int.test:{}", addr.port())),
         ],
         "",
@@ -32,7 +44,10 @@ async fn healthy_endpoints_pass_with_chain_and_protocol_reported() {
     let json = run.json();
     assert_eq!(json["schema"], "int-check.report.v1");
     assert_eq!(json["summary"]["fail"], 0);
-    assert_eq!(json["summary"]["total"], json["checks"].as_array().unwrap().len());
+    assert_eq!(
+        json["summary"]["total"],
+        json["checks"].as_array().unwrap().len()
+    );
     let dns = run.check("reliable", "dns");
     assert_eq!(status(&dns), ("pass", ""));
     assert_eq!(dns["details"]["addresses"][0], "127.0.0.1");
@@ -44,8 +59,18 @@ async fn healthy_endpoints_pass_with_chain_and_protocol_reported() {
     let chain = tls["details"]["chain"].as_array().unwrap();
     assert_eq!(chain.len(), 2);
     assert_eq!(chain[0]["subject"], "CN=msg.int.test");
-    assert!(chain[1]["subject"].as_str().unwrap().contains("NHS INT Authentication G2"));
-    assert!(chain[1]["issuer"].as_str().unwrap().contains("NHS PTL Root Authority G2"));
+    assert!(
+        chain[1]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("NHS INT Authentication G2")
+    );
+    assert!(
+        chain[1]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("NHS PTL Root Authority G2")
+    );
     assert_eq!(tls["details"]["client_cert_requested"], false);
     // tcp:// endpoints stop after TCP.
     assert!(run.checks("plain-tcp", "tls").is_empty());
@@ -56,7 +81,14 @@ async fn healthy_endpoints_pass_with_chain_and_protocol_reported() {
 async fn single(lab: &Lab, host: &str, url: String, extra_args: &[&str]) -> Run {
     let _ = host;
     let profile = lab.profile("p.toml", &[EndpointSpec::new("svc", url)], "");
-    let mut args = vec!["--profile", p(&profile), "--format", "json", "--timeout", "2s"];
+    let mut args = vec![
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "2s",
+    ];
     args.extend_from_slice(extra_args);
     run(&args).await
 }
@@ -70,8 +102,14 @@ async fn nxdomain_fails_dns_and_skips_the_rest() {
     let dns = run.check("svc", "dns");
     assert_eq!(status(&dns), ("fail", "dns.nxdomain"));
     assert!(dns["hint"].as_str().unwrap().contains("155.231.231.1"));
-    assert_eq!(status(&run.check("svc", "tcp")), ("skip", "skip.dependency_failed"));
-    assert_eq!(status(&run.check("svc", "tls")), ("skip", "skip.dependency_failed"));
+    assert_eq!(
+        status(&run.check("svc", "tcp")),
+        ("skip", "skip.dependency_failed")
+    );
+    assert_eq!(
+        status(&run.check("svc", "tls")),
+        ("skip", "skip.dependency_failed")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,14 +120,23 @@ async fn servfail_is_named() {
     assert_eq!(run.code, 1);
     let dns = run.check("svc", "dns");
     assert_eq!(status(&dns), ("fail", "dns.servfail"));
-    assert!(dns["message"].as_str().unwrap().contains("SERVFAIL"), "{dns:#}");
+    assert!(
+        dns["message"].as_str().unwrap().contains("SERVFAIL"),
+        "{dns:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn silent_resolver_times_out_within_the_phase_timeout() {
     let lab = Lab::start().await;
     lab.dns.set("slow.int.test", DnsAnswer::Silent);
-    let run = single(&lab, "", "https://slow.int.test/".into(), &["--timeout", "1s"]).await;
+    let run = single(
+        &lab,
+        "",
+        "https://slow.int.test/".into(),
+        &["--timeout", "1s"],
+    )
+    .await;
     assert_eq!(run.code, 1);
     assert_eq!(status(&run.check("svc", "dns")), ("fail", "dns.timeout"));
     assert!(run.elapsed.as_secs_f64() < 2.5, "took {:?}", run.elapsed);
@@ -105,7 +152,10 @@ async fn refused_port_is_tcp_refused() {
     let tcp = run.check("svc", "tcp");
     assert_eq!(status(&tcp), ("fail", "tcp.refused"));
     assert_eq!(tcp["address"], format!("127.0.0.1:{port}"));
-    assert_eq!(status(&run.check("svc", "tls")), ("skip", "skip.dependency_failed"));
+    assert_eq!(
+        status(&run.check("svc", "tls")),
+        ("skip", "skip.dependency_failed")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,7 +163,13 @@ async fn silent_server_is_a_handshake_timeout_and_the_run_ends_on_time() {
     let lab = Lab::start().await;
     let addr = silent_server(lo(1)).await;
     lab.dns.point("hole.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://hole.int.test:{}/", addr.port()), &["--timeout", "1s"]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://hole.int.test:{}/", addr.port()),
+        &["--timeout", "1s"],
+    )
+    .await;
     assert_eq!(run.code, 1);
     assert_eq!(status(&run.check("svc", "tcp")), ("pass", ""));
     let tls = run.check("svc", "tls");
@@ -131,7 +187,13 @@ async fn expired_leaf_names_the_element_and_date() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("old.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://old.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://old.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.expired"));
@@ -151,8 +213,17 @@ async fn not_yet_valid_leaf() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("new.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://new.int.test:{}/", addr.port()), &[]).await;
-    assert_eq!(status(&run.check("svc", "tls")), ("fail", "tls.not_yet_valid"));
+    let run = single(
+        &lab,
+        "",
+        format!("https://new.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        status(&run.check("svc", "tls")),
+        ("fail", "tls.not_yet_valid")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,12 +232,21 @@ async fn wrong_host_name_lists_the_names_the_certificate_has() {
     let leaf = lab.pki.leaf(&LeafSpec::server("other.int.test"));
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.hostname_mismatch"));
     let message = tls["message"].as_str().unwrap();
-    assert!(message.contains("not valid for msg.int.test") && message.contains("other.int.test"), "{message}");
+    assert!(
+        message.contains("not valid for msg.int.test") && message.contains("other.int.test"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,9 +259,18 @@ async fn unrelated_root_is_untrusted() {
     spec.chain.truncate(1);
     let addr = tls_server(lo(1), spec).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 1);
-    assert_eq!(status(&run.check("svc", "tls")), ("fail", "tls.untrusted_issuer"));
+    assert_eq!(
+        status(&run.check("svc", "tls")),
+        ("fail", "tls.untrusted_issuer")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,11 +281,22 @@ async fn rogue_ca_with_the_same_names_is_untrusted() {
     // The rogue sends its own SubCA, named exactly like the real one.
     let addr = tls_server(lo(1), TlsServerSpec::new(&rogue, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.untrusted_issuer"), "{tls:#}");
-    assert!(tls["details"]["chain"][1]["subject"].as_str().unwrap().contains("NHS INT Authentication G2"));
+    assert!(
+        tls["details"]["chain"][1]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("NHS INT Authentication G2")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -207,15 +307,35 @@ async fn missing_intermediate_is_a_warning_when_the_profile_knows_the_subca() {
     spec.chain.truncate(1);
     let addr = tls_server(lo(1), spec).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 0, "warnings do not fail the run");
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("warn", "tls.missing_intermediate"));
-    assert!(tls["message"].as_str().unwrap().contains("NHS INT Authentication G2"));
+    assert!(
+        tls["message"]
+            .as_str()
+            .unwrap()
+            .contains("NHS INT Authentication G2")
+    );
 
     // Without the SubCA among the anchors, the same server is untrusted.
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &["--ca-file", p(&lab.root_file)]).await;
-    assert_eq!(status(&run.check("svc", "tls")), ("fail", "tls.untrusted_issuer"));
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &["--ca-file", p(&lab.root_file)],
+    )
+    .await;
+    assert_eq!(
+        status(&run.check("svc", "tls")),
+        ("fail", "tls.untrusted_issuer")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,12 +347,21 @@ async fn cn_only_certificate_is_reported_precisely() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("mesh.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://mesh.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://mesh.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 0);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("warn", "tls.cn_only"));
     let message = tls["message"].as_str().unwrap();
-    assert!(message.contains("OpenSSL") && message.contains("rustls"), "{message}");
+    assert!(
+        message.contains("OpenSSL") && message.contains("rustls"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -244,11 +373,20 @@ async fn expiring_soon_is_a_warning() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("soon.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://soon.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://soon.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 0);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("warn", "tls.expiring_soon"));
-    assert!(tls["message"].as_str().unwrap().contains("in 9 days") || tls["message"].as_str().unwrap().contains("in 10 days"));
+    assert!(
+        tls["message"].as_str().unwrap().contains("in 9 days")
+            || tls["message"].as_str().unwrap().contains("in 10 days")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,26 +404,55 @@ async fn client_certificate_required_without_and_with_one() {
         let run = single(&lab, "", url.clone(), &[]).await;
         assert_eq!(run.code, 1, "tls12_only={tls12_only}");
         let tls = run.check("svc", "tls");
-        assert_eq!(status(&tls), ("fail", "tls.client_cert_required"), "tls12_only={tls12_only}: {tls:#}");
+        assert_eq!(
+            status(&tls),
+            ("fail", "tls.client_cert_required"),
+            "tls12_only={tls12_only}: {tls:#}"
+        );
         assert_eq!(tls["details"]["client_cert_requested"], true);
         let names = tls["details"]["acceptable_ca_names"].as_array().unwrap();
-        assert!(names[0].as_str().unwrap().contains("NHS PTL Root Authority G2"), "{names:?}");
+        assert!(
+            names[0]
+                .as_str()
+                .unwrap()
+                .contains("NHS PTL Root Authority G2"),
+            "{names:?}"
+        );
 
         let (cert, key) = lab.client_identity(&lab.pki, "x.supplier.thirdparty.nhs.uk");
-        let run = single(&lab, "", url.clone(), &["--client-cert", p(&cert), "--client-key", p(&key)]).await;
+        let run = single(
+            &lab,
+            "",
+            url.clone(),
+            &["--client-cert", p(&cert), "--client-key", p(&key)],
+        )
+        .await;
         assert_eq!(run.code, 0, "tls12_only={tls12_only}: {}", run.stdout);
         let tls = run.check("svc", "tls");
         assert_eq!(status(&tls), ("pass", ""));
         assert_eq!(tls["details"]["client_cert_sent"], true);
-        assert_eq!(tls["details"]["protocol"], if tls12_only { "TLS 1.2" } else { "TLS 1.3" });
+        assert_eq!(
+            tls["details"]["protocol"],
+            if tls12_only { "TLS 1.2" } else { "TLS 1.3" }
+        );
 
         // A certificate from another CA is rejected by the server.
         let stranger = Pki::g2();
         let (cert, key) = lab.client_identity(&stranger, "y.supplier.thirdparty.nhs.uk");
-        let run = single(&lab, "", url, &["--client-cert", p(&cert), "--client-key", p(&key)]).await;
+        let run = single(
+            &lab,
+            "",
+            url,
+            &["--client-cert", p(&cert), "--client-key", p(&key)],
+        )
+        .await;
         assert_eq!(run.code, 1);
         let tls = run.check("svc", "tls");
-        assert_eq!(status(&tls), ("fail", "tls.client_cert_rejected"), "tls12_only={tls12_only}: {tls:#}");
+        assert_eq!(
+            status(&tls),
+            ("fail", "tls.client_cert_rejected"),
+            "tls12_only={tls12_only}: {tls:#}"
+        );
     }
 }
 
@@ -297,7 +464,13 @@ async fn optional_client_certificate_is_reported_but_passes() {
     spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
     let addr = tls_server(lo(1), spec).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("pass", ""));
@@ -315,14 +488,28 @@ async fn server_below_min_tls_is_a_protocol_version_failure() {
     lab.dns.point("old.int.test", &[lo(1)]);
     let profile = lab.profile(
         "p.toml",
-        &[EndpointSpec::new("svc", format!("https://old.int.test:{}/", addr.port()))],
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://old.int.test:{}/", addr.port()),
+        )],
         "",
     );
     // The lab profile sets [trust]; append min_tls through a config overlay.
     let config = lab.write("local.toml", "[trust]\nmin_tls = \"1.3\"\n");
-    let run = run(&["--profile", p(&profile), "--config", p(&config), "--format", "json"]).await;
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--config",
+        p(&config),
+        "--format",
+        "json",
+    ])
+    .await;
     assert_eq!(run.code, 1);
-    assert_eq!(status(&run.check("svc", "tls")), ("fail", "tls.protocol_version"));
+    assert_eq!(
+        status(&run.check("svc", "tls")),
+        ("fail", "tls.protocol_version")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -331,11 +518,22 @@ async fn one_dead_address_fails_visibly_while_the_other_passes() {
     let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
     let addr = tls_server(lo(2), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(2), lo(3)]);
-    let run = single(&lab, "", format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let run = single(
+        &lab,
+        "",
+        format!("https://msg.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 1);
     let tcp = run.checks("svc", "tcp");
     assert_eq!(tcp.len(), 2);
-    let by_address = |ip: &str| tcp.iter().find(|c| c["address"].as_str().unwrap().starts_with(ip)).unwrap().clone();
+    let by_address = |ip: &str| {
+        tcp.iter()
+            .find(|c| c["address"].as_str().unwrap().starts_with(ip))
+            .unwrap()
+            .clone()
+    };
     assert_eq!(status(&by_address("127.0.0.2")), ("pass", ""));
     assert_eq!(status(&by_address("127.0.0.3")), ("fail", "tcp.refused"));
     let tls = run.checks("svc", "tls");
@@ -350,8 +548,18 @@ async fn hosts_file_pin_is_a_warning() {
     let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let hosts = lab.write("hosts", "127.0.0.1 localhost\n10.239.1.2   msg.int.test  # stale pin\n");
-    let profile = lab.profile("p.toml", &[EndpointSpec::new("svc", format!("https://msg.int.test:{}/", addr.port()))], "");
+    let hosts = lab.write(
+        "hosts",
+        "127.0.0.1 localhost\n10.239.1.2   msg.int.test  # stale pin\n",
+    );
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
     let mut cmd = binary();
     cmd.env("INT_CHECK_HOSTS_FILE", &hosts);
     let run = run_with(cmd, &["--profile", p(&profile), "--format", "json"]).await;
@@ -370,13 +578,29 @@ async fn endpoints_run_concurrently_and_share_one_lookup_per_host() {
     lab.dns.point("msg.int.test", &[lo(1)]);
     lab.dns.point("hole.int.test", &[lo(4)]);
     let mut endpoints: Vec<EndpointSpec> = (0..8)
-        .map(|i| EndpointSpec::new(&format!("good-{i}"), format!("https://msg.int.test:{}/{i}", good.port())))
+        .map(|i| {
+            EndpointSpec::new(
+                &format!("good-{i}"),
+                format!("https://msg.int.test:{}/{i}", good.port()),
+            )
+        })
         .collect();
     for i in 0..3 {
-        endpoints.push(EndpointSpec::new(&format!("hole-{i}"), format!("https://hole.int.test:{}/{i}", hole.port())));
+        endpoints.push(EndpointSpec::new(
+            &format!("hole-{i}"),
+            format!("https://hole.int.test:{}/{i}", hole.port()),
+        ));
     }
     let profile = lab.profile("p.toml", &endpoints, "");
-    let run = run(&["--profile", p(&profile), "--format", "json", "--timeout", "1s"]).await;
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+    ])
+    .await;
     assert_eq!(run.code, 1);
     // Three silent endpoints cost one timeout, not three.
     assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
@@ -389,13 +613,23 @@ async fn endpoints_run_concurrently_and_share_one_lookup_per_host() {
 async fn human_report_groups_by_endpoint_with_hints_and_a_summary() {
     let lab = Lab::start().await;
     lab.dns.set("gone.int.test", DnsAnswer::NxDomain);
-    let profile = lab.profile("p.toml", &[EndpointSpec::new("svc", "https://gone.int.test/x")], "");
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new("svc", "https://gone.int.test/x")],
+        "",
+    );
     let run = run(&["--profile", p(&profile)]).await;
     assert_eq!(run.code, 1);
-    assert!(!run.stdout.contains('\x1b'), "no colour when not a terminal");
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "no colour when not a terminal"
+    );
     assert!(run.stdout.contains("svc  https://gone.int.test/x"));
     assert!(run.stdout.contains("FAIL  dns"));
     assert!(run.stdout.contains("[dns.nxdomain]"));
     assert!(run.stdout.contains("hint: "));
-    assert!(run.stdout.contains("0 passed, 0 warned, 1 failed, 2 skipped in "));
+    assert!(
+        run.stdout
+            .contains("0 passed, 0 warned, 1 failed, 2 skipped in ")
+    );
 }

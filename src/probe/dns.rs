@@ -7,9 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig,
-};
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
@@ -95,7 +93,10 @@ impl Resolver {
         match tokio::time::timeout(self.timeout, lookup).await {
             Err(_) => Err(DnsFailure {
                 reason: Reason::DnsTimeout,
-                message: format!("the system resolver did not answer within {}", secs(self.timeout)),
+                message: format!(
+                    "the system resolver did not answer within {}",
+                    secs(self.timeout)
+                ),
             }),
             Ok(Ok(addrs)) => {
                 let addresses = unique(addrs.map(|a: SocketAddr| a.ip()));
@@ -134,7 +135,9 @@ impl Resolver {
         let mut failures = Vec::new();
         let mut outcome = None;
         while let Some(joined) = queries.join_next().await {
-            let Ok((index, answer)) = joined else { continue };
+            let Ok((index, answer)) = joined else {
+                continue;
+            };
             let server = self.servers[index].0.to_string();
             let result = match answer {
                 Err(_) => Err(DnsFailure {
@@ -174,7 +177,16 @@ impl Resolver {
             .servers
             .iter()
             .zip(said)
-            .map(|((addr, _), said)| (addr.to_string(), if said.is_empty() { "no answer".into() } else { said }))
+            .map(|((addr, _), said)| {
+                (
+                    addr.to_string(),
+                    if said.is_empty() {
+                        "no answer".into()
+                    } else {
+                        said
+                    },
+                )
+            })
             .collect();
         let result = outcome.unwrap_or_else(|| Err(worst(failures)));
         (result, servers)
@@ -195,7 +207,9 @@ fn build_resolver(server: ResolverAddr, timeout: Duration) -> TokioResolver {
     options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
     options.use_hosts_file = ResolveHosts::Never;
     options.try_tcp_on_error = true;
-    builder.build().expect("a resolver with one plain UDP/TCP server always builds")
+    builder
+        .build()
+        .expect("a resolver with one plain UDP/TCP server always builds")
 }
 
 /// When several servers failed without a definite answer, report the most telling failure.
@@ -205,13 +219,10 @@ fn worst(failures: Vec<DnsFailure>) -> DnsFailure {
         Reason::DnsTimeout => 1,
         _ => 2,
     };
-    failures
-        .into_iter()
-        .min_by_key(rank)
-        .unwrap_or(DnsFailure {
-            reason: Reason::DnsTimeout,
-            message: "no DNS server answered".to_string(),
-        })
+    failures.into_iter().min_by_key(rank).unwrap_or(DnsFailure {
+        reason: Reason::DnsTimeout,
+        message: "no DNS server answered".to_string(),
+    })
 }
 
 fn classify_hickory_error(host: &str, server: &str, error: &NetError) -> DnsFailure {
@@ -258,7 +269,10 @@ fn rcode_name(code: ResponseCode) -> String {
 fn classify_system_error(host: &str, error: &std::io::Error) -> DnsFailure {
     let text = error.to_string();
     let lower = text.to_ascii_lowercase();
-    if lower.contains("not known") || lower.contains("nodename nor servname") || lower.contains("no such host") {
+    if lower.contains("not known")
+        || lower.contains("nodename nor servname")
+        || lower.contains("no such host")
+    {
         DnsFailure {
             reason: Reason::DnsNxdomain,
             message: format!("the system resolver says {host} does not exist"),
@@ -268,7 +282,9 @@ fn classify_system_error(host: &str, error: &std::io::Error) -> DnsFailure {
     } else if lower.contains("temporary failure") || lower.contains("try again") {
         DnsFailure {
             reason: Reason::DnsTimeout,
-            message: format!("the system resolver could not get an answer for {host} (temporary failure: no DNS server reachable?)"),
+            message: format!(
+                "the system resolver could not get an answer for {host} (temporary failure: no DNS server reachable?)"
+            ),
         }
     } else {
         DnsFailure {
@@ -303,7 +319,14 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
         Err(failure) => check.fail(failure.reason, failure.message.clone()),
         Ok(resolved) => {
             let check = check
-                .detail("addresses", resolved.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+                .detail(
+                    "addresses",
+                    resolved
+                        .addresses
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>(),
+                )
                 .detail("resolver", resolved.answered_by.clone());
             let summary = format!(
                 "{} via {}",
@@ -313,7 +336,10 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
             match &outcome.pinned {
                 Some(pinned) => check.warn(
                     Reason::DnsHostsOverride,
-                    format!("{summary}; the hosts file pins {host} to {}", join_ips(pinned)),
+                    format!(
+                        "{summary}; the hosts file pins {host} to {}",
+                        join_ips(pinned)
+                    ),
                 ),
                 None => check.pass(summary),
             }
@@ -345,9 +371,13 @@ impl HostsFile {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut fields = line.split_whitespace();
-            let Some(Ok(ip)) = fields.next().map(str::parse::<IpAddr>) else { continue };
+            let Some(Ok(ip)) = fields.next().map(str::parse::<IpAddr>) else {
+                continue;
+            };
             for name in fields {
-                let entry = map.entry(name.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                let entry = map
+                    .entry(name.trim_end_matches('.').to_ascii_lowercase())
+                    .or_default();
                 if !entry.contains(&ip) {
                     entry.push(ip);
                 }
@@ -357,7 +387,9 @@ impl HostsFile {
     }
 
     fn lookup(&self, host: &str) -> Option<Vec<IpAddr>> {
-        self.0.get(&host.trim_end_matches('.').to_ascii_lowercase()).cloned()
+        self.0
+            .get(&host.trim_end_matches('.').to_ascii_lowercase())
+            .cloned()
     }
 }
 
@@ -372,5 +404,8 @@ fn unique(ips: impl Iterator<Item = IpAddr>) -> Vec<IpAddr> {
 }
 
 pub fn join_ips(ips: &[IpAddr]) -> String {
-    ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    ips.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -32,21 +32,37 @@ pub async fn connect(
             None,
             check.took(elapsed).fail(
                 Reason::TcpTimeout,
-                format!("no answer from {address} within {} (packets dropped on the way)", secs(timeout)),
+                format!(
+                    "no answer from {address} within {} (packets dropped on the way)",
+                    secs(timeout)
+                ),
             ),
         ),
         Ok(Err(error)) => {
             let (reason, text) = classify(&error);
-            (None, check.took(elapsed).fail(reason, format!("{address}: {text}")))
+            (
+                None,
+                check
+                    .took(elapsed)
+                    .fail(reason, format!("{address}: {text}")),
+            )
         }
     }
 }
 
 fn classify(error: &std::io::Error) -> (Reason, String) {
     match error.kind() {
-        ErrorKind::ConnectionRefused => (Reason::TcpRefused, "connection refused (nothing listening on this port)".into()),
-        ErrorKind::HostUnreachable => (Reason::TcpUnreachable, "host unreachable (no route)".into()),
-        ErrorKind::NetworkUnreachable => (Reason::TcpUnreachable, "network unreachable (no route)".into()),
+        ErrorKind::ConnectionRefused => (
+            Reason::TcpRefused,
+            "connection refused (nothing listening on this port)".into(),
+        ),
+        ErrorKind::HostUnreachable => {
+            (Reason::TcpUnreachable, "host unreachable (no route)".into())
+        }
+        ErrorKind::NetworkUnreachable => (
+            Reason::TcpUnreachable,
+            "network unreachable (no route)".into(),
+        ),
         ErrorKind::TimedOut => (Reason::TcpTimeout, "connection timed out".into()),
         _ => (Reason::TcpFailed, crate::profile::io_reason(error)),
     }

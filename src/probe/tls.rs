@@ -193,7 +193,10 @@ impl ResolvesClientCert for Recorder {
         root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        let names = root_hint_subjects.iter().map(|dn| dn_to_string(dn)).collect();
+        let names = root_hint_subjects
+            .iter()
+            .map(|dn| dn_to_string(dn))
+            .collect();
         if let Ok(mut slot) = self.client_auth.lock() {
             *slot = Some(names);
         }
@@ -262,14 +265,15 @@ fn assess(
     };
     let algs = provider.signature_verification_algorithms.all;
     let usage = webpki::KeyUsage::server_auth();
-    let verify = |pool: &[CertificateDer<'_>]| -> Result<Vec<CertificateDer<'static>>, webpki::Error> {
-        ee.verify_for_usage(algs, &trust.anchors, pool, now, usage, None, None)
-            .map(|path| {
-                path.intermediate_certificates()
-                    .map(|c| CertificateDer::from(c.der().to_vec()))
-                    .collect()
-            })
-    };
+    let verify =
+        |pool: &[CertificateDer<'_>]| -> Result<Vec<CertificateDer<'static>>, webpki::Error> {
+            ee.verify_for_usage(algs, &trust.anchors, pool, now, usage, None, None)
+                .map(|path| {
+                    path.intermediate_certificates()
+                        .map(|c| CertificateDer::from(c.der().to_vec()))
+                        .collect()
+                })
+        };
     let mut result = verify(&presented);
     if matches!(result, Err(webpki::Error::UnknownIssuer)) && !trust.intermediates.is_empty() {
         let mut pool = presented.clone();
@@ -321,7 +325,11 @@ fn assess(
                     Reason::TlsHostnameMismatch,
                     format!(
                         "the certificate is not valid for {host}; it is valid for {}",
-                        if names.is_empty() { "no host name".to_string() } else { names.join(", ") }
+                        if names.is_empty() {
+                            "no host name".to_string()
+                        } else {
+                            names.join(", ")
+                        }
                     ),
                 ));
                 return assessment;
@@ -358,7 +366,11 @@ fn assess(
     if let Some(expired) = elements.iter().find(|c| c.not_after < now_secs) {
         assessment.problem = Some((
             Reason::TlsExpired,
-            format!("{} expired on {}", short_name(expired), rfc3339(expired.not_after)),
+            format!(
+                "{} expired on {}",
+                short_name(expired),
+                rfc3339(expired.not_after)
+            ),
         ));
         return assessment;
     }
@@ -367,7 +379,11 @@ fn assess(
         let days = (cert.not_after - now_secs) / 86_400;
         assessment.warnings.push((
             Reason::TlsExpiringSoon,
-            format!("{} expires on {} (in {days} days)", short_name(cert), rfc3339(cert.not_after)),
+            format!(
+                "{} expires on {} (in {days} days)",
+                short_name(cert),
+                rfc3339(cert.not_after)
+            ),
         ));
     }
     assessment
@@ -394,14 +410,21 @@ fn chain_problem(
         E::CertNotValidYet { .. } => {
             let early = chain.iter().find(|c| c.not_before > now);
             let text = match early {
-                Some(c) => format!("{} is not valid until {}", short_name(c), rfc3339(c.not_before)),
+                Some(c) => format!(
+                    "{} is not valid until {}",
+                    short_name(c),
+                    rfc3339(c.not_before)
+                ),
                 None => "a certificate in the chain is not valid yet".to_string(),
             };
             (Reason::TlsNotYetValid, text)
         }
         E::UnknownIssuer => (
             Reason::TlsUntrustedIssuer,
-            format!("issued by {issuer}, which does not chain to {}", trust_label(trust)),
+            format!(
+                "issued by {issuer}, which does not chain to {}",
+                trust_label(trust)
+            ),
         ),
         E::InvalidSignatureForPublicKey
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
@@ -501,7 +524,10 @@ pub async fn check(
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
             return check.fail(
                 Reason::TlsHandshakeTimeout,
-                format!("the TCP connection opened but the TLS handshake did not finish within {}", secs(timeout)),
+                format!(
+                    "the TCP connection opened but the TLS handshake did not finish within {}",
+                    secs(timeout)
+                ),
             );
         }
         Ok(Err(error)) => {
@@ -518,22 +544,35 @@ pub async fn check(
     let is_tls13 = version == Some(rustls::ProtocolVersion::TLSv1_3);
     let mut check = describe(check, &recorder, sent_cert)
         .detail("protocol", version.map(protocol_name).unwrap_or("unknown"))
-        .detail("cipher_suite", suite.map(|s| format!("{:?}", s.suite())).unwrap_or_default());
+        .detail(
+            "cipher_suite",
+            suite
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+        );
 
     // TLS 1.3 servers judge our certificate after we have finished our side: a rejection
     // arrives as an alert on the first read. Wait briefly for it before calling this a pass.
     if is_tls13 && recorder.client_cert_requested().is_some() {
         let remaining = timeout.saturating_sub(started.elapsed());
-        let grace = (handshake_time * 3).max(Duration::from_millis(200)).min(remaining);
+        let grace = (handshake_time * 3)
+            .max(Duration::from_millis(200))
+            .min(remaining);
         let mut buf = [0u8; 1];
         match tokio::time::timeout(grace, tls.read(&mut buf)).await {
             Err(_) | Ok(Ok(1..)) => {}
             Ok(Ok(0)) => {
                 check = check.took(started.elapsed());
                 let (reason, what) = if sent_cert {
-                    (Reason::TlsClientCertRejected, "closed the connection after receiving our client certificate")
+                    (
+                        Reason::TlsClientCertRejected,
+                        "closed the connection after receiving our client certificate",
+                    )
                 } else {
-                    (Reason::TlsClientCertRequired, "asked for a client certificate and closed the connection when none was sent")
+                    (
+                        Reason::TlsClientCertRequired,
+                        "asked for a client certificate and closed the connection when none was sent",
+                    )
                 };
                 return check.fail(reason, format!("the server {what}"));
             }
@@ -575,7 +614,11 @@ fn describe(mut check: Check, recorder: &Recorder, sent_cert: bool) -> Check {
     check
 }
 
-fn pass_summary(recorder: &Recorder, version: Option<rustls::ProtocolVersion>, sent_cert: bool) -> String {
+fn pass_summary(
+    recorder: &Recorder,
+    version: Option<rustls::ProtocolVersion>,
+    sent_cert: bool,
+) -> String {
     let mut parts = vec![version.map(protocol_name).unwrap_or("TLS").to_string()];
     if let Some(a) = recorder.assessment()
         && let Some(leaf) = a.chain.first()
@@ -618,18 +661,25 @@ fn classify_failure(
         return problem;
     }
     let asked = recorder.client_cert_requested().is_some();
-    let rustls_error = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    let rustls_error = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
     match rustls_error {
         Some(rustls::Error::AlertReceived(alert)) => {
             classify_alert(*alert, asked, sent_cert, after_handshake)
         }
         Some(rustls::Error::PeerIncompatible(why)) => (
             Reason::TlsProtocolVersion,
-            format!("the server offers nothing this client accepts ({why:?}); Spine requires TLS 1.2 or later"),
+            format!(
+                "the server offers nothing this client accepts ({why:?}); Spine requires TLS 1.2 or later"
+            ),
         ),
         Some(other) => (Reason::TlsHandshakeFailed, format!("TLS error: {other}")),
         None => match error.kind() {
-            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            ErrorKind::UnexpectedEof
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe => {
                 if asked && !sent_cert {
                     (
                         Reason::TlsClientCertRequired,
@@ -638,7 +688,10 @@ fn classify_failure(
                 } else {
                     (
                         Reason::TlsHandshakeFailed,
-                        format!("the server closed the connection during the handshake ({}): not TLS on this port, or a proxy in the way", crate::profile::io_reason(error)),
+                        format!(
+                            "the server closed the connection during the handshake ({}): not TLS on this port, or a proxy in the way",
+                            crate::profile::io_reason(error)
+                        ),
                     )
                 }
             }
@@ -661,16 +714,16 @@ fn classify_alert(
     let about_our_cert = (asked && after_handshake)
         || (asked && sent_cert && alert == A::DecryptError)
         || matches!(
-        alert,
-        A::CertificateRequired
-            | A::BadCertificate
-            | A::UnknownCA
-            | A::CertificateUnknown
-            | A::CertificateExpired
-            | A::CertificateRevoked
-            | A::UnsupportedCertificate
-            | A::AccessDenied
-    );
+            alert,
+            A::CertificateRequired
+                | A::BadCertificate
+                | A::UnknownCA
+                | A::CertificateUnknown
+                | A::CertificateExpired
+                | A::CertificateRevoked
+                | A::UnsupportedCertificate
+                | A::AccessDenied
+        );
     match alert {
         A::ProtocolVersion => (
             Reason::TlsProtocolVersion,

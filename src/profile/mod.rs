@@ -107,7 +107,9 @@ impl ProfileDoc {
         let mut names = HashSet::new();
         for endpoint in &self.endpoints {
             if endpoint.name.trim().is_empty() {
-                return Err(UsageError::new(format!("{origin}: an [[endpoint]] has an empty name")));
+                return Err(UsageError::new(format!(
+                    "{origin}: an [[endpoint]] has an empty name"
+                )));
             }
             if !names.insert(endpoint.name.as_str()) {
                 return Err(UsageError::new(format!(
@@ -255,12 +257,16 @@ impl Profile {
                 key: Some(key),
             }) => Some(ClientPaths { cert, key }),
             Some(ClientDoc { cert: None, .. }) => {
-                return Err(UsageError::new("a client key is configured but no client certificate")
-                    .hint("set both [client] cert and key (or --client-cert and --client-key)"));
+                return Err(UsageError::new(
+                    "a client key is configured but no client certificate",
+                )
+                .hint("set both [client] cert and key (or --client-cert and --client-key)"));
             }
             Some(ClientDoc { key: None, .. }) => {
-                return Err(UsageError::new("a client certificate is configured but no key")
-                    .hint("set both [client] cert and key (or --client-cert and --client-key)"));
+                return Err(
+                    UsageError::new("a client certificate is configured but no key")
+                        .hint("set both [client] cert and key (or --client-cert and --client-key)"),
+                );
             }
         };
         let trust = doc.trust.unwrap_or_default();
@@ -277,8 +283,10 @@ impl Profile {
             .collect();
         let name = doc.name.unwrap_or_else(|| "custom".to_string());
         if endpoints.is_empty() {
-            return Err(UsageError::new(format!("profile `{name}` has no endpoints"))
-                .hint("add at least one [[endpoint]] with a name and url"));
+            return Err(
+                UsageError::new(format!("profile `{name}` has no endpoints"))
+                    .hint("add at least one [[endpoint]] with a name and url"),
+            );
         }
         Ok(Profile {
             description: doc.description.unwrap_or_else(|| name.clone()),
@@ -365,7 +373,11 @@ mod tests {
         )
         .unwrap();
         let profile = Profile::resolve(base.overlay(top)).unwrap();
-        let urls: Vec<_> = profile.endpoints.iter().map(|e| e.url.authority()).collect();
+        let urls: Vec<_> = profile
+            .endpoints
+            .iter()
+            .map(|e| e.url.authority())
+            .collect();
         assert_eq!(urls, ["a:1", "b2:2", "c:3"]);
         assert_eq!(profile.client.unwrap().cert, PathBuf::from("/top/c.pem"));
     }

@@ -199,14 +199,32 @@ mod tests {
     #[test]
     fn urls() {
         let url = EndpointUrl::try_from("https://Msg.Example.nhs.uk/x".to_string()).unwrap();
-        assert_eq!((url.scheme, url.host.as_str(), url.port), (Scheme::Https, "msg.example.nhs.uk", 443));
+        assert_eq!(
+            (url.scheme, url.host.as_str(), url.port),
+            (Scheme::Https, "msg.example.nhs.uk", 443)
+        );
         let url = EndpointUrl::try_from("ldaps://ldap.example".to_string()).unwrap();
         assert_eq!(url.port, 636);
         let url = EndpointUrl::try_from("tcp://[::1]:99".to_string()).unwrap();
-        assert_eq!((url.authority().as_str(), url.ip.is_some()), ("[::1]:99", true));
-        assert!(EndpointUrl::try_from("tcp://host".to_string()).unwrap_err().contains("needs a port"));
-        assert!(EndpointUrl::try_from("ftp://host".to_string()).unwrap_err().contains("ftp"));
-        assert!(EndpointUrl::try_from("http://host".to_string()).unwrap_err().contains("unencrypted"));
+        assert_eq!(
+            (url.authority().as_str(), url.ip.is_some()),
+            ("[::1]:99", true)
+        );
+        assert!(
+            EndpointUrl::try_from("tcp://host".to_string())
+                .unwrap_err()
+                .contains("needs a port")
+        );
+        assert!(
+            EndpointUrl::try_from("ftp://host".to_string())
+                .unwrap_err()
+                .contains("ftp")
+        );
+        assert!(
+            EndpointUrl::try_from("http://host".to_string())
+                .unwrap_err()
+                .contains("unencrypted")
+        );
     }
 
     #[test]

@@ -56,7 +56,12 @@ pub fn render(report: &Report, style: &Style) -> String {
     // A hint is printed in full the first time its reason appears, then referred to.
     let mut hinted = std::collections::HashSet::new();
     for heading in &report.endpoints {
-        let _ = writeln!(out, "\n{}  {}", style.paint("1", &heading.name), heading.url);
+        let _ = writeln!(
+            out,
+            "\n{}  {}",
+            style.paint("1", &heading.name),
+            heading.url
+        );
         for check in report.checks.iter().filter(|c| c.endpoint == heading.name) {
             let duration = if check.status == Status::Skip {
                 "-".to_string()
@@ -73,7 +78,11 @@ pub fn render(report: &Report, style: &Style) -> String {
                 check.message,
             );
             if let Some(reason) = check.reason.filter(|_| check.status != Status::Skip) {
-                let _ = write!(out, "  {}", style.paint("2", &format!("[{}]", reason.code())));
+                let _ = write!(
+                    out,
+                    "  {}",
+                    style.paint("2", &format!("[{}]", reason.code()))
+                );
             }
             out.push('\n');
             if matches!(check.status, Status::Fail | Status::Warn)
@@ -97,7 +106,13 @@ pub fn render(report: &Report, style: &Style) -> String {
         summary.skip,
         short_duration(report.duration)
     );
-    let code = if summary.fail > 0 { "31;1" } else if summary.warn > 0 { "33" } else { "32" };
+    let code = if summary.fail > 0 {
+        "31;1"
+    } else if summary.warn > 0 {
+        "33"
+    } else {
+        "32"
+    };
     let _ = writeln!(out, "\n{}", style.paint(code, &line));
     out
 }

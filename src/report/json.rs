@@ -51,7 +51,8 @@ pub fn to_value(report: &Report) -> Value {
 }
 
 pub fn render(report: &Report) -> String {
-    let mut text = serde_json::to_string_pretty(&to_value(report)).expect("a JSON value serialises");
+    let mut text =
+        serde_json::to_string_pretty(&to_value(report)).expect("a JSON value serialises");
     text.push('\n');
     text
 }

@@ -55,7 +55,10 @@ fn nhs_name(cn: &str) -> DistinguishedName {
 /// Sets validity to [today + from_days, today + to_days].
 pub fn set_validity(params: &mut CertificateParams, from_days: i64, to_days: i64) {
     let date = |days: i64| {
-        let d = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date() + jiff::Span::new().days(days);
+        let d = jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date()
+            + jiff::Span::new().days(days);
         rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8)
     };
     params.not_before = date(from_days);
@@ -143,13 +146,20 @@ impl Pki {
     }
 
     pub fn leaf(&self, spec: &LeafSpec) -> Leaf {
-        let sans = if spec.cn_only { Vec::new() } else { spec.sans.clone() };
+        let sans = if spec.cn_only {
+            Vec::new()
+        } else {
+            spec.sans.clone()
+        };
         let mut params = CertificateParams::new(sans).unwrap();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, spec.cn.as_str());
         params.distinguished_name = name;
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![if spec.client {
             ExtendedKeyUsagePurpose::ClientAuth
         } else {
@@ -190,9 +200,20 @@ impl RequestHandler for Zone {
         mut response_handle: R,
     ) -> ResponseInfo {
         let info = request.request_info().expect("a query");
-        let name = info.query.name().to_string().trim_end_matches('.').to_ascii_lowercase();
+        let name = info
+            .query
+            .name()
+            .to_string()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         let qtype = info.query.query_type();
-        let answer = self.0.lock().unwrap().get(&name).cloned().unwrap_or(DnsAnswer::NxDomain);
+        let answer = self
+            .0
+            .lock()
+            .unwrap()
+            .get(&name)
+            .cloned()
+            .unwrap_or(DnsAnswer::NxDomain);
         let builder = MessageResponseBuilder::from_message_request(request);
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
@@ -241,7 +262,9 @@ impl DnsServer {
         for _ in 0..20 {
             let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let addr = udp.local_addr().unwrap();
-            let Ok(tcp) = TcpListener::bind(addr).await else { continue };
+            let Ok(tcp) = TcpListener::bind(addr).await else {
+                continue;
+            };
             let mut server = hickory_server::Server::new(zone.clone());
             server.register_socket(udp);
             server.register_listener(tcp, Duration::from_secs(5), 4096);
@@ -254,7 +277,11 @@ impl DnsServer {
     }
 
     pub fn set(&self, name: &str, answer: DnsAnswer) {
-        self.zone.0.lock().unwrap().insert(name.to_ascii_lowercase(), answer);
+        self.zone
+            .0
+            .lock()
+            .unwrap()
+            .insert(name.to_ascii_lowercase(), answer);
     }
 
     pub fn point(&self, name: &str, ips: &[IpAddr]) {
@@ -301,7 +328,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
     let builder = rustls::ServerConfig::builder_with_provider(provider());
     let builder = if spec.tls12_only {
-        builder.with_protocol_versions(&[&rustls::version::TLS12]).unwrap()
+        builder
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
     } else {
         builder.with_safe_default_protocol_versions().unwrap()
     };
@@ -310,18 +339,24 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
         ClientAuth::Optional(root) => {
             let mut roots = rustls::RootCertStore::empty();
             roots.add(root).unwrap();
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .allow_unauthenticated()
-                .build()
-                .unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .unwrap();
             builder.with_client_cert_verifier(verifier)
         }
         ClientAuth::Required(root) => {
             let mut roots = rustls::RootCertStore::empty();
             roots.add(root).unwrap();
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .build()
+            .unwrap();
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -331,16 +366,23 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
                 let mut buf = [0u8; 4096];
-                if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf)).await
+                if let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf)).await
                     && n > 0
                 {
                     let _ = tls
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        )
                         .await;
                 }
                 let _ = tls.shutdown().await;
@@ -449,7 +491,10 @@ impl Lab {
     /// Writes a client identity (leaf + SubCA chain, key) and returns (cert, key) paths.
     pub fn client_identity(&self, pki: &Pki, fqdn: &str) -> (PathBuf, PathBuf) {
         let leaf = pki.leaf(&LeafSpec::client(fqdn));
-        let cert = self.write(&format!("{fqdn}.pem"), &format!("{}{}", leaf.pem, pki.subca.pem));
+        let cert = self.write(
+            &format!("{fqdn}.pem"),
+            &format!("{}{}", leaf.pem, pki.subca.pem),
+        );
         let key = self.write(&format!("{fqdn}.key"), &leaf.key_pem);
         (cert, key)
     }
@@ -465,8 +510,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Checks of one kind for one endpoint.
@@ -483,7 +532,11 @@ impl Run {
     /// The single check of one kind for one endpoint.
     pub fn check(&self, endpoint: &str, kind: &str) -> Value {
         let checks = self.checks(endpoint, kind);
-        assert_eq!(checks.len(), 1, "expected one {kind} check for {endpoint}: {checks:#?}");
+        assert_eq!(
+            checks.len(),
+            1,
+            "expected one {kind} check for {endpoint}: {checks:#?}"
+        );
         checks.into_iter().next().unwrap()
     }
 }

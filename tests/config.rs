@@ -1,0 +1,256 @@
+//! Configuration and bad input through the real binary: every mistake is one line, a hint, exit 2.
+
+mod lab;
+
+use std::path::Path;
+
+use int_check::profile::{Profile, ProfileDoc};
+use lab::*;
+
+#[test]
+fn example_config_parses_and_documents_every_key() {
+    let doc = ProfileDoc::load_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config.example.toml"
+    )))
+    .expect("config.example.toml parses");
+    let profile = Profile::resolve(doc).unwrap();
+    assert_eq!(profile.dns_servers.len(), 2);
+    assert!(profile.client.is_some());
+    assert!(profile.endpoints.iter().any(|e| e.ca_files.is_some()));
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+        .unwrap();
+    for key in [
+        "name",
+        "description",
+        "party_key",
+        "asid",
+        "ods",
+        "servers",
+        "ca_files",
+        "min_tls",
+        "expiry_warning_days",
+        "cert",
+        "key",
+        "url",
+        "service",
+        "mtls",
+    ] {
+        assert!(
+            text.contains(&format!("\n{key} = ")),
+            "config.example.toml does not document `{key}`"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_profile_names_file_line_and_column() {
+    let lab = Lab::start().await;
+    let profile = lab.write(
+        "bad.toml",
+        "name = \"x\"\n\n[[endpoint]]\nname = \"a\"\nurl = \"tcp://a:1\"\ncolour = \"red\"\n",
+    );
+    let run = lab::run(&["--profile", p(&profile)]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    let first = run.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: ") && first.contains("bad.toml:6:1") && first.contains("colour"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: "));
+
+    let profile = lab.write(
+        "bad-url.toml",
+        "[[endpoint]]\nname = \"a\"\nurl = \"ftp://a/\"\n",
+    );
+    let run = lab::run(&["--profile", p(&profile)]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("bad-url.toml:3:7") && run.stderr.contains("ftp"),
+        "{}",
+        run.stderr
+    );
+
+    let profile = lab.write("not-toml.toml", "this is = = not toml");
+    let run = lab::run(&["--profile", p(&profile)]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not-toml.toml:1:"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_profile_and_missing_files() {
+    let run = lab::run(&["--profile", "prod"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unknown profile `prod`") && run.stderr.contains("int, dep"),
+        "{}",
+        run.stderr
+    );
+
+    let run = lab::run(&["--profile", "/nonexistent/p.toml"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cannot read /nonexistent/p.toml: no such file"),
+        "{}",
+        run.stderr
+    );
+
+    let run = lab::run(&["--config", "/nonexistent/local.toml"]).await;
+    assert_eq!(run.code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_and_broken_pem_files() {
+    let lab = Lab::start().await;
+    let run = lab::run(&["--ca-file", "/nonexistent/root.pem"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cannot read certificate file /nonexistent/root.pem"),
+        "{}",
+        run.stderr
+    );
+
+    let garbage = lab.write(
+        "garbage.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n",
+    );
+    let run = lab::run(&["--ca-file", p(&garbage)]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("garbage.pem"), "{}", run.stderr);
+
+    // The NHS page prints each PEM on one line: that is not valid PEM, and the hint says how to fix it.
+    let one_line = lab.write(
+        "one-line.der",
+        "-----BEGIN CERTIFICATE----- MIIFtDCCA5yg -----END CERTIFICATE-----",
+    );
+    let run = lab::run(&["--ca-file", p(&one_line)]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("on one line") && run.stderr.contains("64 characters"),
+        "{}",
+        run.stderr
+    );
+
+    // A SubCA alone is not enough to trust anything.
+    let run = lab::run(&["--ca-file", p(&lab.subca_file)]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no root certificate"), "{}", run.stderr);
+
+    // A real DER file is accepted as a trust anchor (the NHS page's ".der" advice, done right).
+    let der = lab.path("root.der");
+    std::fs::write(&der, lab.pki.root.cert.as_ref()).unwrap();
+    lab.dns.set("x.int.test", DnsAnswer::NxDomain);
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new("svc", "https://x.int.test/")],
+        "",
+    );
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--ca-file",
+        p(&der),
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_key_problems_are_configuration_errors_and_never_print_key_material() {
+    let lab = Lab::start().await;
+    let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.thirdparty.nhs.uk");
+    let (_, other_key) = lab.client_identity(&lab.pki, "b.supplier.thirdparty.nhs.uk");
+    let run = lab::run(&["--client-cert", p(&cert), "--client-key", p(&other_key)]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("does not match the certificate"),
+        "{}",
+        run.stderr
+    );
+    let key_text = std::fs::read_to_string(&other_key).unwrap();
+    let secret_line = key_text.lines().nth(1).unwrap();
+    assert!(!run.stderr.contains(secret_line) && !run.stdout.contains(secret_line));
+
+    let run = lab::run(&["--client-cert", p(&cert), "--client-key", p(&cert)]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("holds no private key"),
+        "{}",
+        run.stderr
+    );
+
+    let run = lab::run(&["--client-cert", p(&cert)]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no key"), "{}", run.stderr);
+    let _ = key;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_exit_2_and_help_exits_0() {
+    let run = lab::run(&["--bogus"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    let run = lab::run(&["--timeout", "soon"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("soon"), "{}", run.stderr);
+    let run = lab::run(&["--resolver", "dns.example"]).await;
+    assert_eq!(run.code, 2);
+    let run = lab::run(&["--help"]).await;
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Exit codes:") && run.stdout.contains("--ca-file"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_overlays_profile_and_shown_profiles_round_trip() {
+    let lab = Lab::start().await;
+    // `profiles show int` output is a valid profile file.
+    let shown = lab::run(&["profiles", "show", "int"]).await;
+    assert_eq!(shown.code, 0);
+    assert!(shown.stdout.contains("party_key = \"YES-0000806\""));
+    let saved = lab.write("int.toml", &shown.stdout);
+    // Point it at the lab DNS, which knows none of the INT names, and add a local endpoint.
+    let config = lab.write(
+        "local.toml",
+        &format!("[dns]\nservers = [\"{}\"]\n\n[[endpoint]]\nname = \"extra\"\nurl = \"tcp://extra.int.test:9\"\n", lab.dns.addr),
+    );
+    let run = lab::run(&[
+        "--profile",
+        p(&saved),
+        "--config",
+        p(&config),
+        "--format",
+        "json",
+        "--timeout",
+        "2s",
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    let json = run.json();
+    assert_eq!(json["profile"], "int");
+    let endpoints = json["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.last().unwrap()["name"], "extra");
+    assert!(endpoints.iter().any(|e| e["name"] == "spine-reliable"));
+    // Every lookup went to the lab server and got NXDOMAIN.
+    assert!(run.checks("spine-reliable", "dns")[0]["reason"] == "dns.nxdomain");
+
+    let listed = lab::run(&["profiles"]).await;
+    assert_eq!(listed.code, 0);
+    assert!(listed.stdout.contains("int ") && listed.stdout.contains("dep "));
+    let missing = lab::run(&["profiles", "show", "prod"]).await;
+    assert_eq!(missing.code, 2);
+}
+
+#[test]
+fn readme_lists_every_reason_code_with_its_meaning_and_hint() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for reason in int_check::reasons::Reason::ALL {
+        let row = format!("| `{}` | {} | {} |", reason.code(), reason.meaning(), reason.hint());
+        assert!(readme.contains(&row), "README.md is missing or has a stale row for {}", reason.code());
+    }
+}
