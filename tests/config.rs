@@ -248,9 +248,19 @@ async fn config_overlays_profile_and_shown_profiles_round_trip() {
 
 #[test]
 fn readme_lists_every_reason_code_with_its_meaning_and_hint() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for reason in int_check::reasons::Reason::ALL {
-        let row = format!("| `{}` | {} | {} |", reason.code(), reason.meaning(), reason.hint());
-        assert!(readme.contains(&row), "README.md is missing or has a stale row for {}", reason.code());
+        let row = format!(
+            "| `{}` | {} | {} |",
+            reason.code(),
+            reason.meaning(),
+            reason.hint()
+        );
+        assert!(
+            readme.contains(&row),
+            "README.md is missing or has a stale row for {}",
+            reason.code()
+        );
     }
 }
