@@ -283,6 +283,8 @@ fn run_check(args: CheckArgs) -> Result<u8, Stop> {
             ),
             trust,
             timeout: args.timeout,
+            proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
+            no_proxy: env_value("NO_PROXY"),
         });
         engine.run(Arc::new(plan.clone())).await
     });
@@ -320,6 +322,14 @@ fn run_check(args: CheckArgs) -> Result<u8, Stop> {
     } else {
         EXIT_OK
     })
+}
+
+/// An environment variable in upper or lower case, when set and not empty.
+fn env_value(name: &str) -> Option<String> {
+    [name.to_string(), name.to_ascii_lowercase()]
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .find(|v| !v.trim().is_empty())
 }
 
 /// Writes to stdout; a closed pipe (`int-check | head`) is not an error.

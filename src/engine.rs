@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
-use crate::findings::{Check, CheckKind};
+use crate::findings::{Check, CheckKind, Status};
 use crate::pki::TrustStore;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
-use crate::probe::{tcp, tls};
+use crate::probe::{http, tcp, tls};
 
 /// Everything the probes share during one run.
 pub struct Engine {
@@ -23,6 +23,9 @@ pub struct Engine {
     pub trust: Vec<Arc<TrustStore>>,
     /// Per-phase timeout.
     pub timeout: Duration,
+    /// HTTPS proxy (profile `[http] proxy`, else HTTPS_PROXY) and the NO_PROXY list.
+    pub proxy: Option<String>,
+    pub no_proxy: Option<String>,
 }
 
 impl Engine {
@@ -79,7 +82,7 @@ impl Engine {
                 let cell = &dns_cache[&url.host];
                 let outcome = cell.get_or_init(|| self.resolver.resolve(&url.host)).await;
                 let check = dns::check(&endpoint.name, &url.host, outcome);
-                let failed = check.status == crate::findings::Status::Fail;
+                let failed = check.status == Status::Fail;
                 checks.push(check);
                 if failed {
                     for kind in planned.phases.iter().filter(|k| **k != CheckKind::Dns) {
@@ -107,10 +110,63 @@ impl Engine {
             let address = SocketAddr::new(*ip, url.port);
             self.run_address(planned, index, &target, address)
         });
+        let mut usable = None;
         for address_checks in futures_util::future::join_all(per_address).await {
+            // The application phase runs once, on the first address whose TLS phase held.
+            if usable.is_none()
+                && let Some(tls) = address_checks.iter().find(|c| c.kind == CheckKind::Tls)
+                && matches!(tls.status, Status::Pass | Status::Warn)
+            {
+                usable = tls.address;
+            }
             checks.extend(address_checks);
         }
+        let app_phase = planned
+            .phases
+            .iter()
+            .find(|k| matches!(k, CheckKind::Http | CheckKind::Ldap));
+        if let Some(kind) = app_phase {
+            match usable {
+                Some(address) => checks.extend(
+                    self.run_application(planned, index, *kind, &target, address)
+                        .await,
+                ),
+                None => checks.push(
+                    Check::new(&endpoint.name, *kind, target.clone())
+                        .skip("not run: no address completed the TLS handshake"),
+                ),
+            }
+        }
         checks
+    }
+
+    async fn run_application(
+        &self,
+        planned: &PlannedEndpoint,
+        index: usize,
+        kind: CheckKind,
+        target: &str,
+        address: SocketAddr,
+    ) -> Vec<Check> {
+        let endpoint = &planned.endpoint;
+        match kind {
+            CheckKind::Http => {
+                let route = http::route_for(
+                    &endpoint.url.host,
+                    self.proxy.as_deref(),
+                    self.no_proxy.as_deref(),
+                );
+                let request = http::HttpRequest {
+                    endpoint,
+                    target,
+                    address,
+                    route,
+                    timeout: self.timeout,
+                };
+                vec![http::check(&self.tls, &self.trust[index], request).await]
+            }
+            _ => Vec::new(),
+        }
     }
 
     async fn run_address(
@@ -123,10 +179,7 @@ impl Engine {
         let endpoint = &planned.endpoint;
         let (stream, tcp_check) = tcp::connect(&endpoint.name, target, address, self.timeout).await;
         let mut checks = vec![tcp_check];
-        let later = planned
-            .phases
-            .iter()
-            .filter(|k| !matches!(k, CheckKind::Dns | CheckKind::Tcp));
+        let later = planned.phases.iter().filter(|k| **k == CheckKind::Tls);
         let Some(stream) = stream else {
             for kind in later {
                 checks.push(

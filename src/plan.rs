@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::findings::CheckKind;
-use crate::profile::{Endpoint, Profile};
+use crate::profile::{Endpoint, Profile, Scheme};
 
 /// At most this many addresses of one host are checked (round-robin DNS can return many).
 pub const MAX_ADDRESSES_PER_HOST: usize = 4;
@@ -40,8 +40,10 @@ impl Plan {
             .iter()
             .map(|endpoint| {
                 let mut phases = vec![CheckKind::Dns, CheckKind::Tcp];
-                if endpoint.url.scheme.uses_tls() {
-                    phases.push(CheckKind::Tls);
+                match endpoint.url.scheme {
+                    Scheme::Https => phases.extend([CheckKind::Tls, CheckKind::Http]),
+                    Scheme::Ldaps => phases.extend([CheckKind::Tls, CheckKind::Ldap]),
+                    Scheme::Tcp => {}
                 }
                 let trust = match &endpoint.ca_files {
                     Some(files) if !files.is_empty() => TrustChoice::Endpoint(files.clone()),

@@ -98,6 +98,39 @@ reasons! {
     TlsExpiringSoon => "tls.expiring_soon",
         "A certificate in the chain expires within the warning period.",
         "Nothing is broken yet: plan for the renewal, and make sure the replacement certificate and chain are installed where you pin them.";
+    HttpUnexpectedStatus => "http.unexpected_status",
+        "The service answered with a status the endpoint's expect_status does not list.",
+        "Compare the status and body in the message with what the service should answer; a 404 usually means a wrong path in the URL, a 5xx a service-side problem (check the maintenance slots).";
+    HttpRedirect => "http.redirect",
+        "The service answered with a redirect, which int-check does not follow.",
+        "Spine services do not redirect: check the URL (scheme, host, path). If the Location points to a login or proxy page, something between you and Spine is intercepting the request.";
+    HttpTimeout => "http.timeout",
+        "The TLS connection worked but the HTTP answer did not arrive within the timeout.",
+        "The service accepted the connection but did not answer: check the maintenance slots, and any proxy in the way (HTTPS_PROXY / [http] proxy).";
+    HttpClientCertRejected => "http.client_cert_rejected",
+        "The service asked for a client certificate and answered 400/403: it did not accept the one sent (or none was sent).",
+        "Configure your endpoint certificate ([client] cert/key or --client-cert/--client-key), issued by the INT SubCA for your registered FQDN, with its key.";
+    HttpProtocolError => "http.protocol_error",
+        "The HTTP exchange failed: the server closed the connection or sent something that is not valid HTTP.",
+        "Check the URL points at an HTTPS service and that no proxy or firewall is interfering; the message carries the exact error.";
+    ClockSkew => "clock.skew",
+        "This machine's clock differs from the server's Date header by more than 5 minutes.",
+        "Synchronise this machine's clock (NTP): a skewed clock makes valid certificates look expired or not yet valid, and Spine rejects messages with wrong timestamps.";
+    LdapBindFailed => "ldap.bind_failed",
+        "The directory refused the bind (the message carries the LDAP result code and text).",
+        "Spine SDS accepts anonymous binds: remove bind_dn unless you were given credentials; check bind_password_env names a variable that is set.";
+    LdapNoEntries => "ldap.no_entries",
+        "The search ran but returned fewer entries than min_entries.",
+        "Check the party key / ASID / ODS code in the profile, and that you are asking the directory of the right environment (INT: ldap.nis1.national.ncrs.nhs.uk).";
+    LdapSearchFailed => "ldap.search_failed",
+        "The directory rejected the search (bad filter, a base that does not exist, or another LDAP error).",
+        "Check the search base (Spine: ou=services,o=nhs) and the filter syntax (RFC 4515); the message carries the LDAP result code.";
+    LdapTimeout => "ldap.timeout",
+        "The directory did not answer the bind or a search within the timeout.",
+        "The LDAPS port is open but the directory does not answer: check the maintenance slots, and that TCP 636 is not being held by a firewall.";
+    LdapProtocolError => "ldap.protocol_error",
+        "The directory closed the connection or sent something that is not valid LDAP.",
+        "Check the URL points at an LDAPS service (port 636) and that nothing on the path interferes; the message carries the error.";
     SkipDependencyFailed => "skip.dependency_failed",
         "This check did not run because a check it depends on failed.",
         "Fix the failure above it first.";

@@ -1,6 +1,7 @@
 //! Probes: one module per phase. Probes never print; each returns `Check`s.
 
 pub mod dns;
+pub mod http;
 pub mod tcp;
 pub mod tls;
 

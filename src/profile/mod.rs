@@ -48,8 +48,16 @@ pub struct ProfileDoc {
     pub dns: Option<DnsDoc>,
     pub trust: Option<TrustDoc>,
     pub client: Option<ClientDoc>,
+    pub http: Option<HttpDoc>,
     #[serde(default, rename = "endpoint")]
     pub endpoints: Vec<EndpointDoc>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpDoc {
+    /// Proxy for HTTPS requests; overrides HTTPS_PROXY.
+    pub proxy: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -83,6 +91,53 @@ pub struct EndpointDoc {
     pub mtls: bool,
     /// Trust anchors for this endpoint only (replaces the profile's).
     pub ca_files: Option<Vec<PathBuf>>,
+    /// HTTPS: the request method (default GET).
+    pub method: Option<HttpMethod>,
+    /// HTTPS: the statuses that count as a pass (default: any answer).
+    pub expect_status: Option<Vec<u16>>,
+    /// LDAPS: directory searches to run (besides the built-in party-key and ASID look-ups).
+    pub search: Option<Vec<SearchDoc>>,
+    /// LDAPS: bind DN for a simple bind (default: anonymous).
+    pub bind_dn: Option<String>,
+    /// LDAPS: the environment variable holding the bind password (never the password itself).
+    pub bind_password_env: Option<String>,
+}
+
+/// One directory search of an ldaps:// endpoint.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SearchDoc {
+    pub name: String,
+    pub base: String,
+    /// RFC 4515 filter; `{party_key}`, `{asid}`, `{ods}` are replaced (escaped) from the profile.
+    pub filter: String,
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    #[serde(default = "one")]
+    pub min_entries: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Head,
+    Post,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Post => "POST",
+        }
+    }
 }
 
 impl ProfileDoc {
@@ -109,6 +164,32 @@ impl ProfileDoc {
             if endpoint.name.trim().is_empty() {
                 return Err(UsageError::new(format!(
                     "{origin}: an [[endpoint]] has an empty name"
+                )));
+            }
+            let https_only = endpoint.method.is_some() || endpoint.expect_status.is_some();
+            let ldaps_only = endpoint.search.is_some()
+                || endpoint.bind_dn.is_some()
+                || endpoint.bind_password_env.is_some();
+            if https_only && endpoint.url.scheme != Scheme::Https {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: method and expect_status apply to https:// endpoints only",
+                    endpoint.name
+                )));
+            }
+            if ldaps_only && endpoint.url.scheme != Scheme::Ldaps {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: search, bind_dn and bind_password_env apply to ldaps:// endpoints only",
+                    endpoint.name
+                )));
+            }
+            if let Some(status) = endpoint
+                .expect_status
+                .as_ref()
+                .and_then(|s| s.iter().find(|s| !(100..=599).contains(*s)))
+            {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: expect_status {status} is not an HTTP status (100-599)",
+                    endpoint.name
                 )));
             }
             if !names.insert(endpoint.name.as_str()) {
@@ -165,6 +246,12 @@ impl ProfileDoc {
                 ca_files: pick(low.ca_files, trust.ca_files),
                 min_tls: pick(low.min_tls, trust.min_tls),
                 expiry_warning_days: pick(low.expiry_warning_days, trust.expiry_warning_days),
+            });
+        }
+        if let Some(http) = top.http {
+            let low = self.http.take().unwrap_or_default();
+            self.http = Some(HttpDoc {
+                proxy: pick(low.proxy, http.proxy),
             });
         }
         if let Some(client) = top.client {
@@ -224,6 +311,12 @@ pub struct Endpoint {
     pub service: Option<String>,
     pub mtls: bool,
     pub ca_files: Option<Vec<PathBuf>>,
+    pub method: HttpMethod,
+    pub expect_status: Option<Vec<u16>>,
+    /// Searches to run, built-in look-ups included (ldaps:// only).
+    pub searches: Vec<SearchDoc>,
+    pub bind_dn: Option<String>,
+    pub bind_password_env: Option<String>,
 }
 
 /// The resolved, immutable profile a run uses.
@@ -241,7 +334,51 @@ pub struct Profile {
     pub min_tls: MinTls,
     pub expiry_warning_days: u32,
     pub client: Option<ClientPaths>,
+    /// Explicit HTTPS proxy from the profile/config (HTTPS_PROXY is read at run time).
+    pub proxy: Option<String>,
     pub endpoints: Vec<Endpoint>,
+}
+
+/// The directory look-ups every ldaps:// endpoint runs, from the profile's identifiers.
+fn builtin_searches(party_key: Option<&str>, asid: Option<&str>) -> Vec<SearchDoc> {
+    let mut searches = Vec::new();
+    if party_key.is_some() {
+        searches.push(SearchDoc {
+            name: "party-key".to_string(),
+            base: "ou=services,o=nhs".to_string(),
+            filter: "(&(objectClass=nhsMhs)(nhsMHSPartyKey={party_key}))".to_string(),
+            attributes: [
+                "nhsMhsSvcIA",
+                "nhsMHSEndPoint",
+                "nhsMhsFQDN",
+                "nhsMHSSyncReplyMode",
+                "nhsMhsCPAId",
+                "uniqueIdentifier",
+            ]
+            .map(String::from)
+            .to_vec(),
+            min_entries: 1,
+        });
+    }
+    if asid.is_some() {
+        searches.push(SearchDoc {
+            name: "asid".to_string(),
+            base: "ou=services,o=nhs".to_string(),
+            filter: "(&(objectClass=nhsAs)(uniqueIdentifier={asid}))".to_string(),
+            attributes: [
+                "uniqueIdentifier",
+                "nhsIdCode",
+                "nhsMhsPartyKey",
+                "nhsAsSvcIA",
+                "nhsProductName",
+                "nhsAsClient",
+            ]
+            .map(String::from)
+            .to_vec(),
+            min_entries: 1,
+        });
+    }
+    searches
 }
 
 impl Profile {
@@ -270,15 +407,35 @@ impl Profile {
             }
         };
         let trust = doc.trust.unwrap_or_default();
+        let builtin = builtin_searches(doc.party_key.as_deref(), doc.asid.as_deref());
         let endpoints: Vec<Endpoint> = doc
             .endpoints
             .into_iter()
-            .map(|e| Endpoint {
-                name: e.name,
-                url: e.url,
-                service: e.service,
-                mtls: e.mtls,
-                ca_files: e.ca_files,
+            .map(|e| {
+                let mut searches = Vec::new();
+                if e.url.scheme == Scheme::Ldaps {
+                    let own = e.search.unwrap_or_default();
+                    // A search of the same name in the profile replaces the built-in one.
+                    searches.extend(
+                        builtin
+                            .iter()
+                            .filter(|b| !own.iter().any(|o| o.name == b.name))
+                            .cloned(),
+                    );
+                    searches.extend(own);
+                }
+                Endpoint {
+                    name: e.name,
+                    url: e.url,
+                    service: e.service,
+                    mtls: e.mtls,
+                    ca_files: e.ca_files,
+                    method: e.method.unwrap_or_default(),
+                    expect_status: e.expect_status,
+                    searches,
+                    bind_dn: e.bind_dn,
+                    bind_password_env: e.bind_password_env,
+                }
             })
             .collect();
         let name = doc.name.unwrap_or_else(|| "custom".to_string());
@@ -299,6 +456,7 @@ impl Profile {
             min_tls: trust.min_tls.unwrap_or(MinTls::V1_2),
             expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),
             client,
+            proxy: doc.http.and_then(|h| h.proxy),
             endpoints,
         })
     }

@@ -300,11 +300,34 @@ pub enum ClientAuth {
     Required(CertificateDer<'static>),
 }
 
+/// What the lab TLS server answers to an HTTP request.
+#[derive(Clone)]
+pub enum HttpReply {
+    /// Status line and extra headers; the body echoes the request line.
+    Echo { status: String, headers: String },
+    /// A 200 with a body that starts and never finishes.
+    SlowBody,
+    /// Read the request, answer nothing.
+    Silent,
+    /// 400 with nginx's body when no client certificate was presented, 200 otherwise.
+    NginxClientCert,
+}
+
+impl HttpReply {
+    pub fn status(status: &str) -> HttpReply {
+        HttpReply::Echo {
+            status: status.to_string(),
+            headers: String::new(),
+        }
+    }
+}
+
 pub struct TlsServerSpec {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
     pub client_auth: ClientAuth,
     pub tls12_only: bool,
+    pub reply: HttpReply,
 }
 
 impl TlsServerSpec {
@@ -315,6 +338,7 @@ impl TlsServerSpec {
             key: leaf.key(),
             client_auth: ClientAuth::None,
             tls12_only: false,
+            reply: HttpReply::status("200 OK"),
         }
     }
 }
@@ -364,26 +388,58 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let reply = spec.reply;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
             let acceptor = acceptor.clone();
+            let reply = reply.clone();
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(stream).await else {
                     return;
                 };
+                let has_client_cert = tls.get_ref().1.peer_certificates().is_some();
                 let mut buf = [0u8; 4096];
-                if let Ok(Ok(n)) =
+                let Ok(Ok(n)) =
                     tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf)).await
-                    && n > 0
-                {
-                    let _ = tls
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                        )
-                        .await;
+                else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let request_line = request.lines().next().unwrap_or("").to_string();
+                let simple = |status: &str, headers: &str, body: &str| {
+                    format!(
+                        "HTTP/1.1 {status}\r\nServer: lab\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+                        body.len()
+                    )
+                };
+                match reply {
+                    HttpReply::Echo { status, headers } => {
+                        let response = simple(&status, &headers, &request_line);
+                        let _ = tls.write_all(response.as_bytes()).await;
+                    }
+                    HttpReply::NginxClientCert if !has_client_cert => {
+                        let body = "<html><head><title>400 No required SSL certificate was sent</title></head></html>";
+                        let response = simple("400 Bad Request", "", body);
+                        let _ = tls.write_all(response.as_bytes()).await;
+                    }
+                    HttpReply::NginxClientCert => {
+                        let _ = tls.write_all(simple("200 OK", "", "pong").as_bytes()).await;
+                    }
+                    HttpReply::SlowBody => {
+                        let head = "HTTP/1.1 500 Internal Server Error\r\nServer: lab\r\nContent-Length: 100000\r\n\r\n<soap:Fault>slow";
+                        let _ = tls.write_all(head.as_bytes()).await;
+                        let _ = tls.flush().await;
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    HttpReply::Silent => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
                 }
                 let _ = tls.shutdown().await;
             });
@@ -431,6 +487,8 @@ pub struct EndpointSpec {
     pub name: String,
     pub url: String,
     pub mtls: bool,
+    /// Extra TOML lines inside the [[endpoint]] table.
+    pub extra: String,
 }
 
 impl EndpointSpec {
@@ -439,7 +497,14 @@ impl EndpointSpec {
             name: name.to_string(),
             url: url.into(),
             mtls: false,
+            extra: String::new(),
         }
+    }
+
+    pub fn with(mut self, toml: &str) -> EndpointSpec {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
     }
 }
 
@@ -481,8 +546,8 @@ impl Lab {
         );
         for e in endpoints {
             text.push_str(&format!(
-                "\n[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\nmtls = {}\n",
-                e.name, e.url, e.mtls
+                "\n[[endpoint]]\nname = \"{}\"\nurl = \"{}\"\nmtls = {}\n{}",
+                e.name, e.url, e.mtls, e.extra
             ));
         }
         self.write(file, &text)

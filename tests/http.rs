@@ -1,0 +1,236 @@
+//! The HTTPS phase end to end: real TLS servers on loopback answering like Spine services.
+
+mod lab;
+
+use lab::*;
+use serde_json::Value;
+
+fn status(check: &Value) -> (&str, &str) {
+    (
+        check["status"].as_str().unwrap(),
+        check["reason"].as_str().unwrap_or(""),
+    )
+}
+
+/// Starts one HTTPS endpoint answering `reply` and runs the binary against it.
+async fn serve(reply: HttpReply, endpoint_toml: &str, args: &[&str]) -> (Lab, Run) {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.reply = reply;
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let endpoint = EndpointSpec::new(
+        "svc",
+        format!(
+            "https://msg.int.test:{}/reliablemessaging/reliablerequest",
+            addr.port()
+        ),
+    )
+    .with(endpoint_toml);
+    let profile = lab.profile("p.toml", &[endpoint], "");
+    let mut all = vec![
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "2s",
+    ];
+    all.extend_from_slice(args);
+    let run = run(&all).await;
+    (lab, run)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soap_endpoint_answering_405_to_a_get_is_reachable() {
+    let (_lab, run) = serve(HttpReply::status("405 Method Not Allowed"), "", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("pass", ""));
+    assert_eq!(http["details"]["status"], 405);
+    assert_eq!(http["details"]["server"], "lab");
+    assert_eq!(http["details"]["http_version"], "HTTP/1.1");
+    assert!(http["details"]["time_to_first_byte_ms"].is_u64());
+    assert!(
+        http["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("405 Method Not Allowed from lab")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_status_not_met_fails_with_the_body_quoted() {
+    let (_lab, run) = serve(
+        HttpReply::status("500 Internal Server Error"),
+        "expect_status = [200, 405]",
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("fail", "http.unexpected_status"));
+    let message = http["message"].as_str().unwrap();
+    // The lab echoes the request line: GET by default, over the endpoint path.
+    assert!(
+        message.contains("expected 200 or 405")
+            && message.contains("GET /reliablemessaging/reliablerequest"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn method_is_configurable() {
+    let (_lab, run) = serve(
+        HttpReply::status("418 I'm a teapot"),
+        "method = \"POST\"\nexpect_status = [200]",
+        &[],
+    )
+    .await;
+    let http = run.check("svc", "http");
+    assert_eq!(http["details"]["method"], "POST");
+    assert!(
+        http["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /reliablemessaging"),
+        "{http:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_is_reported_with_its_location_and_not_followed() {
+    let reply = HttpReply::Echo {
+        status: "302 Found".into(),
+        headers: "Location: https://login.example/portal\r\n".into(),
+    };
+    let (_lab, run) = serve(reply, "", &[]).await;
+    assert_eq!(run.code, 0);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("warn", "http.redirect"));
+    assert_eq!(http["details"]["location"], "https://login.example/portal");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn body_that_never_finishes_does_not_hang_the_run() {
+    let (_lab, run) = serve(HttpReply::SlowBody, "expect_status = [200]", &[]).await;
+    assert_eq!(run.code, 1);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("fail", "http.unexpected_status"));
+    assert!(
+        http["message"]
+            .as_str()
+            .unwrap()
+            .contains("<soap:Fault>slow"),
+        "{http:#}"
+    );
+    assert!(run.elapsed.as_secs_f64() < 4.0, "took {:?}", run.elapsed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_that_never_answers_is_an_http_timeout() {
+    let (_lab, run) = serve(HttpReply::Silent, "", &["--timeout", "1s"]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(status(&run.check("svc", "tls")), ("pass", ""));
+    assert_eq!(status(&run.check("svc", "http")), ("fail", "http.timeout"));
+    assert!(run.elapsed.as_secs_f64() < 3.0, "took {:?}", run.elapsed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skewed_server_clock_is_a_warning() {
+    let reply = HttpReply::Echo {
+        status: "200 OK".into(),
+        headers: "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n".into(),
+    };
+    let (_lab, run) = serve(reply, "", &[]).await;
+    assert_eq!(run.code, 0);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("warn", "clock.skew"));
+    assert!(http["hint"].as_str().unwrap().contains("expired"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hscn_mesh_style_400_without_a_client_certificate() {
+    // Like HSCN MESH: the handshake completes without a certificate, then HTTP 400.
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("mesh.int.test"));
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
+    spec.reply = HttpReply::NginxClientCert;
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("mesh.int.test", &[lo(1)]);
+    let url = format!(
+        "https://mesh.int.test:{}/messageexchange/_ping",
+        addr.port()
+    );
+    let profile = lab.profile("p.toml", &[EndpointSpec::new("mesh", url)], "");
+
+    let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(status(&run.check("mesh", "tls")), ("pass", ""));
+    let http = run.check("mesh", "http");
+    assert_eq!(
+        status(&http),
+        ("fail", "http.client_cert_rejected"),
+        "{http:#}"
+    );
+    assert!(
+        http["message"]
+            .as_str()
+            .unwrap()
+            .contains("No required SSL certificate was sent")
+    );
+
+    let (cert, key) = lab.client_identity(&lab.pki, "x.supplier.thirdparty.nhs.uk");
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&key),
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(status(&run.check("mesh", "http")), ("pass", ""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_is_used_and_reported_unless_no_proxy_covers_the_host() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let dead_proxy = format!("http://user:secret@127.0.0.1:{}", closed_port(lo(1)).await);
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        &format!("[http]\nproxy = \"{dead_proxy}\"\n"),
+    );
+    let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 1);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("fail", "http.protocol_error"), "{http:#}");
+    assert!(
+        http["details"]["proxy"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(
+        !run.stdout.contains("secret"),
+        "proxy credentials must not be printed"
+    );
+
+    let mut cmd = binary();
+    cmd.env("NO_PROXY", ".int.test");
+    let run = run_with(cmd, &["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.check("svc", "http")["details"].get("proxy").is_none());
+}
