@@ -13,7 +13,7 @@ use crate::findings::{Check, CheckKind, Status};
 use crate::pki::TrustStore;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
-use crate::probe::{http, tcp, tls};
+use crate::probe::{http, ldap, tcp, tls};
 
 /// Everything the probes share during one run.
 pub struct Engine {
@@ -26,6 +26,8 @@ pub struct Engine {
     /// HTTPS proxy (profile `[http] proxy`, else HTTPS_PROXY) and the NO_PROXY list.
     pub proxy: Option<String>,
     pub no_proxy: Option<String>,
+    /// Identifiers that directory search filters may use.
+    pub ids: ldap::Identifiers,
 }
 
 impl Engine {
@@ -164,6 +166,18 @@ impl Engine {
                     timeout: self.timeout,
                 };
                 vec![http::check(&self.tls, &self.trust[index], request).await]
+            }
+            CheckKind::Ldap => {
+                ldap::checks(
+                    &self.tls,
+                    &self.trust[index],
+                    endpoint,
+                    target,
+                    address,
+                    &self.ids,
+                    self.timeout,
+                )
+                .await
             }
             _ => Vec::new(),
         }

@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod sds;
 
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! drives the real `int-check` binary. Nothing leaves loopback.
 #![allow(dead_code)]
 
+pub mod slapd;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -311,6 +313,8 @@ pub enum HttpReply {
     Silent,
     /// 400 with nginx's body when no client certificate was presented, 200 otherwise.
     NginxClientCert,
+    /// Speak just enough LDAP to accept a bind, then send half a search entry and hang up.
+    LdapCloseMidSearch,
 }
 
 impl HttpReply {
@@ -419,6 +423,26 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
                     )
                 };
                 match reply {
+                    HttpReply::LdapCloseMidSearch => {
+                        // LDAPMessage ::= SEQUENCE { messageID INTEGER, protocolOp ... } (short forms).
+                        let id = buf.get(4).copied().unwrap_or(1);
+                        let bind_ok = [
+                            0x30, 0x0c, 0x02, 0x01, id, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00,
+                            0x04, 0x00,
+                        ];
+                        let _ = tls.write_all(&bind_ok).await;
+                        let Ok(n) = tls.read(&mut buf).await else {
+                            return;
+                        };
+                        let id = if n > 4 { buf[4] } else { 2 };
+                        // A SearchResultEntry that announces 0x40 bytes and stops after a few.
+                        let partial = [
+                            0x30, 0x40, 0x02, 0x01, id, 0x64, 0x3b, 0x04, 0x10, b'u', b'n', b'i',
+                        ];
+                        let _ = tls.write_all(&partial).await;
+                        let _ = tls.flush().await;
+                        return;
+                    }
                     HttpReply::Echo { status, headers } => {
                         let response = simple(&status, &headers, &request_line);
                         let _ = tls.write_all(response.as_bytes()).await;
