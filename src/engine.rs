@@ -13,7 +13,7 @@ use crate::findings::{Check, CheckKind, Status};
 use crate::pki::TrustStore;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
-use crate::probe::{http, ldap, tcp, tls};
+use crate::probe::{http, identity, ldap, tcp, tls};
 
 /// Everything the probes share during one run.
 pub struct Engine {
@@ -28,6 +28,8 @@ pub struct Engine {
     pub no_proxy: Option<String>,
     /// Identifiers that directory search filters may use.
     pub ids: ldap::Identifiers,
+    /// The client identity failed its local checks: mutual-TLS endpoints stop after TCP.
+    pub identity_failed: bool,
 }
 
 impl Engine {
@@ -194,12 +196,21 @@ impl Engine {
         let (stream, tcp_check) = tcp::connect(&endpoint.name, target, address, self.timeout).await;
         let mut checks = vec![tcp_check];
         let later = planned.phases.iter().filter(|k| **k == CheckKind::Tls);
-        let Some(stream) = stream else {
+        let skip_reason = match (&stream, endpoint.mtls && self.identity_failed) {
+            (None, _) => Some(format!("not run: TCP connection to {address} failed")),
+            (Some(_), true) => Some(format!(
+                "not run: the client identity failed its checks (see {})",
+                identity::IDENTITY
+            )),
+            (Some(_), false) => None,
+        };
+        let (Some(stream), None) = (stream, skip_reason.clone()) else {
             for kind in later {
+                let reason = skip_reason.clone().unwrap_or_default();
                 checks.push(
                     Check::new(&endpoint.name, *kind, target)
                         .at(address)
-                        .skip(format!("not run: TCP connection to {address} failed")),
+                        .skip(reason),
                 );
             }
             return checks;

@@ -30,6 +30,8 @@ impl Status {
 /// Which phase of an endpoint a check belongs to, in pipeline order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CheckKind {
+    /// Local checks of the client identity (no network).
+    Identity,
     Dns,
     Tcp,
     Tls,
@@ -40,6 +42,7 @@ pub enum CheckKind {
 impl CheckKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            CheckKind::Identity => "identity",
             CheckKind::Dns => "dns",
             CheckKind::Tcp => "tcp",
             CheckKind::Tls => "tls",
@@ -173,6 +176,8 @@ pub struct Report {
     pub duration: Duration,
     pub endpoints: Vec<EndpointHeading>,
     pub checks: Vec<Check>,
+    /// Maintenance slots at the time of the run.
+    pub maintenance: crate::maintenance::WindowState,
 }
 
 impl Report {

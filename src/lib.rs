@@ -5,9 +5,11 @@
 //! `report` (one module per output format). `cli` wires them together for the binary.
 
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod findings;
+pub mod maintenance;
 pub mod pki;
 pub mod plan;
 pub mod probe;

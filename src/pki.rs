@@ -2,16 +2,13 @@
 //! Files are untrusted input: size-bounded, PEM or DER, each failure a one-line reason.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
-use rustls::sign::CertifiedKey;
 use serde_json::{Value, json};
 
 use crate::error::UsageError;
-use crate::profile::{ClientPaths, io_reason};
+use crate::profile::io_reason;
 
 /// The built-in NHS PTL Root Authority G2 (SHA-256 54:0F:7C:D6...:7F:8F).
 pub const G2_ROOT_PEM: &str = include_str!("../fixtures/nhs-ptl-root-authority-g2.pem");
@@ -170,34 +167,25 @@ fn pem_error(path: &Path, bytes: &[u8], error: &rustls::pki_types::pem::Error) -
         .hint("each certificate must sit between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines, base64 in lines of 64 characters; re-copy it exactly")
 }
 
-/// Loads a client identity: certificate chain and the matching private key.
-pub fn load_identity(
-    paths: &ClientPaths,
-    provider: &CryptoProvider,
-) -> Result<Arc<CertifiedKey>, UsageError> {
-    let chain = read_certificates(&paths.cert)?;
-    let bytes = read_pki_file(&paths.key, "key")?;
-    let key = match PrivateKeyDer::from_pem_slice(&bytes) {
-        Ok(key) => key,
-        Err(_) => PrivateKeyDer::try_from(bytes).map_err(|_| {
+/// Reads a private key (PKCS#8, PKCS#1 or SEC1; PEM or DER). Its bytes are never shown.
+pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, UsageError> {
+    let bytes = read_pki_file(path, "key")?;
+    if let Ok(key) = PrivateKeyDer::from_pem_slice(&bytes) {
+        return Ok(key);
+    }
+    let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
+    PrivateKeyDer::try_from(bytes).map_err(|_| {
+        if encrypted {
+            UsageError::new(format!("{} is an encrypted private key", path.display()))
+                .hint("decrypt it to a file only you can read: openssl pkey -in KEY -out key-plain.pem && chmod 600 key-plain.pem")
+        } else {
             UsageError::new(format!(
                 "{} holds no private key (PKCS#8, PKCS#1 or SEC1, PEM or DER)",
-                paths.key.display()
+                path.display()
             ))
-            .hint("check --client-key points at the key file, not the certificate; encrypted keys must be decrypted first (openssl pkey -in key.pem -out key-plain.pem)")
-        })?,
-    };
-    let certified = CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => UsageError::new(format!(
-            "the client key {} does not match the certificate {}",
-            paths.key.display(),
-            paths.cert.display()
-        ))
-        .hint("use the key generated with the certificate request for this endpoint; compare `openssl x509 -noout -pubkey` with `openssl pkey -pubout`"),
-        _ => UsageError::new(format!("the client key {} cannot be used: {e}", paths.key.display()))
-            .hint("supported keys: RSA (2048 bits or more), ECDSA P-256/P-384, Ed25519"),
-    })?;
-    Ok(Arc::new(certified))
+            .hint("check --client-key points at the key file, not the certificate (`int-check certs inspect FILE` tells what a file holds)")
+        }
+    })
 }
 
 fn read_pki_file(path: &Path, what: &str) -> Result<Vec<u8>, UsageError> {
@@ -230,6 +218,15 @@ pub struct CertInfo {
     pub not_after: i64,
     pub self_signed: bool,
     pub sha256: String,
+    pub serial: String,
+    /// "RSA 4096 bits", "EC 256 bits", ...
+    pub key: String,
+    /// RSA modulus size, when RSA.
+    pub rsa_bits: Option<usize>,
+    /// `None` when there is no extendedKeyUsage extension; else whether it allows clientAuth.
+    pub client_auth_eku: Option<bool>,
+    /// The DER of the subject name.
+    pub subject_der: Vec<u8>,
 }
 
 impl CertInfo {
@@ -252,7 +249,27 @@ impl CertInfo {
                 })
                 .collect()
         });
+        let (key, rsa_bits) = match cert.public_key().parsed() {
+            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+                (format!("RSA {} bits", rsa.key_size()), Some(rsa.key_size()))
+            }
+            Ok(x509_parser::public_key::PublicKey::EC(ec)) => {
+                (format!("EC {} bits", ec.key_size()), None)
+            }
+            Ok(other) => (format!("{} bits", other.key_size()), None),
+            Err(_) => ("unknown key".to_string(), None),
+        };
+        let client_auth_eku = cert
+            .extended_key_usage()
+            .ok()
+            .flatten()
+            .map(|eku| eku.value.client_auth || eku.value.any);
         Some(CertInfo {
+            serial: cert.raw_serial_as_string(),
+            key,
+            rsa_bits,
+            client_auth_eku,
+            subject_der: cert.subject().as_raw().to_vec(),
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
             common_name,
@@ -262,6 +279,12 @@ impl CertInfo {
             self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
             sha256: fingerprint(der.as_ref()),
         })
+    }
+
+    /// Whether a subject name (with or without its outer SEQUENCE header) is this one's.
+    pub fn subject_raw_matches(&self, name: &[u8]) -> bool {
+        let der = self.subject_der.as_slice();
+        der == name || (der.len() > name.len() && der.ends_with(name) && der[0] == 0x30)
     }
 
     pub fn to_json(&self) -> Value {

@@ -131,6 +131,36 @@ reasons! {
     LdapProtocolError => "ldap.protocol_error",
         "The directory closed the connection or sent something that is not valid LDAP.",
         "Check the URL points at an LDAPS service (port 636) and that nothing on the path interferes; the message carries the error.";
+    CertKeyMismatch => "cert.key_mismatch",
+        "The private key does not belong to the client certificate.",
+        "Use the key generated with the certificate signing request for this endpoint: compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`. If the key is lost, request a new endpoint certificate.";
+    CertUntrustedIssuer => "cert.untrusted_issuer",
+        "The client certificate does not chain to the profile's anchors (for INT: NHS INT Authentication G2, NHS PTL Root Authority G2).",
+        "Spine accepts only endpoint certificates issued by the INT SubCA: check you are using the INT certificate, not one from another environment or a public CA. Include the SubCA after the leaf in the certificate file if your software needs the chain.";
+    CertExpired => "cert.expired",
+        "The client certificate has expired.",
+        "Request a renewed endpoint certificate (the NHS endpoint request process), or check this machine's clock.";
+    CertNotYetValid => "cert.not_yet_valid",
+        "The client certificate is not valid yet.",
+        "Check this machine's clock (NTP); a certificate issued minutes ago is valid from its notBefore time.";
+    CertExpiringSoon => "cert.expiring_soon",
+        "The client certificate expires within the warning period.",
+        "Request the renewal now: endpoint certificates are issued through the NHS endpoint request process and take time.";
+    CertNoClientAuth => "cert.no_client_auth",
+        "The client certificate's extended key usage does not include clientAuth.",
+        "Mutual TLS needs a certificate issued for client authentication: request an endpoint certificate (it carries clientAuth), not a server-only one.";
+    CertWeakKey => "cert.weak_key",
+        "The client certificate's key is too small to be accepted (RSA below 2048 bits).",
+        "Generate a new key (RSA 2048 or more, or ECDSA P-256) and request a new endpoint certificate for it.";
+    CertFqdnMismatch => "cert.fqdn_mismatch",
+        "The client certificate's CN/SAN is not the endpoint FQDN it is configured for.",
+        "Spine (SSP) checks the client certificate's CN against the registered endpoint: use the certificate issued for this FQDN, or fix [client] fqdn. The FQDN must be registered with the NHS DNS team.";
+    CertKeyPermissions => "cert.key_permissions",
+        "The private key file can be read by other users of this machine.",
+        "Restrict it to its owner: chmod 600 KEYFILE (like ssh does for its keys).";
+    MaintenanceWindow => "maintenance.window",
+        "The check failed while its service is in a published maintenance slot (the original reason is in the details).",
+        "Spine INT is in planned maintenance: retry after the slot ends (see `int-check windows`), and check the Forward Change Schedule for work outside the slots.";
     SkipDependencyFailed => "skip.dependency_failed",
         "This check did not run because a check it depends on failed.",
         "Fix the failure above it first.";

@@ -2,6 +2,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod identity;
 pub mod ldap;
 pub mod tcp;
 pub mod tls;

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub use types::{EndpointUrl, MinTls, ResolverAddr, Scheme, parse_duration};
 
 use crate::error::UsageError;
+use crate::maintenance::Maintenance;
 
 /// A profile compiled into the binary.
 pub struct Builtin {
@@ -49,6 +50,8 @@ pub struct ProfileDoc {
     pub trust: Option<TrustDoc>,
     pub client: Option<ClientDoc>,
     pub http: Option<HttpDoc>,
+    /// Weekly maintenance slots per service (Europe/London).
+    pub maintenance: Option<Vec<Maintenance>>,
     #[serde(default, rename = "endpoint")]
     pub endpoints: Vec<EndpointDoc>,
 }
@@ -79,6 +82,8 @@ pub struct TrustDoc {
 pub struct ClientDoc {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// The endpoint FQDN the certificate was issued for (checked against its CN/SAN).
+    pub fqdn: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -259,8 +264,10 @@ impl ProfileDoc {
             self.client = Some(ClientDoc {
                 cert: pick(low.cert, client.cert),
                 key: pick(low.key, client.key),
+                fqdn: pick(low.fqdn, client.fqdn),
             });
         }
+        self.maintenance = pick(self.maintenance, top.maintenance);
         for endpoint in top.endpoints {
             match self.endpoints.iter_mut().find(|e| e.name == endpoint.name) {
                 Some(existing) => *existing = endpoint,
@@ -301,6 +308,7 @@ pub fn unknown_profile(name: &str) -> UsageError {
 pub struct ClientPaths {
     pub cert: PathBuf,
     pub key: PathBuf,
+    pub fqdn: Option<String>,
 }
 
 /// One endpoint, resolved.
@@ -336,6 +344,7 @@ pub struct Profile {
     pub client: Option<ClientPaths>,
     /// Explicit HTTPS proxy from the profile/config (HTTPS_PROXY is read at run time).
     pub proxy: Option<String>,
+    pub maintenance: Vec<Maintenance>,
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -388,11 +397,13 @@ impl Profile {
             Some(ClientDoc {
                 cert: None,
                 key: None,
+                ..
             }) => None,
             Some(ClientDoc {
                 cert: Some(cert),
                 key: Some(key),
-            }) => Some(ClientPaths { cert, key }),
+                fqdn,
+            }) => Some(ClientPaths { cert, key, fqdn }),
             Some(ClientDoc { cert: None, .. }) => {
                 return Err(UsageError::new(
                     "a client key is configured but no client certificate",
@@ -457,6 +468,7 @@ impl Profile {
             expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),
             client,
             proxy: doc.http.and_then(|h| h.proxy),
+            maintenance: doc.maintenance.unwrap_or_default(),
             endpoints,
         })
     }

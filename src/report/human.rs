@@ -114,5 +114,13 @@ pub fn render(report: &Report, style: &Style) -> String {
         "32"
     };
     let _ = writeln!(out, "\n{}", style.paint(code, &line));
+    if report.maintenance.at.is_some() {
+        let _ = writeln!(
+            out,
+            "maintenance ({}): {}",
+            crate::maintenance::ZONE,
+            report.maintenance.summary()
+        );
+    }
     out
 }

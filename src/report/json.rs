@@ -45,6 +45,7 @@ pub fn to_value(report: &Report) -> Value {
             "skip": summary.skip,
             "total": summary.total(),
         },
+        "maintenance": report.maintenance.to_json(),
         "endpoints": endpoints,
         "checks": checks,
     })

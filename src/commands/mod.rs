@@ -1,0 +1,198 @@
+//! One module per subcommand, and what they share: the layered profile and the run set-up.
+
+pub mod check;
+pub mod profiles;
+pub mod sds;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::ProfileArgs;
+use crate::engine::Engine;
+use crate::error::UsageError;
+use crate::pki::TrustStore;
+use crate::plan::{Plan, TrustChoice};
+use crate::probe::dns::Resolver;
+use crate::probe::identity::{self, IdentityVerdict};
+use crate::probe::ldap::Identifiers;
+use crate::probe::tls::TlsSetup;
+use crate::profile::{self, ClientDoc, DnsDoc, Profile, ProfileDoc, TrustDoc};
+
+/// Why a run stopped before producing a report.
+#[derive(Debug)]
+pub enum Stop {
+    Usage(UsageError),
+    Internal(anyhow::Error),
+}
+
+impl From<UsageError> for Stop {
+    fn from(error: UsageError) -> Self {
+        Stop::Usage(error)
+    }
+}
+
+/// Layers profile < --config < command line into one profile.
+pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
+    let mut doc = profile::load_profile(&args.profile)?;
+    if let Some(config) = &args.config {
+        doc = doc.overlay(ProfileDoc::load_file(config)?);
+    }
+    let cwd = Path::new(".");
+    let mut cli = ProfileDoc::default();
+    if !args.resolvers.is_empty() {
+        cli.dns = Some(DnsDoc {
+            servers: Some(args.resolvers.clone()),
+        });
+    }
+    if !args.ca_files.is_empty() {
+        cli.trust = Some(TrustDoc {
+            ca_files: Some(args.ca_files.iter().map(|p| cwd.join(p)).collect()),
+            ..TrustDoc::default()
+        });
+    }
+    if args.client_cert.is_some() || args.client_key.is_some() {
+        cli.client = Some(ClientDoc {
+            cert: args.client_cert.clone(),
+            key: args.client_key.clone(),
+            fqdn: None,
+        });
+    }
+    Profile::resolve(doc.overlay(cli))
+}
+
+/// What a run needs before any packet is sent: the profile, its trust and identity, a runtime.
+pub struct Setup {
+    pub profile: Profile,
+    pub plan: Plan,
+    pub provider: Arc<rustls::crypto::CryptoProvider>,
+    /// One trust store per planned endpoint.
+    pub trust: Vec<Arc<TrustStore>>,
+    /// The client identity's checks, when one is configured.
+    pub identity: Option<IdentityVerdict>,
+    /// The instant certificate dates and maintenance windows are judged at (`--at`, else now).
+    pub at: jiff::Timestamp,
+    /// Whether `at` was given (then TLS validation uses it too).
+    pub at_given: bool,
+    pub hosts_file: PathBuf,
+    pub timeout: Duration,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Setup {
+    pub fn new(args: &ProfileArgs, at: Option<jiff::Timestamp>) -> Result<Setup, Stop> {
+        let profile = resolve_profile(args)?;
+        let plan = Plan::from_profile(&profile);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let profile_trust = profile_trust(&profile)?;
+        // Endpoint-specific anchors, loaded once per distinct file list.
+        let mut loaded: HashMap<Vec<PathBuf>, Arc<TrustStore>> = HashMap::new();
+        let mut trust = Vec::with_capacity(plan.endpoints.len());
+        for planned in &plan.endpoints {
+            trust.push(match &planned.trust {
+                TrustChoice::Profile => profile_trust.clone(),
+                TrustChoice::Endpoint(files) => match loaded.get(files) {
+                    Some(store) => store.clone(),
+                    None => {
+                        let store = Arc::new(TrustStore::from_files(files)?);
+                        loaded.insert(files.clone(), store.clone());
+                        store
+                    }
+                },
+            });
+        }
+        let at_given = at.is_some();
+        let at = at.unwrap_or_else(jiff::Timestamp::now);
+        let identity = match &profile.client {
+            Some(paths) => Some(identity::verify(
+                paths,
+                &profile_trust,
+                &provider,
+                unix_time(at),
+                profile.expiry_warning_days,
+            )?),
+            None => None,
+        };
+        let hosts_file = std::env::var_os("INT_CHECK_HOSTS_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/hosts"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+        Ok(Setup {
+            profile,
+            plan,
+            provider,
+            trust,
+            identity,
+            at,
+            at_given,
+            hosts_file,
+            timeout: args.timeout,
+            runtime,
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        let profile = &self.profile;
+        Engine {
+            resolver: Resolver::new(&profile.dns_servers, self.timeout, &self.hosts_file),
+            tls: TlsSetup::new(
+                self.provider.clone(),
+                profile.min_tls,
+                self.identity.as_ref().and_then(|v| v.usable.clone()),
+                profile.expiry_warning_days,
+                self.at_given.then(|| unix_time(self.at)),
+            ),
+            trust: self.trust.clone(),
+            timeout: self.timeout,
+            proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
+            no_proxy: env_value("NO_PROXY"),
+            ids: Identifiers {
+                party_key: profile.party_key.clone(),
+                asid: profile.asid.clone(),
+                ods: profile.ods.clone(),
+            },
+            identity_failed: self.identity.as_ref().is_some_and(|v| v.failed),
+        }
+    }
+}
+
+/// The profile's own trust store: its ca_files, or the built-in G2 chain.
+pub fn profile_trust(profile: &Profile) -> Result<Arc<TrustStore>, UsageError> {
+    Ok(Arc::new(if profile.ca_files.is_empty() {
+        TrustStore::builtin()
+    } else {
+        TrustStore::from_files(&profile.ca_files)?
+    }))
+}
+
+pub fn unix_time(at: jiff::Timestamp) -> rustls::pki_types::UnixTime {
+    rustls::pki_types::UnixTime::since_unix_epoch(Duration::from_secs(at.as_second().max(0) as u64))
+}
+
+/// An environment variable in upper or lower case, when set and not empty.
+pub fn env_value(name: &str) -> Option<String> {
+    [name.to_string(), name.to_ascii_lowercase()]
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .find(|v| !v.trim().is_empty())
+}
+
+/// Writes to stdout; a closed pipe (`int-check | head`) is not an error.
+pub fn write_stdout(text: &str) -> Result<(), Stop> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Stop::Internal(anyhow::anyhow!(
+            "cannot write to stdout: {e}"
+        ))),
+    }
+}

@@ -1,0 +1,30 @@
+//! `int-check profiles`: list the built-in profiles or print one.
+
+use super::{Stop, write_stdout};
+use crate::cli::{EXIT_OK, ProfilesAction};
+use crate::profile::{self, Profile};
+
+pub fn run_profiles(action: ProfilesAction) -> Result<u8, Stop> {
+    let text = match action {
+        ProfilesAction::List => {
+            let mut text = String::new();
+            for builtin in profile::BUILTINS {
+                let doc = profile::load_profile(builtin.name)?;
+                let profile = Profile::resolve(doc)?;
+                text.push_str(&format!(
+                    "{:<6} {} ({} endpoints)\n",
+                    profile.name,
+                    profile.description,
+                    profile.endpoints.len()
+                ));
+            }
+            text
+        }
+        ProfilesAction::Show { name } => match profile::builtin(&name) {
+            Some(builtin) => builtin.toml.to_string(),
+            None => return Err(profile::unknown_profile(&name).into()),
+        },
+    };
+    write_stdout(&text)?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,124 @@
+//! `int-check sds`: the directory look-up support staff run, as a command.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use super::{Setup, Stop, write_stdout};
+use crate::cli::{EXIT_CHECK_FAILED, EXIT_OK, SdsArgs};
+use crate::engine::Engine;
+use crate::error::UsageError;
+use crate::pki::TrustStore;
+use crate::report::{self, Format};
+
+pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
+    let setup = Setup::new(&args.profile, None)?;
+    let Some(index) = setup
+        .plan
+        .endpoints
+        .iter()
+        .position(|p| p.endpoint.url.scheme == crate::profile::Scheme::Ldaps)
+    else {
+        return Err(UsageError::new(format!("profile `{}` has no ldaps:// endpoint", setup.profile.name))
+            .hint("add the directory, e.g. [[endpoint]] name = \"sds-ldaps\" url = \"ldaps://ldap.nis1.national.ncrs.nhs.uk:636\"")
+            .into());
+    };
+    let query = SdsQuery::from_args(&args);
+    let engine = setup.engine();
+    let endpoint = setup.plan.endpoints[index].endpoint.clone();
+    let trust = setup.trust[index].clone();
+    let outcome = setup
+        .runtime
+        .block_on(lookup(&engine, &trust, &endpoint, &query));
+    setup.runtime.shutdown_background();
+    match outcome {
+        Ok(entries) => {
+            let text = match args.format {
+                Format::Json => report::sds::json(&endpoint.url.raw, &query.filter, &entries),
+                Format::Human => report::sds::table(&endpoint.url.raw, &query.filter, &entries),
+            };
+            write_stdout(&text)?;
+            Ok(if entries.is_empty() {
+                EXIT_CHECK_FAILED
+            } else {
+                EXIT_OK
+            })
+        }
+        Err((reason, message)) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {message} [{}]", reason.code());
+            let _ = writeln!(stderr, "hint: {}", reason.hint());
+            Ok(EXIT_CHECK_FAILED)
+        }
+    }
+}
+
+/// A directory query built from `sds` flags.
+struct SdsQuery {
+    filter: String,
+    attributes: Vec<String>,
+}
+
+impl SdsQuery {
+    fn from_args(args: &SdsArgs) -> SdsQuery {
+        use crate::probe::ldap::escape_filter_value as esc;
+        let filter = match (&args.party_key, &args.interaction, &args.asid) {
+            (Some(pk), Some(iid), _) => format!(
+                "(&(objectClass=nhsMhs)(nhsMHSPartyKey={})(nhsMhsSvcIA={}))",
+                esc(pk),
+                esc(iid)
+            ),
+            (Some(pk), None, _) => format!("(&(objectClass=nhsMhs)(nhsMHSPartyKey={}))", esc(pk)),
+            (None, _, Some(asid)) => {
+                format!("(&(objectClass=nhsAs)(uniqueIdentifier={}))", esc(asid))
+            }
+            (None, _, None) => unreachable!("clap requires --party-key or --asid"),
+        };
+        let attributes = report::sds::ATTRIBUTES
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        SdsQuery { filter, attributes }
+    }
+}
+
+/// Resolves the directory host, then binds and searches on the first address that answers.
+async fn lookup(
+    engine: &Engine,
+    trust: &Arc<TrustStore>,
+    endpoint: &crate::profile::Endpoint,
+    query: &SdsQuery,
+) -> Result<Vec<crate::probe::ldap::Entry>, (crate::reasons::Reason, String)> {
+    use crate::probe::ldap;
+    let url = &endpoint.url;
+    let addresses = match url.ip {
+        Some(ip) => vec![ip],
+        None => {
+            let outcome = engine.resolver.resolve(&url.host).await;
+            match outcome.result {
+                Ok(resolved) => resolved.addresses,
+                Err(f) => return Err((f.reason, f.message)),
+            }
+        }
+    };
+    let mut last = None;
+    for ip in addresses
+        .into_iter()
+        .take(crate::plan::MAX_ADDRESSES_PER_HOST)
+    {
+        let address = std::net::SocketAddr::new(ip, url.port);
+        match ldap::open(&engine.tls, trust, endpoint, address, engine.timeout).await {
+            Ok(mut session) => {
+                let found = session
+                    .search("ou=services,o=nhs", &query.filter, &query.attributes)
+                    .await;
+                session.close().await;
+                return found.map(|f| f.entries).map_err(|f| (f.reason, f.message));
+            }
+            Err(f) => last = Some((f.reason, format!("{address}: {}", f.message))),
+        }
+    }
+    Err(last.unwrap_or((
+        crate::reasons::Reason::DnsNoAddress,
+        "no address to connect to".into(),
+    )))
+}

@@ -1,0 +1,263 @@
+//! Identity phase: local, offline checks of the client certificate and key, run once before any
+//! mutual-TLS probe so that a wrong key is reported once, clearly.
+
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::sign::CertifiedKey;
+
+use crate::error::UsageError;
+use crate::findings::{Check, CheckKind};
+use crate::pki::{self, CertInfo, TrustStore, rfc3339};
+use crate::profile::ClientPaths;
+use crate::reasons::Reason;
+
+/// The endpoint name identity checks are reported under.
+pub const IDENTITY: &str = "client-identity";
+
+/// The verdict on a client identity.
+pub struct IdentityVerdict {
+    pub checks: Vec<Check>,
+    /// The key and chain, when the key matches the certificate.
+    pub usable: Option<Arc<CertifiedKey>>,
+    /// Whether any check failed (mutual-TLS probes are then skipped).
+    pub failed: bool,
+}
+
+/// Accepts any extended key usage: the EKU is judged separately, so that a chain problem and an
+/// EKU problem are reported as what they are.
+struct AnyUsage;
+
+impl webpki::ExtendedKeyUsageValidator for AnyUsage {
+    fn validate(&self, _iter: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        Ok(())
+    }
+}
+
+/// Runs every identity check. File problems (missing, not PEM, not a key) are usage errors.
+pub fn verify(
+    paths: &ClientPaths,
+    trust: &TrustStore,
+    provider: &CryptoProvider,
+    at: UnixTime,
+    expiry_warning_days: u32,
+) -> Result<IdentityVerdict, UsageError> {
+    let chain = pki::read_certificates(&paths.cert)?;
+    let key = pki::read_private_key(&paths.key)?;
+    let target = paths.cert.display().to_string();
+    let new = || Check::new(IDENTITY, CheckKind::Identity, target.clone());
+    let leaf = CertInfo::of(&chain[0]).expect("read_certificates returns parsable certificates");
+    let mut checks = Vec::new();
+
+    // 1. The key belongs to the certificate.
+    let usable = match CertifiedKey::from_der(chain.clone(), key, provider) {
+        Ok(certified) => {
+            checks.push(new().detail("key", leaf.key.clone()).pass(format!(
+                "the key {} matches the certificate ({})",
+                paths.key.display(),
+                leaf.key
+            )));
+            Some(Arc::new(certified))
+        }
+        Err(rustls::Error::InconsistentKeys(_)) => {
+            checks.push(new().fail(
+                Reason::CertKeyMismatch,
+                format!(
+                    "the key {} does not belong to the certificate {}",
+                    paths.key.display(),
+                    target
+                ),
+            ));
+            None
+        }
+        Err(e) => {
+            checks.push(new().fail(
+                Reason::CertKeyMismatch,
+                format!(
+                    "the key {} cannot be used with this certificate: {e}",
+                    paths.key.display()
+                ),
+            ));
+            None
+        }
+    };
+    if let Some(bits) = leaf.rsa_bits.filter(|b| *b < 2048) {
+        checks.push(new().fail(
+            Reason::CertWeakKey,
+            format!("the certificate's RSA key has {bits} bits; at least 2048 are needed"),
+        ));
+    }
+
+    // 2. Key file permissions, like ssh.
+    if let Some(check) = key_permissions(new(), &paths.key) {
+        checks.push(check);
+    }
+
+    // 3. Validity at `at`.
+    let now = at.as_secs() as i64;
+    let days_left = (leaf.not_after - now).div_euclid(86_400);
+    let validity = new()
+        .detail("not_before", rfc3339(leaf.not_before))
+        .detail("not_after", rfc3339(leaf.not_after))
+        .detail("days_left", days_left);
+    checks.push(if leaf.not_after < now {
+        validity.fail(
+            Reason::CertExpired,
+            format!(
+                "the certificate expired on {} ({} days ago)",
+                rfc3339(leaf.not_after),
+                -days_left
+            ),
+        )
+    } else if leaf.not_before > now {
+        validity.fail(
+            Reason::CertNotYetValid,
+            format!(
+                "the certificate is not valid until {}",
+                rfc3339(leaf.not_before)
+            ),
+        )
+    } else if days_left < i64::from(expiry_warning_days) {
+        validity.warn(
+            Reason::CertExpiringSoon,
+            format!(
+                "the certificate expires on {} (in {days_left} days)",
+                rfc3339(leaf.not_after)
+            ),
+        )
+    } else {
+        validity.pass(format!(
+            "valid until {} ({days_left} days left)",
+            rfc3339(leaf.not_after)
+        ))
+    });
+
+    // 4. The chain leads to the profile's anchors (validity judged above, so use a time inside it).
+    checks.push(chain_check(new(), &chain, trust, provider, &leaf));
+
+    // 5. Extended key usage.
+    checks.push(match leaf.client_auth_eku {
+        Some(true) => new().pass("extended key usage includes clientAuth"),
+        Some(false) => new().fail(
+            Reason::CertNoClientAuth,
+            "the extended key usage does not include clientAuth: servers reject it for mutual TLS",
+        ),
+        None => new().warn(
+            Reason::CertNoClientAuth,
+            "the certificate has no extended key usage: servers that require clientAuth reject it",
+        ),
+    });
+
+    // 6. The FQDN it is registered for.
+    if let Some(fqdn) = &paths.fqdn {
+        let mut names: Vec<String> = leaf.dns_names.clone().unwrap_or_default();
+        names.extend(leaf.common_name.clone());
+        let matches = names.iter().any(|n| n.eq_ignore_ascii_case(fqdn));
+        let shown = if names.is_empty() {
+            "no name".to_string()
+        } else {
+            names.join(", ")
+        };
+        checks.push(if matches {
+            new().pass(format!("issued for {fqdn}"))
+        } else {
+            new().fail(
+                Reason::CertFqdnMismatch,
+                format!("issued for {shown}, not {fqdn}"),
+            )
+        });
+    }
+
+    let failed = checks
+        .iter()
+        .any(|c| c.status == crate::findings::Status::Fail);
+    Ok(IdentityVerdict {
+        checks,
+        usable,
+        failed,
+    })
+}
+
+fn chain_check(
+    check: Check,
+    chain: &[CertificateDer<'static>],
+    trust: &TrustStore,
+    provider: &CryptoProvider,
+    leaf: &CertInfo,
+) -> Check {
+    let Ok(ee) = webpki::EndEntityCert::try_from(&chain[0]) else {
+        return check.fail(
+            Reason::CertUntrustedIssuer,
+            "the certificate cannot be parsed for path validation",
+        );
+    };
+    let mut pool: Vec<CertificateDer<'static>> = chain[1..].to_vec();
+    pool.extend(trust.intermediates.iter().cloned());
+    // Validity was judged on its own: validate the path at a moment inside the leaf's validity.
+    let inside = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        leaf.not_before.max(0) as u64 + 1,
+    ));
+    let algs = provider.signature_verification_algorithms.all;
+    match ee.verify_for_usage(algs, &trust.anchors, &pool, inside, AnyUsage, None, None) {
+        Ok(path) => {
+            let mut names: Vec<String> = path
+                .intermediate_certificates()
+                .filter_map(|c| CertInfo::of(&CertificateDer::from(c.der().to_vec())))
+                .map(|i| i.common_name.unwrap_or(i.subject))
+                .collect();
+            names.push(
+                trust
+                    .roots
+                    .iter()
+                    .filter_map(CertInfo::of)
+                    .find(|r| r.subject_raw_matches(path.anchor().subject.as_ref()))
+                    .map(|r| r.common_name.unwrap_or(r.subject))
+                    .unwrap_or_else(|| "a pinned root".to_string()),
+            );
+            check.pass(format!("chains to {}", names.join(" -> ")))
+        }
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => check
+            .fail(
+                Reason::CertUntrustedIssuer,
+                "a CA certificate in the chain is outside its validity period",
+            ),
+        Err(e) => check.fail(
+            Reason::CertUntrustedIssuer,
+            format!(
+                "issued by {}, which does not chain to the profile's anchors ({})",
+                leaf.issuer,
+                match e {
+                    webpki::Error::UnknownIssuer => "unknown issuer".to_string(),
+                    webpki::Error::InvalidSignatureForPublicKey =>
+                        "a CA of that name, but not the pinned one: the signature does not verify"
+                            .to_string(),
+                    other => format!("{other:?}"),
+                }
+            ),
+        ),
+    }
+}
+
+#[cfg(unix)]
+fn key_permissions(check: Check, key: &std::path::Path) -> Option<Check> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(key).ok()?.permissions().mode() & 0o777;
+    let check = check.detail("key_mode", format!("{mode:04o}"));
+    Some(if mode & 0o077 != 0 {
+        check.warn(
+            Reason::CertKeyPermissions,
+            format!(
+                "the key file {} has mode {mode:04o}: other users can read it",
+                key.display()
+            ),
+        )
+    } else {
+        check.pass(format!("the key file is private (mode {mode:04o})"))
+    })
+}
+
+#[cfg(not(unix))]
+fn key_permissions(_check: Check, _key: &std::path::Path) -> Option<Check> {
+    None
+}
