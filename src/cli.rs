@@ -50,11 +50,129 @@ pub enum Command {
     /// Look up a party key or ASID in the Spine Directory Service (the profile's LDAPS endpoint)
     #[command(after_help = EXIT_CODES_HELP)]
     Sds(SdsArgs),
+    /// The pinned trust chain: show it, export it for trust stores, inspect files, verify a client identity
+    Certs {
+        #[command(subcommand)]
+        action: CertsAction,
+    },
+    /// Which services are in a maintenance slot now (or --at a time), and when the next slots are
+    Windows {
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// The instant to evaluate (RFC 3339), instead of now
+        #[arg(long, value_name = "RFC3339", value_parser = maintenance::parse_instant)]
+        at: Option<jiff::Timestamp>,
+        /// Output format on stdout
+        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Explain a reason code (what it means, what to do), or list them all
+    Explain {
+        /// A reason code, e.g. tls.untrusted_issuer
+        code: Option<String>,
+    },
     /// List the built-in profiles, or print one as TOML to save and edit
     Profiles {
         #[command(subcommand)]
         action: Option<ProfilesAction>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertsAction {
+    /// The profile's trust anchors: subject, issuer, serial, validity, key, SHA-256, days left
+    Show {
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Output format on stdout
+        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Write the root and SubCA as separate files and a PEM bundle, with install instructions
+    Export {
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// The folder to write to (created if missing; files in it are overwritten)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// pem (text, also as .crt for update-ca-certificates) or der (real binary DER)
+        #[arg(long, value_enum, default_value = "pem")]
+        format: CertExportFormat,
+    },
+    /// Tell what a file really is: PEM or DER, certificate or key, and whether its extension lies
+    Inspect {
+        file: PathBuf,
+        /// Output format on stdout
+        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Check a client certificate and key offline: key match, chain, validity, EKU, FQDN, permissions
+    #[command(after_help = EXIT_CODES_HELP)]
+    Verify {
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// The client certificate (leaf, optionally followed by its chain)
+        #[arg(long, value_name = "PEM")]
+        cert: PathBuf,
+        /// Its private key (never printed)
+        #[arg(long, value_name = "PEM")]
+        key: PathBuf,
+        /// The endpoint FQDN the certificate was issued for
+        #[arg(long, value_name = "NAME")]
+        fqdn: Option<String>,
+        /// Judge validity at this instant (RFC 3339) instead of now
+        #[arg(long, value_name = "RFC3339", value_parser = maintenance::parse_instant)]
+        at: Option<jiff::Timestamp>,
+        /// Output format on stdout
+        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CertExportFormat {
+    Pem,
+    Der,
+}
+
+/// The options that choose a profile and its trust anchors (no network).
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// Built-in profile name (int, dep) or path to a profile TOML file
+    #[arg(
+        long,
+        env = "INT_CHECK_PROFILE",
+        value_name = "NAME|PATH",
+        default_value = "int"
+    )]
+    pub profile: String,
+
+    /// Local settings layered over the profile
+    #[arg(long, env = "INT_CHECK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Trust anchors replacing the built-in G2 chain (repeatable)
+    #[arg(
+        long = "ca-file",
+        env = "INT_CHECK_CA_FILE",
+        value_name = "PEM",
+        value_delimiter = ','
+    )]
+    pub ca_files: Vec<PathBuf>,
+}
+
+impl TrustArgs {
+    pub fn profile_args(&self) -> ProfileArgs {
+        ProfileArgs {
+            profile: self.profile.clone(),
+            config: self.config.clone(),
+            resolvers: Vec::new(),
+            ca_files: self.ca_files.clone(),
+            client_cert: None,
+            client_key: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,6 +319,28 @@ fn run(cli: Cli) -> Result<u8, Stop> {
         None => commands::check::run_check(cli.check),
         Some(Command::Check(args)) => commands::check::run_check(args),
         Some(Command::Sds(args)) => commands::sds::run_sds(args),
+        Some(Command::Certs { action }) => match action {
+            CertsAction::Show { trust, format } => commands::certs::show(&trust, format),
+            CertsAction::Export { trust, out, format } => {
+                commands::certs::export(&trust, &out, format)
+            }
+            CertsAction::Inspect { file, format } => commands::certs::inspect(&file, format),
+            CertsAction::Verify {
+                trust,
+                cert,
+                key,
+                fqdn,
+                at,
+                format,
+            } => commands::certs::verify(
+                &trust,
+                crate::profile::ClientPaths { cert, key, fqdn },
+                at,
+                format,
+            ),
+        },
+        Some(Command::Windows { trust, at, format }) => commands::windows::run(&trust, at, format),
+        Some(Command::Explain { code }) => commands::explain::run(code.as_deref()),
         Some(Command::Profiles { action }) => {
             commands::profiles::run_profiles(action.unwrap_or(ProfilesAction::List))
         }

@@ -348,3 +348,169 @@ mod tests {
         assert_eq!(rfc3339(subca.not_after), "2032-08-04T14:35:43Z");
     }
 }
+
+/// What a PKI file really holds, whatever its name says.
+#[derive(Clone, Debug)]
+pub struct FileInspection {
+    /// "PEM", "DER", "PEM on one line" or "unknown".
+    pub encoding: &'static str,
+    pub items: Vec<FileItem>,
+    /// Set when the file name's extension suggests something the content is not.
+    pub extension_lies: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum FileItem {
+    Certificate(Box<CertInfo>),
+    PrivateKey(&'static str),
+    EncryptedPrivateKey,
+    CertificateRequest,
+    Other(String),
+}
+
+impl FileItem {
+    pub fn describe(&self) -> String {
+        match self {
+            FileItem::Certificate(info) => {
+                let role = if info.self_signed {
+                    "root certificate"
+                } else {
+                    "certificate"
+                };
+                let pinned = pinned_name(&info.sha256)
+                    .map(|n| format!(" (the pinned {n})"))
+                    .unwrap_or_default();
+                format!(
+                    "{role} {}{pinned}, issued by {}, valid {} to {}, {}, SHA-256 {}",
+                    info.subject,
+                    info.issuer,
+                    rfc3339(info.not_before),
+                    rfc3339(info.not_after),
+                    info.key,
+                    info.sha256
+                )
+            }
+            FileItem::PrivateKey(kind) => format!("private key ({kind})"),
+            FileItem::EncryptedPrivateKey => "encrypted private key (PKCS#8)".to_string(),
+            FileItem::CertificateRequest => "certificate signing request".to_string(),
+            FileItem::Other(label) => format!("PEM block `{label}`"),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        match self {
+            FileItem::Certificate(info) => {
+                let mut value = info.to_json();
+                value["type"] = json!("certificate");
+                value["self_signed"] = json!(info.self_signed);
+                value["pinned"] = json!(pinned_name(&info.sha256));
+                value
+            }
+            FileItem::PrivateKey(kind) => json!({"type": "private_key", "format": kind}),
+            FileItem::EncryptedPrivateKey => json!({"type": "encrypted_private_key"}),
+            FileItem::CertificateRequest => json!({"type": "certificate_request"}),
+            FileItem::Other(label) => json!({"type": "other", "label": label}),
+        }
+    }
+}
+
+/// The built-in anchor a fingerprint belongs to, if any.
+pub fn pinned_name(sha256: &str) -> Option<&'static str> {
+    [
+        (G2_ROOT_PEM, "NHS PTL Root Authority G2"),
+        (G2_INT_SUBCA_PEM, "NHS INT Authentication G2"),
+    ]
+    .into_iter()
+    .find(|(pem, _)| {
+        CertificateDer::from_pem_slice(pem.as_bytes())
+            .ok()
+            .is_some_and(|der| fingerprint(der.as_ref()) == sha256)
+    })
+    .map(|(_, name)| name)
+}
+
+/// Tells what a file holds: PEM or DER, certificates or keys, and whether its extension lies.
+pub fn inspect_file(path: &Path) -> Result<FileInspection, UsageError> {
+    use rustls::pki_types::pem::SectionKind;
+    let bytes = read_pki_file(path, "certificate or key")?;
+    let text = std::str::from_utf8(&bytes).ok();
+    let mut items = Vec::new();
+    let encoding = if text.is_some_and(|t| t.contains("-----BEGIN ")) {
+        let mut broken = false;
+        for section in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(&bytes) {
+            match section {
+                Ok((SectionKind::Certificate, der)) => {
+                    match CertInfo::of(&CertificateDer::from(der)) {
+                        Some(info) => items.push(FileItem::Certificate(Box::new(info))),
+                        None => items.push(FileItem::Other("CERTIFICATE (not valid X.509)".into())),
+                    }
+                }
+                Ok((SectionKind::PrivateKey, _)) => items.push(FileItem::PrivateKey("PKCS#8")),
+                Ok((SectionKind::RsaPrivateKey, _)) => {
+                    items.push(FileItem::PrivateKey("PKCS#1 RSA"))
+                }
+                Ok((SectionKind::EcPrivateKey, _)) => items.push(FileItem::PrivateKey("SEC1 EC")),
+                Ok((SectionKind::Csr, _)) => items.push(FileItem::CertificateRequest),
+                Ok((kind, _)) => items.push(FileItem::Other(format!("{kind:?}"))),
+                Err(_) => broken = true,
+            }
+        }
+        if text.is_some_and(|t| t.contains("ENCRYPTED PRIVATE KEY")) {
+            items.push(FileItem::EncryptedPrivateKey);
+        }
+        if broken && items.is_empty() {
+            if text.is_some_and(|t| {
+                t.lines()
+                    .any(|l| l.contains("-----BEGIN") && l.matches("-----").count() > 2)
+            }) {
+                "PEM on one line"
+            } else {
+                "damaged PEM"
+            }
+        } else {
+            "PEM"
+        }
+    } else if let Some(info) = CertInfo::of(&CertificateDer::from(bytes.as_slice())) {
+        items.push(FileItem::Certificate(Box::new(info)));
+        "DER"
+    } else if let Ok(key) = PrivateKeyDer::try_from(bytes.as_slice()) {
+        items.push(FileItem::PrivateKey(match key {
+            PrivateKeyDer::Pkcs8(_) => "PKCS#8",
+            PrivateKeyDer::Pkcs1(_) => "PKCS#1 RSA",
+            PrivateKeyDer::Sec1(_) => "SEC1 EC",
+            _ => "unknown format",
+        }));
+        "DER"
+    } else {
+        "unknown"
+    };
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let has_cert = items.iter().any(|i| matches!(i, FileItem::Certificate(_)));
+    let has_key = items
+        .iter()
+        .any(|i| matches!(i, FileItem::PrivateKey(_) | FileItem::EncryptedPrivateKey));
+    let is_pem = encoding != "DER" && encoding != "unknown";
+    let extension_lies = match extension.as_str() {
+        "der" if is_pem => Some(
+            "the extension .der says binary DER, but the file is PEM text (the NHS page's instructions produce exactly this): name it .pem, or write real DER with `int-check certs export --format der`"
+                .to_string(),
+        ),
+        "pem" | "crt" if encoding == "DER" => Some(format!(
+            "the extension .{extension} says PEM text, but the file is binary DER: tools that expect PEM (update-ca-certificates, most Linux software) will not read it; convert with `openssl x509 -inform der -in FILE -out FILE.pem`"
+        )),
+        "key" if has_cert && !has_key => Some("the extension .key says private key, but the file holds a certificate".to_string()),
+        "pem" | "crt" | "cer" | "der" if has_key && !has_cert => Some(format!(
+            "the extension .{extension} suggests a certificate, but the file holds a private key: keep it private"
+        )),
+        _ => None,
+    };
+    Ok(FileInspection {
+        encoding,
+        items,
+        extension_lies,
+    })
+}

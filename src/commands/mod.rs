@@ -1,8 +1,11 @@
 //! One module per subcommand, and what they share: the layered profile and the run set-up.
 
+pub mod certs;
 pub mod check;
+pub mod explain;
 pub mod profiles;
 pub mod sds;
+pub mod windows;
 
 use std::collections::HashMap;
 use std::io::Write;

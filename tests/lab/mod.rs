@@ -99,6 +99,10 @@ pub struct LeafSpec {
     pub valid_from_days: i64,
     pub valid_to_days: i64,
     pub client: bool,
+    /// No extendedKeyUsage extension at all.
+    pub no_eku: bool,
+    /// Use the committed test RSA-2048 key instead of a fresh P-256 key.
+    pub rsa: bool,
 }
 
 impl LeafSpec {
@@ -110,6 +114,8 @@ impl LeafSpec {
             valid_from_days: -30,
             valid_to_days: 365,
             client: false,
+            no_eku: false,
+            rsa: false,
         }
     }
 
@@ -162,13 +168,29 @@ impl Pki {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
-        params.extended_key_usages = vec![if spec.client {
-            ExtendedKeyUsagePurpose::ClientAuth
+        params.extended_key_usages = if spec.no_eku {
+            Vec::new()
+        } else if spec.client {
+            vec![ExtendedKeyUsagePurpose::ClientAuth]
         } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
+            vec![ExtendedKeyUsagePurpose::ServerAuth]
+        };
         set_validity(&mut params, spec.valid_from_days, spec.valid_to_days);
-        let key = KeyPair::generate().unwrap();
+        let key = if spec.rsa {
+            let pem = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/fixtures/test-keys/rsa-2048.pem"
+            ))
+            .unwrap();
+            let pem: String = pem
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap()
+        } else {
+            KeyPair::generate().unwrap()
+        };
         let cert = params.signed_by(&key, &self.subca.issuer()).unwrap();
         Leaf {
             pem: cert.pem(),
@@ -579,12 +601,20 @@ impl Lab {
 
     /// Writes a client identity (leaf + SubCA chain, key) and returns (cert, key) paths.
     pub fn client_identity(&self, pki: &Pki, fqdn: &str) -> (PathBuf, PathBuf) {
-        let leaf = pki.leaf(&LeafSpec::client(fqdn));
+        self.identity_with(pki, &LeafSpec::client(fqdn))
+    }
+
+    /// Writes an identity shaped by `spec`; the key file is private (0600).
+    pub fn identity_with(&self, pki: &Pki, spec: &LeafSpec) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let fqdn = spec.cn.as_str();
+        let leaf = pki.leaf(spec);
         let cert = self.write(
             &format!("{fqdn}.pem"),
             &format!("{}{}", leaf.pem, pki.subca.pem),
         );
         let key = self.write(&format!("{fqdn}.key"), &leaf.key_pem);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         (cert, key)
     }
 }

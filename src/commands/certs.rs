@@ -1,0 +1,344 @@
+//! `int-check certs`: the pinned chain, exporting it for trust stores, inspecting files, and
+//! verifying a client identity offline.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use rustls::pki_types::CertificateDer;
+use serde_json::{Value, json};
+
+use super::{Stop, profile_trust, resolve_profile, unix_time, write_stdout};
+use crate::cli::{CertExportFormat, EXIT_CHECK_FAILED, EXIT_OK, TrustArgs};
+use crate::error::UsageError;
+use crate::findings::{EndpointHeading, Report};
+use crate::pki::{self, CertInfo, TrustStore, rfc3339};
+use crate::probe::identity::{self, IDENTITY};
+use crate::profile::ClientPaths;
+use crate::report::{self, Format};
+
+const YEAR: i64 = 365 * 86_400;
+
+/// `certs show`: the profile's anchors, with a warning for any expiring within a year.
+pub fn show(args: &TrustArgs, format: Format) -> Result<u8, Stop> {
+    let profile = resolve_profile(&args.profile_args())?;
+    let trust = profile_trust(&profile)?;
+    let now = jiff::Timestamp::now().as_second();
+    let entries: Vec<(&str, CertInfo)> = trust
+        .roots
+        .iter()
+        .map(|c| ("root", c))
+        .chain(trust.intermediates.iter().map(|c| ("intermediate", c)))
+        .filter_map(|(role, der)| CertInfo::of(der).map(|info| (role, info)))
+        .collect();
+    let mut expired = false;
+    let text = match format {
+        Format::Json => {
+            let certificates: Vec<Value> = entries
+                .iter()
+                .map(|(role, info)| {
+                    let mut value = info.to_json();
+                    value["role"] = json!(role);
+                    value["serial"] = json!(info.serial);
+                    value["key"] = json!(info.key);
+                    value["days_left"] = json!((info.not_after - now).div_euclid(86_400));
+                    value["expires_within_a_year"] = json!(info.not_after - now < YEAR);
+                    value
+                })
+                .collect();
+            let value = json!({"schema": "int-check.certs.v1", "profile": profile.name, "source": trust.source, "certificates": certificates});
+            format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
+        }
+        Format::Human => {
+            let mut out = format!(
+                "Trust anchors of profile {}: {}\n",
+                profile.name, trust.source
+            );
+            for (role, info) in &entries {
+                let days = (info.not_after - now).div_euclid(86_400);
+                let _ = writeln!(
+                    out,
+                    "\n{role}  {}",
+                    info.common_name.as_deref().unwrap_or(&info.subject)
+                );
+                let _ = writeln!(out, "  subject  {}", info.subject);
+                let issuer = if info.self_signed {
+                    "(self-signed)".to_string()
+                } else {
+                    info.issuer.clone()
+                };
+                let _ = writeln!(out, "  issuer   {issuer}");
+                let _ = writeln!(out, "  serial   {}", info.serial);
+                let _ = writeln!(
+                    out,
+                    "  valid    {} to {} ({days} days left)",
+                    rfc3339(info.not_before),
+                    rfc3339(info.not_after)
+                );
+                let _ = writeln!(out, "  key      {}", info.key);
+                let _ = writeln!(out, "  sha256   {}", info.sha256);
+                if info.not_after < now {
+                    let _ = writeln!(out, "  FAIL     expired: replace this anchor");
+                } else if info.not_after - now < YEAR {
+                    let _ = writeln!(
+                        out,
+                        "  WARN     expires within a year: plan the replacement"
+                    );
+                }
+            }
+            out
+        }
+    };
+    expired |= entries.iter().any(|(_, i)| i.not_after < now);
+    write_stdout(&text)?;
+    Ok(if expired { EXIT_CHECK_FAILED } else { EXIT_OK })
+}
+
+/// A file name from a certificate's CN: `NHS PTL Root Authority G2` -> `nhs-ptl-root-authority-g2`.
+fn slug(info: &CertInfo) -> String {
+    let name = info
+        .common_name
+        .clone()
+        .unwrap_or_else(|| info.sha256[..11].replace(':', ""));
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+/// `certs export`: the anchors as separate files and a PEM bundle, with install instructions.
+pub fn export(args: &TrustArgs, out: &Path, format: CertExportFormat) -> Result<u8, Stop> {
+    let profile = resolve_profile(&args.profile_args())?;
+    let trust = profile_trust(&profile)?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        UsageError::new(format!(
+            "cannot create {}: {}",
+            out.display(),
+            crate::profile::io_reason(&e)
+        ))
+    })?;
+    let write = |name: &str, bytes: &[u8]| -> Result<String, Stop> {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(|e| {
+            Stop::Usage(UsageError::new(format!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::profile::io_reason(&e)
+            )))
+        })?;
+        Ok(path.display().to_string())
+    };
+    let pem = |der: &CertificateDer<'_>| pem_encode(der.as_ref());
+    let mut written = Vec::new();
+    let mut bundle = String::new();
+    let mut roots = Vec::new();
+    let mut intermediates = Vec::new();
+    for (role, der) in trust
+        .roots
+        .iter()
+        .map(|c| ("root", c))
+        .chain(trust.intermediates.iter().map(|c| ("intermediate", c)))
+    {
+        let Some(info) = CertInfo::of(der) else {
+            continue;
+        };
+        let base = slug(&info);
+        let file = match format {
+            CertExportFormat::Pem => {
+                written.push(write(&format!("{base}.pem"), pem(der).as_bytes())?);
+                // Debian's update-ca-certificates only reads PEM files named *.crt.
+                written.push(write(&format!("{base}.crt"), pem(der).as_bytes())?);
+                format!("{base}.pem")
+            }
+            CertExportFormat::Der => {
+                written.push(write(&format!("{base}.der"), der.as_ref())?);
+                format!("{base}.der")
+            }
+        };
+        bundle.push_str(&pem(der));
+        if role == "root" {
+            roots.push((base, file));
+        } else {
+            intermediates.push((base, file));
+        }
+    }
+    written.push(write("trust-bundle.pem", bundle.as_bytes())?);
+    let instructions = install_instructions(&roots, &intermediates);
+    written.push(write("INSTALL.txt", instructions.as_bytes())?);
+    let mut text = format!("Wrote {} files to {}:\n", written.len(), out.display());
+    for file in &written {
+        let _ = writeln!(text, "  {file}");
+    }
+    let _ = writeln!(text, "\n{instructions}");
+    write_stdout(&text)?;
+    Ok(EXIT_OK)
+}
+
+fn install_instructions(roots: &[(String, String)], intermediates: &[(String, String)]) -> String {
+    let mut text = String::from(
+        "Installing the NHS Path-to-Live trust chain\n\
+         ===========================================\n\
+         Roots go in the store of trusted roots; the SubCA (intermediate) goes in the intermediate store.\n\n\
+         Windows (as administrator; or certlm.msc > import):\n",
+    );
+    for (_, file) in roots {
+        let _ = writeln!(
+            text,
+            "  certutil -addstore -f Root {file}     # Trusted Root Certification Authorities"
+        );
+    }
+    for (_, file) in intermediates {
+        let _ = writeln!(
+            text,
+            "  certutil -addstore -f CA {file}       # Intermediate Certification Authorities"
+        );
+    }
+    text.push_str("\nDebian / Ubuntu (system store, PEM files named .crt):\n");
+    for (base, _) in roots.iter().chain(intermediates) {
+        let _ = writeln!(
+            text,
+            "  sudo cp {base}.crt /usr/local/share/ca-certificates/"
+        );
+    }
+    text.push_str("  sudo update-ca-certificates\n  (with --format der: convert first, openssl x509 -inform der -in FILE.der -out FILE.crt)\n");
+    text.push_str("\nJava keystore:\n");
+    for (base, file) in roots.iter().chain(intermediates) {
+        let _ = writeln!(
+            text,
+            "  keytool -importcert -noprompt -trustcacerts -alias {base} -file {file} -keystore truststore.jks -storepass changeit"
+        );
+    }
+    text.push_str("\nApplications that take a CA file (curl --cacert, OpenSSL, int-check --ca-file): use trust-bundle.pem.\n");
+    text
+}
+
+fn pem_encode(der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::with_capacity(der.len() * 4 / 3 + 4);
+    for chunk in der.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// `certs inspect FILE`: what a file really is.
+pub fn inspect(file: &Path, format: Format) -> Result<u8, Stop> {
+    let inspection = pki::inspect_file(file)?;
+    let text = match format {
+        Format::Json => {
+            let value = json!({
+                "schema": "int-check.inspect.v1",
+                "file": file.display().to_string(),
+                "encoding": inspection.encoding,
+                "items": inspection.items.iter().map(pki::FileItem::to_json).collect::<Vec<_>>(),
+                "extension_lies": inspection.extension_lies,
+            });
+            format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
+        }
+        Format::Human => {
+            let mut out = format!("{}: {}", file.display(), inspection.encoding);
+            if inspection.items.is_empty() {
+                out.push_str(", no certificate or key found\n");
+            } else {
+                let _ = writeln!(out, ", {} item(s)", inspection.items.len());
+                for item in &inspection.items {
+                    let _ = writeln!(out, "  {}", item.describe());
+                }
+            }
+            if inspection.encoding == "PEM on one line" {
+                out.push_str("  the PEM is on one line, as the NHS page prints it: put BEGIN/END on lines of their own and split the base64 into 64-character lines\n");
+            }
+            if let Some(lie) = &inspection.extension_lies {
+                let _ = writeln!(out, "WARN {lie}");
+            }
+            out
+        }
+    };
+    write_stdout(&text)?;
+    Ok(if inspection.items.is_empty() {
+        EXIT_CHECK_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+/// `certs verify`: the local client identity, offline, as a report.
+pub fn verify(
+    args: &TrustArgs,
+    paths: ClientPaths,
+    at: Option<jiff::Timestamp>,
+    format: Format,
+) -> Result<u8, Stop> {
+    let profile = resolve_profile(&args.profile_args())?;
+    let trust: std::sync::Arc<TrustStore> = profile_trust(&profile)?;
+    let provider = rustls::crypto::ring::default_provider();
+    let started = std::time::Instant::now();
+    let at_instant = at.unwrap_or_else(jiff::Timestamp::now);
+    let verdict = identity::verify(
+        &paths,
+        &trust,
+        &provider,
+        unix_time(at_instant),
+        profile.expiry_warning_days,
+    )?;
+    let report = Report {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        profile: profile.name.clone(),
+        description: profile.description.clone(),
+        started_at: jiff::Timestamp::now(),
+        duration: started.elapsed(),
+        endpoints: vec![EndpointHeading {
+            name: IDENTITY.to_string(),
+            url: paths.cert.display().to_string(),
+        }],
+        checks: verdict.checks,
+        maintenance: Default::default(),
+    };
+    let text = match format {
+        Format::Json => report::json::render(&report),
+        Format::Human => report::human::render(&report, &report::human::Style { color: false }),
+    };
+    write_stdout(&text)?;
+    Ok(if verdict.failed {
+        EXIT_CHECK_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn pem_encoding_round_trips() {
+        let der = CertificateDer::from_pem_slice(pki::G2_ROOT_PEM.as_bytes()).unwrap();
+        assert_eq!(pem_encode(der.as_ref()), pki::G2_ROOT_PEM);
+        for len in 0..5 {
+            let data: Vec<u8> = (0..len).collect();
+            let text = pem_encode(&data);
+            let back = CertificateDer::from_pem_slice(text.as_bytes());
+            assert_eq!(back.map(|d| d.as_ref().to_vec()).unwrap_or_default(), data);
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! Issue 4 end to end: certs commands, client identity checks, maintenance windows, explain.
+
+mod lab;
+
+use std::os::unix::fs::PermissionsExt;
+
+use lab::*;
+use serde_json::Value;
+
+fn status(check: &Value) -> (&str, &str) {
+    (
+        check["status"].as_str().unwrap(),
+        check["reason"].as_str().unwrap_or(""),
+    )
+}
+
+/// `certs verify` against the lab anchors; returns the run.
+async fn verify(lab: &Lab, cert: &std::path::Path, key: &std::path::Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "certs",
+        "verify",
+        "--ca-file",
+        p(&lab.root_file),
+        "--ca-file",
+        p(&lab.subca_file),
+        "--cert",
+        p(cert),
+        "--key",
+        p(key),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    lab::run(&args).await
+}
+
+/// The identity check whose message contains `needle`.
+fn finding(run: &Run, needle: &str) -> Value {
+    run.checks("client-identity", "identity")
+        .into_iter()
+        .find(|c| {
+            c["message"].as_str().unwrap().contains(needle)
+                || c["reason"].as_str().unwrap_or("").contains(needle)
+        })
+        .unwrap_or_else(|| panic!("no identity finding about {needle}: {}", run.stdout))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn good_ec_and_rsa_identities_pass_every_check() {
+    let lab = Lab::start().await;
+    for rsa in [false, true] {
+        let spec = LeafSpec {
+            rsa,
+            ..LeafSpec::client("x.supplier.thirdparty.nhs.uk")
+        };
+        let (cert, key) = lab.identity_with(&lab.pki, &spec);
+        let run = verify(
+            &lab,
+            &cert,
+            &key,
+            &["--fqdn", "x.supplier.thirdparty.nhs.uk"],
+        )
+        .await;
+        assert_eq!(run.code, 0, "rsa={rsa}: {}", run.stdout);
+        let checks = run.checks("client-identity", "identity");
+        assert!(
+            checks.iter().all(|c| c["status"] == "pass"),
+            "rsa={rsa}: {checks:#?}"
+        );
+        let key_check = finding(&run, "matches the certificate");
+        assert_eq!(
+            key_check["details"]["key"],
+            if rsa { "RSA 2048 bits" } else { "EC 256 bits" }
+        );
+        assert!(
+            finding(&run, "chains to")
+                .to_string()
+                .contains("NHS INT Authentication G2 -> NHS PTL Root Authority G2")
+        );
+        assert!(
+            finding(&run, "days left")["details"]["days_left"]
+                .as_i64()
+                .unwrap()
+                > 300
+        );
+        assert_eq!(
+            finding(&run, "private (mode")["details"]["key_mode"],
+            "0600"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_identity_problem_has_its_reason() {
+    let lab = Lab::start().await;
+    let fqdn = "x.supplier.thirdparty.nhs.uk";
+
+    let (cert, key) = lab.identity_with(
+        &lab.pki,
+        &LeafSpec {
+            valid_from_days: -400,
+            valid_to_days: -3,
+            ..LeafSpec::client(fqdn)
+        },
+    );
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        status(&finding(&run, "cert.expired")),
+        ("fail", "cert.expired")
+    );
+
+    let (cert, key) = lab.identity_with(
+        &lab.pki,
+        &LeafSpec {
+            valid_to_days: 10,
+            ..LeafSpec::client(fqdn)
+        },
+    );
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert_eq!(run.code, 0, "a warning only");
+    assert_eq!(
+        status(&finding(&run, "cert.expiring_soon")),
+        ("warn", "cert.expiring_soon")
+    );
+
+    let stranger = Pki::g2();
+    let (cert, key) = lab.identity_with(&stranger, &LeafSpec::client(fqdn));
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert_eq!(run.code, 1);
+    let check = finding(&run, "cert.untrusted_issuer");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the pinned one"),
+        "{check:#}"
+    );
+
+    let (cert, key) = lab.identity_with(
+        &lab.pki,
+        &LeafSpec {
+            no_eku: true,
+            ..LeafSpec::client(fqdn)
+        },
+    );
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert_eq!(
+        status(&finding(&run, "cert.no_client_auth")),
+        ("warn", "cert.no_client_auth")
+    );
+    let (cert, key) = lab.identity_with(&lab.pki, &LeafSpec::server(fqdn));
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        status(&finding(&run, "cert.no_client_auth")),
+        ("fail", "cert.no_client_auth")
+    );
+
+    let (cert, _) = lab.identity_with(&lab.pki, &LeafSpec::client(fqdn));
+    let (_, other_key) = lab.identity_with(
+        &lab.pki,
+        &LeafSpec::client("other.supplier.thirdparty.nhs.uk"),
+    );
+    let run = verify(&lab, &cert, &other_key, &[]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        status(&finding(&run, "cert.key_mismatch")),
+        ("fail", "cert.key_mismatch")
+    );
+    let secret_line = std::fs::read_to_string(&other_key)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        !run.stdout.contains(&secret_line) && !run.stderr.contains(&secret_line),
+        "key material printed"
+    );
+
+    let (cert, key) = lab.identity_with(&lab.pki, &LeafSpec::client(fqdn));
+    for mode in [0o640, 0o644] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = verify(&lab, &cert, &key, &[]).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(
+            status(&finding(&run, "cert.key_permissions")),
+            ("warn", "cert.key_permissions")
+        );
+    }
+
+    let run = verify(
+        &lab,
+        &cert,
+        &key,
+        &["--fqdn", "y.supplier.thirdparty.nhs.uk"],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    let check = finding(&run, "cert.fqdn_mismatch");
+    assert!(
+        check["message"].as_str().unwrap().contains(fqdn),
+        "{check:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_at_a_future_instant_sees_the_expiry_coming() {
+    let lab = Lab::start().await;
+    let (cert, key) =
+        lab.identity_with(&lab.pki, &LeafSpec::client("x.supplier.thirdparty.nhs.uk"));
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * 400))
+        .unwrap()
+        .to_string();
+    let run = verify(&lab, &cert, &key, &["--at", &later]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        status(&finding(&run, "cert.expired")),
+        ("fail", "cert.expired")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_a_wrong_key_once_and_skips_mutual_tls_endpoints() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let url = |path: &str| format!("https://msg.int.test:{}/{path}", addr.port());
+    let mut endpoints: Vec<EndpointSpec> = (0..5)
+        .map(|i| EndpointSpec {
+            mtls: true,
+            ..EndpointSpec::new(&format!("mtls-{i}"), url(&i.to_string()))
+        })
+        .collect();
+    endpoints.push(EndpointSpec::new("public", url("public")));
+    let profile = lab.profile("p.toml", &endpoints, "");
+    let (cert, _) = lab.client_identity(&lab.pki, "a.supplier.thirdparty.nhs.uk");
+    let (_, wrong_key) = lab.client_identity(&lab.pki, "b.supplier.thirdparty.nhs.uk");
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&wrong_key),
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    let json = run.json();
+    // One identity failure, reported first.
+    assert_eq!(json["checks"][0]["kind"], "identity");
+    let failures: Vec<&Value> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["reason"], "cert.key_mismatch");
+    for i in 0..5 {
+        let tls = run.check(&format!("mtls-{i}"), "tls");
+        assert_eq!(status(&tls), ("skip", "skip.dependency_failed"));
+        assert!(tls["message"].as_str().unwrap().contains("client identity"));
+    }
+    assert_eq!(status(&run.check("public", "http")), ("pass", ""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_at_an_instant_inside_a_maintenance_slot() {
+    let lab = Lab::start().await;
+    lab.dns.set("msg.int.test", DnsAnswer::NxDomain);
+    let endpoint =
+        EndpointSpec::new("spine", "https://msg.int.test/").with("service = \"spine-core\"");
+    let slots = "[[maintenance]]\nservice = \"spine-core\"\nweekly = [\"Mon 20:00-Tue 06:00\", \"Wed 20:00-Thu 06:00\"]\n";
+    let profile = lab.profile("p.toml", &[endpoint], slots);
+    // Monday 15 June 2026 20:30 BST = 19:30 UTC: inside the Monday slot.
+    let inside = "2026-06-15T19:30:00Z";
+    let run = lab::run(&["--profile", p(&profile), "--format", "json", "--at", inside]).await;
+    assert_eq!(
+        run.code, 0,
+        "a failure in a slot is a warning by default: {}",
+        run.stdout
+    );
+    let dns = run.check("spine", "dns");
+    assert_eq!(status(&dns), ("warn", "maintenance.window"));
+    assert_eq!(dns["details"]["original_reason"], "dns.nxdomain");
+    assert_eq!(dns["details"]["maintenance"]["end"], "2026-06-16T05:00:00Z");
+    let json = run.json();
+    assert_eq!(json["maintenance"]["active"][0]["service"], "spine-core");
+
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--at",
+        inside,
+        "--maintenance",
+        "fail",
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    assert_eq!(status(&run.check("spine", "dns")), ("fail", "dns.nxdomain"));
+
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--at",
+        inside,
+        "--maintenance",
+        "ignore",
+    ])
+    .await;
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        status(&run.check("spine", "dns")),
+        ("skip", "maintenance.window")
+    );
+
+    // 19:30 UTC on a Monday in winter is 19:30 GMT: before the slot.
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--at",
+        "2026-11-23T19:30:00Z",
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    assert_eq!(status(&run.check("spine", "dns")), ("fail", "dns.nxdomain"));
+    assert_eq!(
+        run.json()["maintenance"]["next"][0]["start"],
+        "2026-11-23T20:00:00Z"
+    );
+
+    let human = lab::run(&["--profile", p(&profile), "--at", inside]).await;
+    assert!(
+        human.stdout.contains(
+            "maintenance (Europe/London): IN MAINTENANCE: spine-core until Tue 16 Jun 06:00 BST"
+        ),
+        "{}",
+        human.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_command_follows_the_clock_changes() {
+    // Spine CIS: Tuesday 20:00 to Wednesday 06:00 local. 27 Oct 2026 is the first Tuesday of GMT.
+    let run = lab::run(&[
+        "windows",
+        "--at",
+        "2026-10-27T20:30:00Z",
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.code, 0);
+    let json = run.json();
+    let active: Vec<&str> = json["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["spine-cis"]);
+    assert_eq!(json["active"][0]["start"], "2026-10-27T20:00:00Z");
+    // The Tuesday before, in BST, the same slot started an hour earlier in UTC.
+    let run = lab::run(&[
+        "windows",
+        "--at",
+        "2026-10-20T19:30:00Z",
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.json()["active"][0]["start"], "2026-10-20T19:00:00Z");
+    let human = lab::run(&["windows", "--at", "2026-10-20T19:30:00Z"]).await;
+    assert!(
+        human
+            .stdout
+            .contains("spine-cis    IN A SLOT now, until Wed 21 Oct 06:00 BST"),
+        "{}",
+        human.stdout
+    );
+    let bad = lab::run(&["windows", "--at", "tuesday"]).await;
+    assert_eq!(bad.code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_tells_what_a_file_really_is() {
+    let lab = Lab::start().await;
+    // PEM saved as .der, the way the NHS page's instructions produce it.
+    let pem_as_der = lab.write("root.der", &lab.pki.root.pem);
+    let run = lab::run(&["certs", "inspect", p(&pem_as_der)]).await;
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains(": PEM, 1 item(s)")
+            && run
+                .stdout
+                .contains("WARN the extension .der says binary DER"),
+        "{}",
+        run.stdout
+    );
+    // DER saved as .pem.
+    let der_as_pem = lab.path("subca.pem");
+    std::fs::write(&der_as_pem, lab.pki.subca.cert.as_ref()).unwrap();
+    let run = lab::run(&["certs", "inspect", p(&der_as_pem), "--format", "json"]).await;
+    let json = run.json();
+    assert_eq!(json["encoding"], "DER");
+    assert_eq!(json["items"][0]["type"], "certificate");
+    assert!(
+        json["extension_lies"]
+            .as_str()
+            .unwrap()
+            .contains("binary DER")
+    );
+    // The real G2 root is recognised as the pinned one.
+    let real = lab.write(
+        "g2.pem",
+        include_str!("../fixtures/nhs-ptl-root-authority-g2.pem"),
+    );
+    let run = lab::run(&["certs", "inspect", p(&real), "--format", "json"]).await;
+    assert_eq!(
+        run.json()["items"][0]["pinned"],
+        "NHS PTL Root Authority G2"
+    );
+    // A key, named like a certificate: its type is told, its bytes are not.
+    let (_, key) = lab.client_identity(&lab.pki, "k.supplier.thirdparty.nhs.uk");
+    let key_as_crt = lab.path("key.crt");
+    std::fs::copy(&key, &key_as_crt).unwrap();
+    let run = lab::run(&["certs", "inspect", p(&key_as_crt)]).await;
+    assert!(
+        run.stdout.contains("private key (PKCS#8)") && run.stdout.contains("holds a private key"),
+        "{}",
+        run.stdout
+    );
+    let secret_line = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(!run.stdout.contains(&secret_line));
+    // Neither certificate nor key.
+    let junk = lab.write("notes.txt", "hello");
+    let run = lab::run(&["certs", "inspect", p(&junk)]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("no certificate or key found"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_real_pem_and_der_with_instructions() {
+    let lab = Lab::start().await;
+    for format in ["pem", "der"] {
+        let out = lab.path(&format!("export-{format}"));
+        let run = lab::run(&["certs", "export", "--out", p(&out), "--format", format]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let root = out.join(format!("nhs-ptl-root-authority-g2.{format}"));
+        let inspected = lab::run(&["certs", "inspect", p(&root), "--format", "json"])
+            .await
+            .json();
+        assert_eq!(inspected["encoding"], format.to_uppercase());
+        assert_eq!(inspected["items"][0]["pinned"], "NHS PTL Root Authority G2");
+        assert!(inspected["extension_lies"].is_null());
+        let bundle = std::fs::read_to_string(out.join("trust-bundle.pem")).unwrap();
+        assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 2);
+        let install = std::fs::read_to_string(out.join("INSTALL.txt")).unwrap();
+        for needle in [
+            "Trusted Root Certification Authorities",
+            "Intermediate Certification Authorities",
+            "update-ca-certificates",
+            "keytool",
+        ] {
+            assert!(install.contains(needle), "INSTALL.txt lacks {needle}");
+        }
+    }
+    // The exported bundle works as --ca-file.
+    let bundle = lab.path("export-pem").join("trust-bundle.pem");
+    let run = lab::run(&["certs", "show", "--ca-file", p(&bundle), "--format", "json"]).await;
+    assert_eq!(run.code, 0);
+    let json = run.json();
+    assert_eq!(json["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        json["certificates"][0]["sha256"],
+        "54:0F:7C:D6:11:15:10:EF:8A:4A:78:93:9B:39:A0:75:C7:1A:68:F0:CE:71:BB:F2:81:41:F7:C6:BE:35:7F:8F"
+    );
+    assert_eq!(json["certificates"][0]["expires_within_a_year"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_prints_the_catalogue() {
+    let run = lab::run(&["explain", "tls.untrusted_issuer"]).await;
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("What to do:")
+            && run
+                .stdout
+                .contains("Intermediate Certification Authorities")
+    );
+    let run = lab::run(&["explain"]).await;
+    assert!(run.stdout.contains("maintenance.window") && run.stdout.contains("cert.key_mismatch"));
+    let run = lab::run(&["explain", "tls.nope"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("tls.cn_only"));
+}
