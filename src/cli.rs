@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands::{self, Stop};
 use crate::maintenance::{self, MaintenanceMode};
 use crate::profile::{self, ResolverAddr};
-use crate::report::Format;
+use crate::report::{DataFormat, Format};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_CHECK_FAILED: u8 = 1;
@@ -32,7 +32,8 @@ Exit codes:
     version,
     after_help = EXIT_CODES_HELP,
     args_conflicts_with_subcommands = true,
-    args_override_self = true
+    args_override_self = true,
+    max_term_width = 100
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,6 +41,14 @@ pub struct Cli {
 
     #[command(flatten)]
     pub check: CheckArgs,
+
+    /// More logs on stderr: -v for progress of each phase, -vv for protocol detail
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print only failures (human format) and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,13 +73,20 @@ pub enum Command {
         at: Option<jiff::Timestamp>,
         /// Output format on stdout
         #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: Format,
+        format: DataFormat,
     },
     /// Explain a reason code (what it means, what to do), or list them all
     Explain {
         /// A reason code, e.g. tls.untrusted_issuer
         code: Option<String>,
     },
+    /// Print a shell completion script: int-check completions bash > /etc/bash_completion.d/int-check
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): int-check man > int-check.1
+    Man,
     /// List the built-in profiles, or print one as TOML to save and edit
     Profiles {
         #[command(subcommand)]
@@ -86,7 +102,7 @@ pub enum CertsAction {
         trust: TrustArgs,
         /// Output format on stdout
         #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: Format,
+        format: DataFormat,
     },
     /// Write the root and SubCA as separate files and a PEM bundle, with install instructions
     Export {
@@ -104,7 +120,7 @@ pub enum CertsAction {
         file: PathBuf,
         /// Output format on stdout
         #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: Format,
+        format: DataFormat,
     },
     /// Check a client certificate and key offline: key match, chain, validity, EKU, FQDN, permissions
     #[command(after_help = EXIT_CODES_HELP)]
@@ -133,6 +149,41 @@ pub enum CertsAction {
 pub enum CertExportFormat {
     Pem,
     Der,
+}
+
+/// A phase of the check pipeline, as selected with --only / --skip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phase {
+    Identity,
+    Dns,
+    Tcp,
+    Tls,
+    Http,
+    Ldap,
+}
+
+/// `--report FORMAT=PATH`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportTarget {
+    pub format: Format,
+    pub path: PathBuf,
+}
+
+fn parse_report_target(text: &str) -> Result<ReportTarget, String> {
+    use clap::ValueEnum;
+    let (format, path) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not FORMAT=PATH, e.g. junit=report.xml"))?;
+    let format = Format::from_str(format.trim(), true).map_err(|_| {
+        format!("`{format}` is not a format: use human, json, junit, markdown or prometheus")
+    })?;
+    if path.trim().is_empty() {
+        return Err(format!("`{text}` has no path after ="));
+    }
+    Ok(ReportTarget {
+        format,
+        path: PathBuf::from(path.trim()),
+    })
 }
 
 /// The options that choose a profile and its trust anchors (no network).
@@ -253,6 +304,46 @@ pub struct CheckArgs {
     )]
     pub maintenance: MaintenanceMode,
 
+    /// Also write a report to a file (repeatable): --report junit=report.xml --report json=report.json
+    #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report_target)]
+    pub reports: Vec<ReportTarget>,
+
+    /// Warnings fail the run too (exit 1)
+    #[arg(long, env = "INT_CHECK_STRICT")]
+    pub strict: bool,
+
+    /// Only these endpoints (repeatable; * and ? match any text / one character)
+    #[arg(long = "endpoint", value_name = "NAME")]
+    pub endpoints: Vec<String>,
+
+    /// Only endpoints of these services (repeatable), e.g. spine-core
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+
+    /// Only up to these phases (comma-separated); the phases they need run too
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
+    pub only: Vec<Phase>,
+
+    /// Leave out these phases and the ones after them (comma-separated)
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
+    pub skip: Vec<Phase>,
+
+    /// Probe at most N endpoints at once [default: all of them, up to 256]
+    #[arg(long, env = "INT_CHECK_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+
+    /// Stop the whole run after this long; checks not finished by then fail with run.deadline
+    #[arg(long, env = "INT_CHECK_DEADLINE", value_name = "DURATION", value_parser = profile::parse_duration)]
+    pub deadline: Option<Duration>,
+
+    /// Retry transient DNS and TCP failures up to N times (a success after a retry is a warning)
+    #[arg(long, env = "INT_CHECK_RETRIES", value_name = "N", default_value = "0", value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub retries: u8,
+
+    /// Print the plan (endpoints, phases, hosts, anchors, identity) without touching the network
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Never colour the output (colour is used only on a terminal, and never when NO_COLOR is set)
     #[arg(long, env = "INT_CHECK_NO_COLOR")]
     pub no_color: bool,
@@ -278,7 +369,7 @@ pub struct SdsArgs {
 
     /// Output format on stdout
     #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: DataFormat,
 }
 
 /// The binary's whole life: parse, run, report, exit code.
@@ -294,6 +385,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    commands::init_logging(cli.verbose, cli.quiet);
     let outcome = std::panic::catch_unwind(|| run(cli));
     match outcome {
         Ok(Ok(code)) => ExitCode::from(code),
@@ -315,9 +407,25 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8, Stop> {
+    let quiet = cli.quiet;
     match cli.command {
-        None => commands::check::run_check(cli.check),
-        Some(Command::Check(args)) => commands::check::run_check(args),
+        None => commands::check::run_check(cli.check, quiet),
+        Some(Command::Check(args)) => commands::check::run_check(args, quiet),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "int-check", &mut out);
+            commands::write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot render the manual: {e}")))?;
+            commands::write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(EXIT_OK)
+        }
         Some(Command::Sds(args)) => commands::sds::run_sds(args),
         Some(Command::Certs { action }) => match action {
             CertsAction::Show { trust, format } => commands::certs::show(&trust, format),

@@ -1,19 +1,28 @@
-//! Runs a plan: every endpoint concurrently, each through its phase chain. A failed phase
-//! turns the phases after it into skips instead of more timeouts. The engine never prints.
+//! Runs a plan: every endpoint concurrently (bounded), each through its phase chain. A failed
+//! phase turns the phases after it into skips instead of more timeouts; a run deadline turns
+//! what has not finished into failures, keeping every result that did. The engine never prints.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::findings::{Check, CheckKind, Status};
 use crate::pki::TrustStore;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
-use crate::probe::{http, identity, ldap, tcp, tls};
+use crate::probe::{http, identity, ldap, secs, tcp, tls};
+use crate::reasons::Reason;
+
+/// Endpoints probed at once when the caller sets no bound: enough for any profile, few enough
+/// to stay inside the usual 1024 open-file limit.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+
+/// Called with (endpoints done, endpoints in all) as endpoints finish.
+pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 /// Everything the probes share during one run.
 pub struct Engine {
@@ -30,7 +39,17 @@ pub struct Engine {
     pub ids: ldap::Identifiers,
     /// The client identity failed its local checks: mutual-TLS endpoints stop after TCP.
     pub identity_failed: bool,
+    /// Endpoints probed at once.
+    pub concurrency: usize,
+    /// The whole run's time limit.
+    pub deadline: Option<Duration>,
+    /// Extra attempts for transient DNS and TCP failures.
+    pub retries: u8,
+    pub progress: Option<Progress>,
 }
+
+/// The checks of one endpoint, collected as they finish so that a deadline loses none.
+type Sink = Mutex<Vec<Check>>;
 
 impl Engine {
     /// Runs every endpoint of the plan and returns the checks in plan order.
@@ -42,28 +61,76 @@ impl Engine {
                 .map(|h| (h.clone(), OnceCell::new()))
                 .collect(),
         );
+        let sinks: Arc<Vec<Sink>> = Arc::new(
+            (0..plan.endpoints.len())
+                .map(|_| Mutex::new(Vec::new()))
+                .collect(),
+        );
+        let finished: Arc<Vec<std::sync::atomic::AtomicBool>> = Arc::new(
+            (0..plan.endpoints.len())
+                .map(|_| Default::default())
+                .collect(),
+        );
+        let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let total = plan.endpoints.len();
         let mut tasks = JoinSet::new();
-        for index in 0..plan.endpoints.len() {
-            let engine = self.clone();
-            let plan = plan.clone();
-            let cache = dns_cache.clone();
+        for index in 0..total {
+            let (engine, plan, cache, sinks, finished, limit, done) = (
+                self.clone(),
+                plan.clone(),
+                dns_cache.clone(),
+                sinks.clone(),
+                finished.clone(),
+                limit.clone(),
+                done.clone(),
+            );
             tasks.spawn(async move {
-                let checks = engine
-                    .run_endpoint(&plan.endpoints[index], index, &cache)
+                let _permit = limit.acquire().await;
+                engine
+                    .run_endpoint(&plan.endpoints[index], index, &cache, &sinks[index])
                     .await;
-                (index, checks)
+                finished[index].store(true, std::sync::atomic::Ordering::SeqCst);
+                let now = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                if let Some(progress) = &engine.progress {
+                    progress(now, total);
+                }
             });
         }
-        let mut by_endpoint: Vec<Vec<Check>> = vec![Vec::new(); plan.endpoints.len()];
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((index, checks)) => by_endpoint[index] = checks,
+        let all = async {
+            while let Some(joined) = tasks.join_next().await {
                 // A panicking probe is a bug; never let it take the other results with it.
-                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                Err(_) => {}
+                if let Err(error) = joined
+                    && error.is_panic()
+                {
+                    std::panic::resume_unwind(error.into_panic());
+                }
             }
+        };
+        let timed_out = match self.deadline {
+            Some(deadline) => tokio::time::timeout(deadline, all).await.is_err(),
+            None => {
+                all.await;
+                false
+            }
+        };
+        if timed_out {
+            tasks.abort_all();
         }
-        by_endpoint.into_iter().flatten().collect()
+        let mut out = Vec::new();
+        for (index, planned) in plan.endpoints.iter().enumerate() {
+            let mut checks = std::mem::take(&mut *sinks[index].lock().expect("sink"));
+            order(&mut checks);
+            if timed_out && !finished[index].load(std::sync::atomic::Ordering::SeqCst) {
+                checks.push(deadline_check(
+                    planned,
+                    &checks,
+                    self.deadline.unwrap_or_default(),
+                ));
+            }
+            out.extend(checks);
+        }
+        out
     }
 
     async fn run_endpoint(
@@ -71,31 +138,35 @@ impl Engine {
         planned: &PlannedEndpoint,
         index: usize,
         dns_cache: &HashMap<String, OnceCell<DnsOutcome>>,
-    ) -> Vec<Check> {
+        sink: &Sink,
+    ) {
         let endpoint = &planned.endpoint;
         let url = &endpoint.url;
         let target = url.authority();
-        let mut checks = Vec::new();
+        let push = |check: Check| sink.lock().expect("sink").push(check);
+        tracing::debug!(endpoint = %endpoint.name, "start");
 
         let addresses: Vec<IpAddr> = match url.ip {
             Some(ip) => {
-                checks.push(dns::literal_check(&endpoint.name, ip));
+                push(dns::literal_check(&endpoint.name, ip));
                 vec![ip]
             }
             None => {
                 let cell = &dns_cache[&url.host];
-                let outcome = cell.get_or_init(|| self.resolver.resolve(&url.host)).await;
+                let outcome = cell
+                    .get_or_init(|| self.resolver.resolve_with_retries(&url.host, self.retries))
+                    .await;
                 let check = dns::check(&endpoint.name, &url.host, outcome);
                 let failed = check.status == Status::Fail;
-                checks.push(check);
+                push(check);
                 if failed {
                     for kind in planned.phases.iter().filter(|k| **k != CheckKind::Dns) {
-                        checks.push(
+                        push(
                             Check::new(&endpoint.name, *kind, target.clone())
                                 .skip(format!("not run: DNS lookup of {} failed", url.host)),
                         );
                     }
-                    return checks;
+                    return;
                 }
                 match &outcome.result {
                     Ok(resolved) => resolved
@@ -108,40 +179,133 @@ impl Engine {
                 }
             }
         };
+        if !planned.phases.contains(&CheckKind::Tcp) {
+            return;
+        }
 
         // Every address is its own chain of checks, all at once.
         let per_address = addresses.iter().map(|ip| {
             let address = SocketAddr::new(*ip, url.port);
-            self.run_address(planned, index, &target, address)
+            self.run_address(planned, index, &target, address, sink)
         });
-        let mut usable = None;
-        for address_checks in futures_util::future::join_all(per_address).await {
-            // The application phase runs once, on the first address whose TLS phase held.
-            if usable.is_none()
-                && let Some(tls) = address_checks.iter().find(|c| c.kind == CheckKind::Tls)
-                && matches!(tls.status, Status::Pass | Status::Warn)
-            {
-                usable = tls.address;
-            }
-            checks.extend(address_checks);
-        }
+        // The application phase runs once, on the first address (in DNS order) whose TLS held.
+        let usable = futures_util::future::join_all(per_address)
+            .await
+            .into_iter()
+            .flatten()
+            .next();
         let app_phase = planned
             .phases
             .iter()
             .find(|k| matches!(k, CheckKind::Http | CheckKind::Ldap));
         if let Some(kind) = app_phase {
             match usable {
-                Some(address) => checks.extend(
-                    self.run_application(planned, index, *kind, &target, address)
-                        .await,
-                ),
-                None => checks.push(
+                Some(address) => {
+                    for check in self
+                        .run_application(planned, index, *kind, &target, address)
+                        .await
+                    {
+                        push(check);
+                    }
+                }
+                None => push(
                     Check::new(&endpoint.name, *kind, target.clone())
                         .skip("not run: no address completed the TLS handshake"),
                 ),
             }
         }
-        checks
+    }
+
+    /// TCP (and TLS) to one address; returns the address when the TLS phase held.
+    async fn run_address(
+        &self,
+        planned: &PlannedEndpoint,
+        index: usize,
+        target: &str,
+        address: SocketAddr,
+        sink: &Sink,
+    ) -> Option<SocketAddr> {
+        let endpoint = &planned.endpoint;
+        let push = |check: Check| sink.lock().expect("sink").push(check);
+        let (stream, tcp_check) = self
+            .connect_with_retries(&endpoint.name, target, address)
+            .await;
+        push(tcp_check);
+        let wants_tls = planned.phases.contains(&CheckKind::Tls);
+        let skip_reason = match (&stream, endpoint.mtls && self.identity_failed) {
+            (None, _) => Some(format!("not run: TCP connection to {address} failed")),
+            (Some(_), true) => Some(format!(
+                "not run: the client identity failed its checks (see {})",
+                identity::IDENTITY
+            )),
+            (Some(_), false) => None,
+        };
+        let (Some(stream), None) = (stream, skip_reason.clone()) else {
+            if wants_tls {
+                push(
+                    Check::new(&endpoint.name, CheckKind::Tls, target)
+                        .at(address)
+                        .skip(skip_reason.unwrap_or_default()),
+                );
+            }
+            return None;
+        };
+        if !wants_tls {
+            return None;
+        }
+        let check = tls::check(
+            &self.tls,
+            &self.trust[index],
+            &endpoint.name,
+            target,
+            &endpoint.url.host,
+            address,
+            stream,
+            self.timeout,
+        )
+        .await;
+        let held = matches!(check.status, Status::Pass | Status::Warn);
+        push(check);
+        held.then_some(address)
+    }
+
+    /// A TCP connection, retried on transient failures when `retries` allows.
+    async fn connect_with_retries(
+        &self,
+        endpoint: &str,
+        target: &str,
+        address: SocketAddr,
+    ) -> (Option<tokio::net::TcpStream>, Check) {
+        let mut attempt = 0;
+        loop {
+            let (stream, check) = tcp::connect(endpoint, target, address, self.timeout).await;
+            let transient = matches!(
+                check.reason,
+                Some(Reason::TcpTimeout | Reason::TcpRefused | Reason::TcpUnreachable)
+            );
+            if stream.is_some() && attempt > 0 {
+                let message = format!(
+                    "{} after {attempt} failed attempt(s): the path is unreliable",
+                    check.message
+                );
+                return (
+                    stream,
+                    check
+                        .detail("attempts", attempt + 1)
+                        .warn(Reason::TcpRetried, message),
+                );
+            }
+            if stream.is_some() || !transient || attempt >= self.retries {
+                let check = if attempt > 0 {
+                    check.detail("attempts", attempt + 1)
+                } else {
+                    check
+                };
+                return (stream, check);
+            }
+            attempt += 1;
+            tracing::info!(%address, attempt, "retrying TCP connection");
+        }
     }
 
     async fn run_application(
@@ -184,51 +348,47 @@ impl Engine {
             _ => Vec::new(),
         }
     }
+}
 
-    async fn run_address(
-        &self,
-        planned: &PlannedEndpoint,
-        index: usize,
-        target: &str,
-        address: SocketAddr,
-    ) -> Vec<Check> {
-        let endpoint = &planned.endpoint;
-        let (stream, tcp_check) = tcp::connect(&endpoint.name, target, address, self.timeout).await;
-        let mut checks = vec![tcp_check];
-        let later = planned.phases.iter().filter(|k| **k == CheckKind::Tls);
-        let skip_reason = match (&stream, endpoint.mtls && self.identity_failed) {
-            (None, _) => Some(format!("not run: TCP connection to {address} failed")),
-            (Some(_), true) => Some(format!(
-                "not run: the client identity failed its checks (see {})",
-                identity::IDENTITY
-            )),
-            (Some(_), false) => None,
-        };
-        let (Some(stream), None) = (stream, skip_reason.clone()) else {
-            for kind in later {
-                let reason = skip_reason.clone().unwrap_or_default();
-                checks.push(
-                    Check::new(&endpoint.name, *kind, target)
-                        .at(address)
-                        .skip(reason),
-                );
-            }
-            return checks;
-        };
-        if planned.phases.contains(&CheckKind::Tls) {
-            let check = tls::check(
-                &self.tls,
-                &self.trust[index],
-                &endpoint.name,
-                target,
-                &endpoint.url.host,
-                address,
-                stream,
-                self.timeout,
-            )
-            .await;
-            checks.push(check);
+/// Report order within an endpoint: DNS, then each address's TCP and TLS (in DNS order),
+/// then the application phase. Probes finish in any order; reports must not.
+fn order(checks: &mut [Check]) {
+    let mut addresses: Vec<Option<SocketAddr>> = Vec::new();
+    for check in checks.iter() {
+        if matches!(check.kind, CheckKind::Tcp) && !addresses.contains(&check.address) {
+            addresses.push(check.address);
         }
-        checks
     }
+    checks.sort_by_key(|c| match c.kind {
+        CheckKind::Identity | CheckKind::Dns => (0, 0),
+        CheckKind::Tcp | CheckKind::Tls => (
+            1,
+            addresses
+                .iter()
+                .position(|a| *a == c.address)
+                .unwrap_or(usize::MAX),
+        ),
+        CheckKind::Http | CheckKind::Ldap => (2, 0),
+    });
+}
+
+/// The failure an endpoint gets when the run deadline stops it before its last phase.
+fn deadline_check(planned: &PlannedEndpoint, done: &[Check], deadline: Duration) -> Check {
+    let next = planned
+        .phases
+        .iter()
+        .find(|k| !done.iter().any(|c| c.kind == **k))
+        .or(planned.phases.last())
+        .copied()
+        .unwrap_or(CheckKind::Dns);
+    Check::new(
+        &planned.endpoint.name,
+        next,
+        planned.endpoint.url.authority(),
+    )
+    .took(deadline)
+    .fail(
+        Reason::RunDeadline,
+        format!("not finished within the --deadline of {}", secs(deadline)),
+    )
 }

@@ -67,3 +67,160 @@ impl Plan {
         Plan { endpoints, hosts }
     }
 }
+
+/// What `--endpoint`, `--service`, `--only` and `--skip` select.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Endpoint names or globs (`*`, `?`); empty = all.
+    pub endpoints: Vec<String>,
+    /// Services; empty = all.
+    pub services: Vec<String>,
+    /// Phases to run (with the phases they need); empty = all.
+    pub only: Vec<CheckKind>,
+    /// Phases to leave out, with the phases after them.
+    pub skip: Vec<CheckKind>,
+}
+
+impl Selection {
+    /// Whether the local identity checks run.
+    pub fn identity(&self) -> bool {
+        !self.skip.contains(&CheckKind::Identity)
+            && (self.only.is_empty() || self.only.contains(&CheckKind::Identity))
+    }
+
+    fn phases(&self, chain: &[CheckKind]) -> Vec<CheckKind> {
+        let mut phases: Vec<CheckKind> = chain.to_vec();
+        if let Some(cut) = phases.iter().position(|k| self.skip.contains(k)) {
+            phases.truncate(cut);
+        }
+        if !self.only.is_empty() {
+            // Keep up to the last listed phase; the ones before it are its prerequisites.
+            match phases.iter().rposition(|k| self.only.contains(k)) {
+                Some(last) => phases.truncate(last + 1),
+                None => phases.clear(),
+            }
+        }
+        phases
+    }
+}
+
+/// `*` matches any text, `?` one character; case-insensitive like the rest of the names.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn matches(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => matches(&p[1..], n) || (!n.is_empty() && matches(p, &n[1..])),
+            (Some('?'), Some(_)) => matches(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => matches(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    matches(&p, &n)
+}
+
+impl Plan {
+    /// The part of the plan a selection keeps; an error when it keeps nothing.
+    pub fn select(&self, selection: &Selection) -> Result<Plan, crate::error::UsageError> {
+        let endpoints: Vec<PlannedEndpoint> = self
+            .endpoints
+            .iter()
+            .filter(|p| {
+                selection.endpoints.is_empty()
+                    || selection
+                        .endpoints
+                        .iter()
+                        .any(|g| glob_match(g, &p.endpoint.name))
+            })
+            .filter(|p| {
+                selection.services.is_empty()
+                    || p.endpoint.service.as_ref().is_some_and(|s| {
+                        selection.services.iter().any(|w| w.eq_ignore_ascii_case(s))
+                    })
+            })
+            .map(|p| PlannedEndpoint {
+                phases: selection.phases(&p.phases),
+                ..p.clone()
+            })
+            .filter(|p| !p.phases.is_empty())
+            .collect();
+        let only_identity = selection.only == [CheckKind::Identity];
+        if endpoints.is_empty() && !only_identity {
+            let names: Vec<&str> = self
+                .endpoints
+                .iter()
+                .map(|p| p.endpoint.name.as_str())
+                .collect();
+            let mut services: Vec<&str> = self
+                .endpoints
+                .iter()
+                .filter_map(|p| p.endpoint.service.as_deref())
+                .collect();
+            services.sort_unstable();
+            services.dedup();
+            return Err(crate::error::UsageError::new(
+                "the selection (--endpoint, --service, --only, --skip) leaves no endpoint to check",
+            )
+            .hint(format!(
+                "endpoints: {}; services: {}",
+                names.join(", "),
+                services.join(", ")
+            )));
+        }
+        let mut hosts = Vec::new();
+        for planned in &endpoints {
+            let url = &planned.endpoint.url;
+            if url.ip.is_none()
+                && planned.phases.contains(&CheckKind::Dns)
+                && !hosts.contains(&url.host)
+            {
+                hosts.push(url.host.clone());
+            }
+        }
+        Ok(Plan { endpoints, hosts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("spine-*", "spine-reliable"));
+        assert!(glob_match("gas-auth?????ate", "gas-authvalidate"));
+        assert!(!glob_match("spine-*", "mesh-hscn"));
+        assert!(glob_match("*", "anything"));
+    }
+
+    #[test]
+    fn only_keeps_prerequisites_and_skip_drops_dependents() {
+        let chain = [
+            CheckKind::Dns,
+            CheckKind::Tcp,
+            CheckKind::Tls,
+            CheckKind::Http,
+        ];
+        let only_tls = Selection {
+            only: vec![CheckKind::Tls],
+            ..Selection::default()
+        };
+        assert_eq!(
+            only_tls.phases(&chain),
+            [CheckKind::Dns, CheckKind::Tcp, CheckKind::Tls]
+        );
+        let skip_tls = Selection {
+            skip: vec![CheckKind::Tls],
+            ..Selection::default()
+        };
+        assert_eq!(skip_tls.phases(&chain), [CheckKind::Dns, CheckKind::Tcp]);
+        let only_ldap = Selection {
+            only: vec![CheckKind::Ldap],
+            ..Selection::default()
+        };
+        assert!(only_ldap.phases(&chain).is_empty());
+        assert!(!only_tls.identity());
+        assert!(Selection::default().identity());
+    }
+}

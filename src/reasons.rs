@@ -50,6 +50,9 @@ reasons! {
     DnsIpLiteral => "dns.ip_literal",
         "The endpoint URL uses a fixed IP address instead of a DNS name.",
         "INT addresses change: use the DNS service name in the URL, so that the certificate name check and future address changes work.";
+    DnsRetried => "dns.retried",
+        "The lookup succeeded, but only after a timeout or server failure (--retries).",
+        "The answer is right but the path to the DNS servers loses queries: check the HSCN link and any firewall dropping UDP 53 (TCP 53 must be open too).";
     TcpTimeout => "tcp.timeout",
         "The TCP connection got no answer within the timeout.",
         "Usually a firewall or no HSCN route: allow outbound TCP 443 and 636 to the Spine INT range 10.239.0.0/16, and check this machine is on HSCN (contact your network provider).";
@@ -62,6 +65,9 @@ reasons! {
     TcpFailed => "tcp.failed",
         "The TCP connection failed for another reason (the message carries the system error).",
         "Check local networking and firewall rules for this address and port.";
+    TcpRetried => "tcp.retried",
+        "The connection opened, but only after failed attempts (--retries).",
+        "The service is reachable but the path is unreliable: check for packet loss on the HSCN link, or a firewall rate-limiting new connections.";
     TlsHandshakeTimeout => "tls.handshake_timeout",
         "The TCP connection opened but the TLS handshake did not finish within the timeout.",
         "Something accepts the connection but does not speak TLS back: often a firewall or proxy that passes TCP but holds the traffic. Check the port, and any TLS-inspecting proxy on the path.";
@@ -161,6 +167,9 @@ reasons! {
     MaintenanceWindow => "maintenance.window",
         "The check failed while its service is in a published maintenance slot (the original reason is in the details).",
         "Spine INT is in planned maintenance: retry after the slot ends (see `int-check windows`), and check the Forward Change Schedule for work outside the slots.";
+    RunDeadline => "run.deadline",
+        "The run's --deadline passed before this endpoint finished; its remaining phases did not run.",
+        "Raise --deadline, lower --timeout, or look at which phase was slow (the checks before this one say what had finished).";
     SkipDependencyFailed => "skip.dependency_failed",
         "This check did not run because a check it depends on failed.",
         "Fix the failure above it first.";

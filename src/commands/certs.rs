@@ -14,12 +14,12 @@ use crate::findings::{EndpointHeading, Report};
 use crate::pki::{self, CertInfo, TrustStore, rfc3339};
 use crate::probe::identity::{self, IDENTITY};
 use crate::profile::ClientPaths;
-use crate::report::{self, Format};
+use crate::report::{self, DataFormat, Format};
 
 const YEAR: i64 = 365 * 86_400;
 
 /// `certs show`: the profile's anchors, with a warning for any expiring within a year.
-pub fn show(args: &TrustArgs, format: Format) -> Result<u8, Stop> {
+pub fn show(args: &TrustArgs, format: DataFormat) -> Result<u8, Stop> {
     let profile = resolve_profile(&args.profile_args())?;
     let trust = profile_trust(&profile)?;
     let now = jiff::Timestamp::now().as_second();
@@ -32,7 +32,7 @@ pub fn show(args: &TrustArgs, format: Format) -> Result<u8, Stop> {
         .collect();
     let mut expired = false;
     let text = match format {
-        Format::Json => {
+        DataFormat::Json => {
             let certificates: Vec<Value> = entries
                 .iter()
                 .map(|(role, info)| {
@@ -48,7 +48,7 @@ pub fn show(args: &TrustArgs, format: Format) -> Result<u8, Stop> {
             let value = json!({"schema": "int-check.certs.v1", "profile": profile.name, "source": trust.source, "certificates": certificates});
             format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
         }
-        Format::Human => {
+        DataFormat::Human => {
             let mut out = format!(
                 "Trust anchors of profile {}: {}\n",
                 profile.name, trust.source
@@ -241,10 +241,10 @@ fn pem_encode(der: &[u8]) -> String {
 }
 
 /// `certs inspect FILE`: what a file really is.
-pub fn inspect(file: &Path, format: Format) -> Result<u8, Stop> {
+pub fn inspect(file: &Path, format: DataFormat) -> Result<u8, Stop> {
     let inspection = pki::inspect_file(file)?;
     let text = match format {
-        Format::Json => {
+        DataFormat::Json => {
             let value = json!({
                 "schema": "int-check.inspect.v1",
                 "file": file.display().to_string(),
@@ -254,7 +254,7 @@ pub fn inspect(file: &Path, format: Format) -> Result<u8, Stop> {
             });
             format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
         }
-        Format::Human => {
+        DataFormat::Human => {
             let mut out = format!("{}: {}", file.display(), inspection.encoding);
             if inspection.items.is_empty() {
                 out.push_str(", no certificate or key found\n");
@@ -313,10 +313,7 @@ pub fn verify(
         checks: verdict.checks,
         maintenance: Default::default(),
     };
-    let text = match format {
-        Format::Json => report::json::render(&report),
-        Format::Human => report::human::render(&report, &report::human::Style { color: false }),
-    };
+    let text = report::render(&report, format, &report::human::Style::plain());
     write_stdout(&text)?;
     Ok(if verdict.failed {
         EXIT_CHECK_FAILED

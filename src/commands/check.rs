@@ -1,36 +1,81 @@
-//! `int-check check` (the default): identity checks, the plan's probes, maintenance windows, report.
+//! `int-check check` (the default): identity checks, the plan's probes, maintenance windows,
+//! reports on stdout and in files.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Setup, Stop, write_stdout};
-use crate::cli::{CheckArgs, EXIT_CHECK_FAILED, EXIT_OK};
-use crate::findings::{EndpointHeading, Report};
+use super::{EngineOptions, Setup, Stop, profile_trust, resolve_profile, write_stdout};
+use crate::cli::{CheckArgs, EXIT_CHECK_FAILED, EXIT_OK, Phase};
+use crate::error::UsageError;
+use crate::findings::{CheckKind, EndpointHeading, Report, Status};
 use crate::maintenance::{self, WindowState};
+use crate::plan::{Plan, Selection};
 use crate::probe::identity::IDENTITY;
 use crate::report::{self, Format};
 
-pub fn run_check(args: CheckArgs) -> Result<u8, Stop> {
+fn selection(args: &CheckArgs) -> Selection {
+    let kind = |p: &Phase| match p {
+        Phase::Identity => CheckKind::Identity,
+        Phase::Dns => CheckKind::Dns,
+        Phase::Tcp => CheckKind::Tcp,
+        Phase::Tls => CheckKind::Tls,
+        Phase::Http => CheckKind::Http,
+        Phase::Ldap => CheckKind::Ldap,
+    };
+    Selection {
+        endpoints: args.endpoints.clone(),
+        services: args.services.clone(),
+        only: args.only.iter().map(kind).collect(),
+        skip: args.skip.iter().map(kind).collect(),
+    }
+}
+
+pub fn run_check(args: CheckArgs, quiet: bool) -> Result<u8, Stop> {
+    let selection = selection(&args);
+    if args.dry_run {
+        return dry_run(&args, &selection);
+    }
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let mut setup = Setup::new(&args.profile, args.at)?;
-    let engine = Arc::new(setup.engine());
-    let plan = Arc::new(setup.plan.clone());
-    let probed = setup.runtime.block_on(engine.run(plan));
+    let plan = Arc::new(setup.plan.select(&selection)?);
+    let progress = progress_bar(quiet, plan.endpoints.len());
+    let options = EngineOptions {
+        concurrency: args
+            .concurrency
+            .map(usize::from)
+            .unwrap_or(crate::engine::DEFAULT_CONCURRENCY),
+        deadline: args.deadline,
+        retries: args.retries,
+        progress: progress.as_ref().map(|bar| {
+            let bar = bar.clone();
+            Arc::new(move |done: usize, _total: usize| bar.set_position(done as u64))
+                as crate::engine::Progress
+        }),
+        identity_gate: selection.identity(),
+    };
+    let engine = Arc::new(setup.engine(options));
+    tracing::info!(profile = %setup.profile.name, endpoints = plan.endpoints.len(), "run starts");
+    let probed = setup.runtime.block_on(engine.run(plan.clone()));
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
 
     let profile = &setup.profile;
     let mut endpoints = Vec::new();
     let mut checks = Vec::new();
     // The identity is checked once, before (and reported above) every endpoint that uses it.
-    if let (Some(verdict), Some(paths)) = (setup.identity.take(), &profile.client) {
+    if let (Some(verdict), Some(paths), true) =
+        (setup.identity.take(), &profile.client, selection.identity())
+    {
         endpoints.push(EndpointHeading {
             name: IDENTITY.to_string(),
             url: paths.cert.display().to_string(),
         });
         checks.extend(verdict.checks);
     }
-    endpoints.extend(setup.plan.endpoints.iter().map(|p| EndpointHeading {
+    endpoints.extend(plan.endpoints.iter().map(|p| EndpointHeading {
         name: p.endpoint.name.clone(),
         url: p.endpoint.url.raw.clone(),
     }));
@@ -62,19 +107,144 @@ pub fn run_check(args: CheckArgs) -> Result<u8, Stop> {
     };
     // Sockets still open in background tasks are not worth waiting for.
     setup.runtime.shutdown_background();
-    let text = match args.format {
-        Format::Json => report::json::render(&report),
-        Format::Human => {
-            let color = !args.no_color
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal();
-            report::human::render(&report, &report::human::Style { color })
+
+    // Files first: a CI job wants its artifacts even when stdout is closed early.
+    for target in &args.reports {
+        let text = report::render(&report, target.format, &report::human::Style::plain());
+        std::fs::write(&target.path, text).map_err(|e| {
+            Stop::Usage(UsageError::new(format!(
+                "cannot write the {} report to {}: {}",
+                target.format.name(),
+                target.path.display(),
+                crate::profile::io_reason(&e)
+            )))
+        })?;
+    }
+    let color = !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let style = report::human::Style { color, quiet };
+    write_stdout(&report::render(&report, args.format, &style))?;
+    let summary = report.summary();
+    let failed = summary.fail > 0 || (args.strict && summary.warn > 0);
+    Ok(if failed { EXIT_CHECK_FAILED } else { EXIT_OK })
+}
+
+/// A spinner with done/total on stderr, only for a person at a terminal: never in CI logs or
+/// when the output goes to a pipe or file.
+fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
+    let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if quiet || !interactive || std::env::var_os("CI").is_some() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} checking endpoints {pos}/{len} {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(bar)
+}
+
+/// `--dry-run`: what would be checked, without DNS, sockets or the identity checks.
+fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<u8, Stop> {
+    let profile = resolve_profile(&args.profile)?;
+    let plan = Plan::from_profile(&profile).select(selection)?;
+    let trust = profile_trust(&profile)?;
+    let resolver = if profile.dns_servers.is_empty() {
+        "system resolver".to_string()
+    } else {
+        profile
+            .dns_servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let identity = profile
+        .client
+        .as_ref()
+        .map(|c| (c.cert.display().to_string(), c.key.display().to_string()));
+    let text = if args.format == Format::Json {
+        let endpoints: Vec<serde_json::Value> = plan
+            .endpoints
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.endpoint.name,
+                    "url": p.endpoint.url.raw,
+                    "service": p.endpoint.service,
+                    "mtls": p.endpoint.mtls,
+                    "phases": p.phases.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                    "searches": p.endpoint.searches.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "schema": "int-check.plan.v1",
+            "profile": profile.name,
+            "resolver": resolver,
+            "hosts": plan.hosts,
+            "trust": trust.describe(),
+            "identity": identity.as_ref().map(|(c, k)| serde_json::json!({"cert": c, "key": k, "checked": selection.identity()})),
+            "timeout_ms": args.profile.timeout.as_millis() as u64,
+            "endpoints": endpoints,
+        });
+        format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
+    } else {
+        let mut out = format!(
+            "Plan for profile {} ({}): {} endpoints, no network used\n",
+            profile.name,
+            profile.description,
+            plan.endpoints.len()
+        );
+        out.push_str(&format!(
+            "  resolve {} host(s) via {resolver}: {}\n",
+            plan.hosts.len(),
+            plan.hosts.join(", ")
+        ));
+        out.push_str(&format!("  trust   {}\n", trust.source));
+        match &identity {
+            Some((cert, key)) => out.push_str(&format!(
+                "  client  {cert} (key {key}){}\n",
+                if selection.identity() {
+                    ", checked first"
+                } else {
+                    ""
+                }
+            )),
+            None => out.push_str(
+                "  client  none (mutual-TLS endpoints will report tls.client_cert_required)\n",
+            ),
         }
+        out.push_str(&format!(
+            "  timeout {} per phase\n\n",
+            crate::probe::secs(args.profile.timeout)
+        ));
+        let width = plan
+            .endpoints
+            .iter()
+            .map(|p| p.endpoint.name.len())
+            .max()
+            .unwrap_or(0);
+        for p in &plan.endpoints {
+            let phases: Vec<&str> = p.phases.iter().map(|k| k.as_str()).collect();
+            let mtls = if p.endpoint.mtls { " mtls" } else { "" };
+            out.push_str(&format!(
+                "  {:<width$}  {:<22}{mtls}  {}\n",
+                p.endpoint.name,
+                phases.join(" > "),
+                p.endpoint.url.raw
+            ));
+        }
+        out
     };
     write_stdout(&text)?;
-    Ok(if report.failed() {
-        EXIT_CHECK_FAILED
-    } else {
-        EXIT_OK
-    })
+    let _ = Status::Pass;
+    Ok(EXIT_OK)
 }

@@ -139,9 +139,13 @@ impl Setup {
         })
     }
 
-    pub fn engine(&self) -> Engine {
+    pub fn engine(&self, options: EngineOptions) -> Engine {
         let profile = &self.profile;
         Engine {
+            concurrency: options.concurrency,
+            deadline: options.deadline,
+            retries: options.retries,
+            progress: options.progress,
             resolver: Resolver::new(&profile.dns_servers, self.timeout, &self.hosts_file),
             tls: TlsSetup::new(
                 self.provider.clone(),
@@ -159,9 +163,51 @@ impl Setup {
                 asid: profile.asid.clone(),
                 ods: profile.ods.clone(),
             },
-            identity_failed: self.identity.as_ref().is_some_and(|v| v.failed),
+            identity_failed: options.identity_gate
+                && self.identity.as_ref().is_some_and(|v| v.failed),
         }
     }
+}
+
+/// How a run is driven (the `check` flags; defaults for other commands).
+pub struct EngineOptions {
+    pub concurrency: usize,
+    pub deadline: Option<Duration>,
+    pub retries: u8,
+    pub progress: Option<crate::engine::Progress>,
+    /// Whether a failed identity stops mutual-TLS endpoints (off when identity checks are not selected).
+    pub identity_gate: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: crate::engine::DEFAULT_CONCURRENCY,
+            deadline: None,
+            retries: 0,
+            progress: None,
+            identity_gate: true,
+        }
+    }
+}
+
+/// Logs (tracing) go to stderr: warnings by default, -v info, -vv debug; -q errors only.
+/// RUST_LOG overrides for whoever needs the dependencies' logs too.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "int_check=info",
+        (false, _) => "int_check=debug,hickory_resolver=info,rustls=info",
+    };
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 /// The profile's own trust store: its ca_files, or the built-in G2 chain.

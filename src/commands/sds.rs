@@ -8,7 +8,7 @@ use crate::cli::{EXIT_CHECK_FAILED, EXIT_OK, SdsArgs};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::pki::TrustStore;
-use crate::report::{self, Format};
+use crate::report::{self, DataFormat};
 
 pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
     let setup = Setup::new(&args.profile, None)?;
@@ -23,7 +23,7 @@ pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
             .into());
     };
     let query = SdsQuery::from_args(&args);
-    let engine = setup.engine();
+    let engine = setup.engine(super::EngineOptions::default());
     let endpoint = setup.plan.endpoints[index].endpoint.clone();
     let trust = setup.trust[index].clone();
     let outcome = setup
@@ -33,8 +33,8 @@ pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
     match outcome {
         Ok(entries) => {
             let text = match args.format {
-                Format::Json => report::sds::json(&endpoint.url.raw, &query.filter, &entries),
-                Format::Human => report::sds::table(&endpoint.url.raw, &query.filter, &entries),
+                DataFormat::Json => report::sds::json(&endpoint.url.raw, &query.filter, &entries),
+                DataFormat::Human => report::sds::table(&endpoint.url.raw, &query.filter, &entries),
             };
             write_stdout(&text)?;
             Ok(if entries.is_empty() {

@@ -7,20 +7,20 @@ use serde_json::json;
 use super::{Stop, resolve_profile, write_stdout};
 use crate::cli::{EXIT_OK, TrustArgs};
 use crate::maintenance::{self, WindowState, local};
-use crate::report::Format;
+use crate::report::DataFormat;
 
-pub fn run(args: &TrustArgs, at: Option<jiff::Timestamp>, format: Format) -> Result<u8, Stop> {
+pub fn run(args: &TrustArgs, at: Option<jiff::Timestamp>, format: DataFormat) -> Result<u8, Stop> {
     let profile = resolve_profile(&args.profile_args())?;
     let at = at.unwrap_or_else(jiff::Timestamp::now);
     let state = WindowState::at(&profile.maintenance, at);
     let text = match format {
-        Format::Json => {
+        DataFormat::Json => {
             let mut value = state.to_json();
             value["schema"] = json!("int-check.windows.v1");
             value["profile"] = json!(profile.name);
             format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
         }
-        Format::Human => {
+        DataFormat::Human => {
             let mut out = format!(
                 "Maintenance slots of profile {} at {} ({})\n",
                 profile.name,

@@ -35,6 +35,8 @@ pub struct DnsOutcome {
     pub pinned: Option<Vec<IpAddr>>,
     /// What each DNS server said, when servers are configured.
     pub servers: Vec<(String, String)>,
+    /// Lookups made (more than 1 when retries were needed).
+    pub attempts: u8,
 }
 
 #[derive(Clone, Debug)]
@@ -72,6 +74,23 @@ impl Resolver {
         }
     }
 
+    /// Resolves, asking again up to `retries` times after a timeout or server failure.
+    pub async fn resolve_with_retries(&self, host: &str, retries: u8) -> DnsOutcome {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let mut outcome = self.resolve(host).await;
+            let transient = matches!(&outcome.result, Err(f) if matches!(f.reason, Reason::DnsTimeout | Reason::DnsServfail));
+            if !transient || attempt >= retries {
+                outcome.duration = started.elapsed();
+                outcome.attempts = attempt + 1;
+                return outcome;
+            }
+            attempt += 1;
+            tracing::info!(host, attempt, "retrying DNS lookup");
+        }
+    }
+
     pub async fn resolve(&self, host: &str) -> DnsOutcome {
         let started = Instant::now();
         let pinned = self.hosts.lookup(host);
@@ -85,6 +104,7 @@ impl Resolver {
             duration: started.elapsed(),
             pinned,
             servers,
+            attempts: 1,
         }
     }
 
@@ -206,7 +226,8 @@ fn build_resolver(server: ResolverAddr, timeout: Duration) -> TokioResolver {
     options.attempts = 0;
     options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
     options.use_hosts_file = ResolveHosts::Never;
-    options.try_tcp_on_error = true;
+    // No silent second try over TCP after an error answer: --retries decides, and says so.
+    options.try_tcp_on_error = false;
     builder
         .build()
         .expect("a resolver with one plain UDP/TCP server always builds")
@@ -315,6 +336,9 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
     if let Some(pinned) = &outcome.pinned {
         check = check.detail("hosts_file", join_ips(pinned));
     }
+    if outcome.attempts > 1 {
+        check = check.detail("attempts", outcome.attempts);
+    }
     match &outcome.result {
         Err(failure) => check.fail(failure.reason, failure.message.clone()),
         Ok(resolved) => {
@@ -334,6 +358,13 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
                 resolved.answered_by
             );
             match &outcome.pinned {
+                None if outcome.attempts > 1 => check.warn(
+                    Reason::DnsRetried,
+                    format!(
+                        "{summary}, after {} failed lookup(s): the resolver path is unreliable",
+                        outcome.attempts - 1
+                    ),
+                ),
                 Some(pinned) => check.warn(
                     Reason::DnsHostsOverride,
                     format!(

@@ -7,9 +7,19 @@ use crate::findings::{Check, CheckKind, Report, Status};
 
 pub struct Style {
     pub color: bool,
+    /// Only failures (and the summary).
+    pub quiet: bool,
 }
 
 impl Style {
+    /// No colour, every row: for files.
+    pub fn plain() -> Style {
+        Style {
+            color: false,
+            quiet: false,
+        }
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -56,13 +66,22 @@ pub fn render(report: &Report, style: &Style) -> String {
     // A hint is printed in full the first time its reason appears, then referred to.
     let mut hinted = std::collections::HashSet::new();
     for heading in &report.endpoints {
+        let shown: Vec<&Check> = report
+            .checks
+            .iter()
+            .filter(|c| c.endpoint == heading.name)
+            .filter(|c| !style.quiet || c.status == Status::Fail)
+            .collect();
+        if style.quiet && shown.is_empty() {
+            continue;
+        }
         let _ = writeln!(
             out,
             "\n{}  {}",
             style.paint("1", &heading.name),
             heading.url
         );
-        for check in report.checks.iter().filter(|c| c.endpoint == heading.name) {
+        for check in shown {
             let duration = if check.status == Status::Skip {
                 "-".to_string()
             } else {

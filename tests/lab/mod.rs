@@ -211,6 +211,8 @@ pub enum DnsAnswer {
     ServFail,
     /// Never answer (a dead resolver path).
     Silent,
+    /// SERVFAIL to the first A query, then these addresses (a flaky resolver path).
+    FlakyThen(Vec<IpAddr>),
 }
 
 #[derive(Clone, Default)]
@@ -231,13 +233,20 @@ impl RequestHandler for Zone {
             .trim_end_matches('.')
             .to_ascii_lowercase();
         let qtype = info.query.query_type();
-        let answer = self
-            .0
-            .lock()
-            .unwrap()
-            .get(&name)
-            .cloned()
-            .unwrap_or(DnsAnswer::NxDomain);
+        if std::env::var_os("LAB_DNS_TRACE").is_some() {
+            eprintln!("lab dns: {name} {qtype:?} over {:?}", request.protocol());
+        }
+        let answer = {
+            let mut zone = self.0.lock().unwrap();
+            let answer = zone.get(&name).cloned().unwrap_or(DnsAnswer::NxDomain);
+            match answer {
+                DnsAnswer::FlakyThen(ips) if qtype == RecordType::A => {
+                    zone.insert(name.clone(), DnsAnswer::Addresses(ips));
+                    DnsAnswer::ServFail
+                }
+                other => other,
+            }
+        };
         let builder = MessageResponseBuilder::from_message_request(request);
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
@@ -256,7 +265,7 @@ impl RequestHandler for Zone {
                     .send_response(builder.error_msg(&request.metadata, ResponseCode::ServFail))
                     .await
             }
-            DnsAnswer::Addresses(ips) => {
+            DnsAnswer::Addresses(ips) | DnsAnswer::FlakyThen(ips) => {
                 let records: Vec<Record> = ips
                     .iter()
                     .filter_map(|ip| match (ip, qtype) {

@@ -1,0 +1,115 @@
+//! `--format markdown`: a summary to paste into a support ticket. Failures and warnings first,
+//! every check in a collapsible section. Messages only: details (and so nothing secret) are left out.
+
+use std::fmt::Write;
+
+use super::short_duration;
+use crate::findings::{Check, Report, Status};
+
+/// Makes text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+fn target(check: &Check) -> String {
+    match check.address {
+        Some(address) => address.to_string(),
+        None => check.target.clone(),
+    }
+}
+
+fn status(check: &Check) -> &'static str {
+    match check.status {
+        Status::Pass => "PASS",
+        Status::Warn => "WARN",
+        Status::Fail => "**FAIL**",
+        Status::Skip => "SKIP",
+    }
+}
+
+pub fn render(report: &Report) -> String {
+    let summary = report.summary();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## int-check: profile `{}` ({})\n",
+        report.profile,
+        cell(&report.description)
+    );
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "| Result | {} failed, {} warned, {} passed, {} skipped |",
+        summary.fail, summary.warn, summary.pass, summary.skip
+    );
+    let _ = writeln!(
+        out,
+        "| Started | {} |",
+        report.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let _ = writeln!(out, "| Duration | {} |", short_duration(report.duration));
+    let _ = writeln!(
+        out,
+        "| Maintenance | {} |",
+        cell(&report.maintenance.summary())
+    );
+    let _ = writeln!(out, "| Tool | int-check {} |", report.tool_version);
+
+    let problems: Vec<&Check> = report
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
+        .collect();
+    if problems.is_empty() {
+        out.push_str("\nNo failures or warnings.\n");
+    } else {
+        let _ = writeln!(out, "\n### Failures and warnings\n");
+        let _ = writeln!(
+            out,
+            "| Status | Endpoint | Check | Target | Reason | Message | What to do |\n|---|---|---|---|---|---|---|"
+        );
+        for c in problems {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | `{}` | `{}` | {} | {} |",
+                status(c),
+                cell(&c.endpoint),
+                c.kind.as_str(),
+                cell(&target(c)),
+                c.reason.map(|r| r.code()).unwrap_or_default(),
+                cell(&c.message),
+                cell(c.hint().unwrap_or_default())
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n<details><summary>All {} checks</summary>\n",
+        report.checks.len()
+    );
+    let _ = writeln!(
+        out,
+        "| Status | Endpoint | Check | Target | Time | Message |\n|---|---|---|---|---|---|"
+    );
+    for c in &report.checks {
+        let time = if c.status == Status::Skip {
+            "-".to_string()
+        } else {
+            short_duration(c.duration)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | `{}` | {} | {} |",
+            status(c),
+            cell(&c.endpoint),
+            c.kind.as_str(),
+            cell(&target(c)),
+            time,
+            cell(&c.message)
+        );
+    }
+    out.push_str("\n</details>\n");
+    out
+}

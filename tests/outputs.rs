@@ -1,0 +1,554 @@
+//! Issue 5: every output format (golden files on a fixed report, schema and promtool checks on
+//! real runs), report files, selection, run control, and the command line itself.
+
+mod lab;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use int_check::findings::{Check, CheckKind, EndpointHeading, Report};
+use int_check::maintenance::{Maintenance, WindowState};
+use int_check::reasons::Reason;
+use int_check::report::{self, Format};
+use lab::*;
+use serde_json::json;
+
+/// A fixed report: every status, timings and dates pinned, so output is byte-for-byte stable.
+fn fixed_report() -> Report {
+    let addr: SocketAddr = "10.239.1.2:443".parse().unwrap();
+    let ms = Duration::from_millis;
+    let chain = json!([{"subject": "CN=msg.int.spine2.ncrs.nhs.uk", "issuer": "C=GB, O=nhs, OU=CA, CN=NHS INT Authentication G2",
+        "not_before": "2026-01-01T00:00:00Z", "not_after": "2027-01-01T00:00:00Z", "sha256": "AA:BB"}]);
+    let checks = vec![
+        Check::new(
+            "spine-reliable",
+            CheckKind::Dns,
+            "msg.int.spine2.ncrs.nhs.uk",
+        )
+        .took(ms(12))
+        .pass("10.239.1.2 via 155.231.231.1"),
+        Check::new(
+            "spine-reliable",
+            CheckKind::Tcp,
+            "msg.int.spine2.ncrs.nhs.uk:443",
+        )
+        .at(addr)
+        .took(ms(3))
+        .pass("connected to 10.239.1.2:443"),
+        Check::new(
+            "spine-reliable",
+            CheckKind::Tls,
+            "msg.int.spine2.ncrs.nhs.uk:443",
+        )
+        .at(addr)
+        .took(ms(41))
+        .detail("chain", chain)
+        .warn(
+            Reason::TlsMissingIntermediate,
+            "the server did not send 'NHS INT Authentication G2'; TLS 1.2",
+        ),
+        Check::new(
+            "spine-reliable",
+            CheckKind::Http,
+            "msg.int.spine2.ncrs.nhs.uk:443",
+        )
+        .at(addr)
+        .took(ms(80))
+        .pass("405 Method Not Allowed in 80ms"),
+        Check::new(
+            "sds-ldaps",
+            CheckKind::Dns,
+            "ldap.nis1.national.ncrs.nhs.uk",
+        )
+        .took(ms(5000))
+        .fail(Reason::DnsTimeout, "155.231.231.1 did not answer within 5s"),
+        Check::new(
+            "sds-ldaps",
+            CheckKind::Tcp,
+            "ldap.nis1.national.ncrs.nhs.uk:636",
+        )
+        .skip("not run: DNS lookup of ldap.nis1.national.ncrs.nhs.uk failed"),
+    ];
+    let windows = vec![Maintenance {
+        service: "spine-core".into(),
+        weekly: vec!["Mon 20:00-Tue 06:00".to_string().try_into().unwrap()],
+    }];
+    Report {
+        tool_version: "0.1.0",
+        profile: "int".into(),
+        description: "NHS Spine INT (Path to Live)".into(),
+        started_at: "2026-11-25T12:00:00Z".parse().unwrap(),
+        duration: Duration::from_millis(5012),
+        endpoints: vec![
+            EndpointHeading {
+                name: "spine-reliable".into(),
+                url: "https://msg.int.spine2.ncrs.nhs.uk/reliablemessaging/reliablerequest".into(),
+            },
+            EndpointHeading {
+                name: "sds-ldaps".into(),
+                url: "ldaps://ldap.nis1.national.ncrs.nhs.uk:636".into(),
+            },
+        ],
+        checks,
+        maintenance: WindowState::at(&windows, "2026-11-25T12:00:00Z".parse().unwrap()),
+    }
+}
+
+#[test]
+fn golden_outputs_for_every_format() {
+    let report = fixed_report();
+    for format in [
+        Format::Human,
+        Format::Json,
+        Format::Junit,
+        Format::Markdown,
+        Format::Prometheus,
+    ] {
+        let text = report::render(&report, format, &report::human::Style::plain());
+        insta::assert_snapshot!(format!("report_{}", format.name()), text);
+    }
+    let quiet = report::human::Style {
+        color: false,
+        quiet: true,
+    };
+    insta::assert_snapshot!("report_human_quiet", report::human::render(&report, &quiet));
+}
+
+/// A lab with one healthy endpoint, one with a warning and one failing.
+async fn mixed_lab() -> (Lab, std::path::PathBuf) {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let good = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+    let mut partial =
+        TlsServerSpec::new(&lab.pki, &lab.pki.leaf(&LeafSpec::server("mesh.int.test")));
+    partial.chain.truncate(1);
+    let warn = tls_server(lo(2), partial).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    lab.dns.point("mesh.int.test", &[lo(2)]);
+    lab.dns.set("gone.int.test", DnsAnswer::NxDomain);
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new(
+                "spine-reliable",
+                format!("https://msg.int.test:{}/reliable", good.port()),
+            )
+            .with("service = \"spine-core\""),
+            EndpointSpec::new(
+                "mesh",
+                format!("https://mesh.int.test:{}/_ping", warn.port()),
+            )
+            .with("service = \"mesh\""),
+            EndpointSpec::new("gone", "https://gone.int.test/").with("service = \"spine-cis\""),
+        ],
+        "",
+    );
+    (lab, profile)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn junit_from_a_real_run_validates_against_the_schema() {
+    let (lab, profile) = mixed_lab().await;
+    let run = lab::run(&["--profile", p(&profile), "--format", "junit"]).await;
+    assert_eq!(run.code, 1);
+    let file = lab.write("report.xml", &run.stdout);
+    let xmllint = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/junit.xsd")])
+        .arg(&file)
+        .output()
+        .expect("xmllint is needed for the JUnit schema test: apt-get install -y libxml2-utils (.ci/run does this)");
+    assert!(
+        xmllint.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&xmllint.stderr),
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("<testsuite name=\"gone\"")
+            && run.stdout.contains("type=\"dns.nxdomain\"")
+    );
+    assert!(
+        run.stdout.contains("WARN [tls.missing_intermediate]"),
+        "warnings pass with system-out"
+    );
+    assert!(run.stdout.contains("<skipped "), "skips are skipped");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_from_a_real_run_passes_promtool() {
+    let (_lab, profile) = mixed_lab().await;
+    let run = lab::run(&["--profile", p(&profile), "--format", "prometheus"]).await;
+    assert_eq!(run.code, 1);
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is needed for the Prometheus test: apt-get install -y prometheus (.ci/run does this)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(run.stdout.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}\n{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr),
+        run.stdout
+    );
+    assert!(run.stdout.contains("int_check_up{endpoint=\"gone\",kind=\"dns\",target=\"gone.int.test\",address=\"\",search=\"\"} 0"));
+    assert!(run.stdout.contains(
+        "int_check_cert_not_after_seconds{endpoint=\"spine-reliable\",subject=\"CN=msg.int.test\"}"
+    ));
+    assert!(run.stdout.contains("int_check_last_run_timestamp_seconds "));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_run_writes_several_report_files() {
+    let (lab, profile) = mixed_lab().await;
+    let (junit, json, md) = (lab.path("r.xml"), lab.path("r.json"), lab.path("r.md"));
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--report",
+        &format!("junit={}", p(&junit)),
+        "--report",
+        &format!("json={}", p(&json)),
+        "--report",
+        &format!("markdown={}", p(&md)),
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("FAIL  dns"),
+        "the human report still goes to stdout"
+    );
+    let parsed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(parsed["summary"]["fail"], 1);
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .starts_with("<?xml")
+    );
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(markdown.contains("### Failures and warnings") && markdown.contains("<details>"));
+    assert!(!markdown.contains("\x1b["));
+
+    let bad = lab::run(&["--profile", p(&profile), "--report", "yaml=out.yaml"]).await;
+    assert_eq!(bad.code, 2);
+    let unwritable = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--report",
+        "json=/nonexistent/dir/r.json",
+    ])
+    .await;
+    assert_eq!(unwritable.code, 2);
+    assert!(
+        unwritable.stderr.contains("cannot write the json report"),
+        "{}",
+        unwritable.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_and_quiet() {
+    let lab = Lab::start().await;
+    let mut spec = TlsServerSpec::new(&lab.pki, &lab.pki.leaf(&LeafSpec::server("mesh.int.test")));
+    spec.chain.truncate(1);
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("mesh.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "mesh",
+            format!("https://mesh.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    assert_eq!(lab::run(&["--profile", p(&profile)]).await.code, 0);
+    assert_eq!(
+        lab::run(&["--profile", p(&profile), "--strict"]).await.code,
+        1
+    );
+
+    let (lab2, mixed) = mixed_lab().await;
+    let quiet = lab::run(&["--profile", p(&mixed), "-q"]).await;
+    assert!(
+        quiet.stdout.contains("FAIL  dns")
+            && !quiet.stdout.contains("PASS")
+            && !quiet.stdout.contains("WARN"),
+        "{}",
+        quiet.stdout
+    );
+    assert!(
+        !quiet.stdout.contains("spine-reliable"),
+        "endpoints without failures are left out"
+    );
+    drop(lab2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn selection_by_endpoint_service_and_phase() {
+    let (_lab, profile) = mixed_lab().await;
+    let endpoints = |run: &Run| -> Vec<String> {
+        run.json()["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--endpoint",
+        "spine-*",
+    ])
+    .await;
+    assert_eq!(endpoints(&run), ["spine-reliable"]);
+    assert_eq!(run.code, 0);
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--service",
+        "spine-cis",
+        "--service",
+        "mesh",
+    ])
+    .await;
+    assert_eq!(endpoints(&run), ["mesh", "gone"]);
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--only",
+        "tcp",
+    ])
+    .await;
+    let kinds: std::collections::BTreeSet<String> = run.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["dns", "tcp"]);
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--skip",
+        "http",
+        "--endpoint",
+        "spine-reliable",
+    ])
+    .await;
+    assert!(run.checks("spine-reliable", "http").is_empty());
+    assert_eq!(run.checks("spine-reliable", "tls").len(), 1);
+    let none = lab::run(&["--profile", p(&profile), "--endpoint", "nothing-*"]).await;
+    assert_eq!(none.code, 2);
+    assert!(
+        none.stderr.contains("spine-reliable, mesh, gone"),
+        "{}",
+        none.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_ends_the_run_and_keeps_finished_results() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let good = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+    let hole = silent_server(lo(2)).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    lab.dns.point("hole.int.test", &[lo(2)]);
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("good", format!("https://msg.int.test:{}/", good.port())),
+            EndpointSpec::new("hole", format!("https://hole.int.test:{}/", hole.port())),
+        ],
+        "",
+    );
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "10s",
+        "--deadline",
+        "1s",
+    ])
+    .await;
+    assert!(run.elapsed.as_secs_f64() < 2.5, "took {:?}", run.elapsed);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.check("good", "http")["status"], "pass");
+    assert_eq!(
+        run.check("hole", "tcp")["status"],
+        "pass",
+        "finished phases are kept"
+    );
+    let tls = run.check("hole", "tls");
+    assert_eq!(
+        (
+            tls["status"].as_str().unwrap(),
+            tls["reason"].as_str().unwrap()
+        ),
+        ("fail", "run.deadline")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_turn_a_transient_dns_failure_into_a_warning() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+
+    lab.dns
+        .set("msg.int.test", DnsAnswer::FlakyThen(vec![lo(1)]));
+    let run = lab::run(&["--profile", p(&profile), "--format", "json", "-vv"]).await;
+    assert_eq!(
+        run.code, 1,
+        "without retries the first failure stands: {}",
+        run.stderr
+    );
+    assert_eq!(run.check("svc", "dns")["reason"], "dns.servfail");
+
+    lab.dns
+        .set("msg.int.test", DnsAnswer::FlakyThen(vec![lo(1)]));
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--retries",
+        "2",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let dns = run.check("svc", "dns");
+    assert_eq!(
+        (
+            dns["status"].as_str().unwrap(),
+            dns["reason"].as_str().unwrap()
+        ),
+        ("warn", "dns.retried")
+    );
+    assert_eq!(dns["details"]["attempts"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_plan_without_network() {
+    let lab = Lab::start().await;
+    // DNS points at a port nobody answers: a dry run must not notice.
+    let profile = lab.write(
+        "p.toml",
+        &format!("name = \"lab\"\n[dns]\nservers = [\"127.0.0.1:{}\"]\n[[endpoint]]\nname = \"svc\"\nurl = \"https://msg.int.test/\"\nmtls = true\n", closed_port(lo(1)).await),
+    );
+    let run = lab::run(&["--profile", p(&profile), "--dry-run", "--timeout", "30s"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.elapsed.as_secs_f64() < 1.0);
+    assert!(
+        run.stdout
+            .contains("svc  dns > tcp > tls > http mtls  https://msg.int.test/"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("built-in NHS PTL Root Authority G2"));
+    let json = lab::run(&["--profile", p(&profile), "--dry-run", "--format", "json"])
+        .await
+        .json();
+    assert_eq!(json["schema"], "int-check.plan.v1");
+    assert_eq!(json["hosts"][0], "msg.int.test");
+    assert_eq!(
+        json["endpoints"][0]["phases"],
+        json!(["dns", "tcp", "tls", "http"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_is_not_a_panic_and_progress_stays_off_a_pipe() {
+    let (_lab, profile) = mixed_lab().await;
+    let mut child = binary()
+        .args(["--profile", p(&profile)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone, like `int-check | head -1`.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(first.starts_with("int-check "), "{first}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        matches!(output.status.code(), Some(0..=1)),
+        "{:?} {stderr}",
+        output.status
+    );
+
+    let run = lab::run(&["--profile", p(&profile)]).await;
+    assert!(
+        !run.stderr.contains("checking endpoints"),
+        "no progress when stdout is a pipe: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_and_manual() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = lab::run(&["completions", shell]).await;
+        assert_eq!(run.code, 0);
+        assert!(
+            run.stdout.contains("int-check") && run.stdout.contains("--profile"),
+            "{shell}"
+        );
+    }
+    let man = lab::run(&["man"]).await;
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.contains(".TH int-check") && man.stdout.contains("Exit codes"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_text_is_snapshotted() {
+    for args in [
+        vec!["--help"],
+        vec!["check", "--help"],
+        vec!["sds", "--help"],
+        vec!["certs", "--help"],
+    ] {
+        let run = lab::run(&args).await;
+        assert_eq!(run.code, 0);
+        insta::assert_snapshot!(
+            format!("help_{}", args.join("_").replace("--", "")),
+            run.stdout
+        );
+    }
+}
