@@ -346,6 +346,8 @@ pub enum HttpReply {
     NginxClientCert,
     /// Speak just enough LDAP to accept a bind, then send half a search entry and hang up.
     LdapCloseMidSearch,
+    /// Wait this long, then answer 200 (a slow service, for the benchmark).
+    Delayed(Duration),
 }
 
 impl HttpReply {
@@ -491,6 +493,10 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
                         let _ = tls.write_all(head.as_bytes()).await;
                         let _ = tls.flush().await;
                         tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    HttpReply::Delayed(delay) => {
+                        tokio::time::sleep(delay).await;
+                        let _ = tls.write_all(simple("200 OK", "", "ok").as_bytes()).await;
                     }
                     HttpReply::Silent => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;

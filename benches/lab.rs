@@ -1,0 +1,366 @@
+//! Benchmark harness: a local lab of N endpoints on loopback (DNS, HTTPS servers with the
+//! G2-shaped test PKI, one LDAPS directory) and the release binary run against it, repeated.
+//! Prints medians and peak RSS. Rerun with `cargo bench --bench lab` (or `-- NAME` for one
+//! scenario: critical, scale, timeouts, manual, startup). See BENCHMARKS.md.
+
+#[path = "../tests/lab/mod.rs"]
+#[allow(dead_code)]
+mod lab;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lab::slapd::{Slapd, SlapdOptions};
+use lab::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_int-check");
+
+/// One timed run of the binary: wall time, peak RSS (KiB, from GNU time) and exit code.
+struct Sample {
+    wall: Duration,
+    rss_kib: Option<u64>,
+    code: i32,
+}
+
+fn run_binary(args: &[&str]) -> Sample {
+    let gnu_time = Path::new("/usr/bin/time").exists();
+    let mut command = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M", BINARY]);
+        c
+    } else {
+        Command::new(BINARY)
+    };
+    command
+        .args(args)
+        .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let output = command.output().expect("the release binary runs");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let rss_kib = if gnu_time {
+        stderr.lines().last().and_then(|l| l.trim().parse().ok())
+    } else {
+        None
+    };
+    Sample {
+        wall,
+        rss_kib,
+        code: output.status.code().unwrap_or(-1),
+    }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// Runs `repeat` times off the async runtime; returns median wall, max RSS, and the exit codes.
+async fn measure(args: Vec<String>, repeat: usize) -> (Duration, Option<u64>, Vec<i32>) {
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let samples: Vec<Sample> = (0..repeat).map(|_| run_binary(&refs)).collect();
+        let rss = samples.iter().filter_map(|s| s.rss_kib).max();
+        let codes = samples.iter().map(|s| s.code).collect();
+        (median(samples.iter().map(|s| s.wall).collect()), rss, codes)
+    })
+    .await
+    .unwrap()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The lab: HTTPS servers (a wildcard *.int.test certificate) spread over loopback addresses,
+/// DNS names svcN.int.test, and optionally a slapd directory.
+struct Bench {
+    lab: Lab,
+    servers: Vec<SocketAddr>,
+    directory: Option<Slapd>,
+}
+
+impl Bench {
+    async fn start(servers: usize, delays: &[Duration], directory: bool) -> Bench {
+        let lab = Lab::start().await;
+        let leaf = lab.pki.leaf(&LeafSpec::server("*.int.test"));
+        let mut addrs = Vec::new();
+        for i in 0..servers {
+            let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+                127,
+                0,
+                1 + (i / 250) as u8,
+                1 + (i % 250) as u8,
+            ));
+            let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+            spec.reply = match delays.get(i) {
+                Some(d) if !d.is_zero() => HttpReply::Delayed(*d),
+                _ => HttpReply::status("405 Method Not Allowed"),
+            };
+            addrs.push(tls_server(ip, spec).await);
+        }
+        let directory = if directory {
+            let slapd = tokio::task::block_in_place(|| {
+                Slapd::start(&lab, lo(200), SlapdOptions::default())
+            });
+            lab.dns.point("ldap.int.test", &[lo(200)]);
+            Some(slapd)
+        } else {
+            None
+        };
+        Bench {
+            lab,
+            servers: addrs,
+            directory,
+        }
+    }
+
+    /// A profile of `count` HTTPS endpoints over the servers (plus the directory if any).
+    fn profile(&self, name: &str, count: usize) -> PathBuf {
+        let mut endpoints = Vec::new();
+        for i in 0..count {
+            let server = self.servers[i % self.servers.len()];
+            let host = format!("svc{i}.int.test");
+            self.lab.dns.point(&host, &[server.ip()]);
+            endpoints.push(EndpointSpec::new(
+                &format!("svc-{i:04}"),
+                format!("https://{host}:{}/x", server.port()),
+            ));
+        }
+        if let Some(slapd) = &self.directory {
+            endpoints.push(EndpointSpec::new(
+                "sds",
+                format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+            ));
+        }
+        let ids = if self.directory.is_some() {
+            "party_key = \"YES-0000806\""
+        } else {
+            ""
+        };
+        self.lab.profile(name, &endpoints, ids)
+    }
+}
+
+fn args(profile: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["--profile", profile.to_str().unwrap(), "--format", "json"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+async fn critical_path() {
+    println!("\n## 1. Critical path: 20 endpoints against the slowest one alone");
+    // 19 HTTPS services answering after 0..180 ms, plus the directory.
+    let delays: Vec<Duration> = (0..19).map(|i| Duration::from_millis(i * 10)).collect();
+    let bench = Bench::start(19, &delays, true).await;
+    let profile = bench.profile("critical.toml", 19);
+    let mut slowest = (Duration::ZERO, String::new());
+    for i in 0..19 {
+        let name = format!("svc-{i:04}");
+        let (wall, _, _) = measure(args(&profile, &["--endpoint", &name]), 3).await;
+        if wall > slowest.0 {
+            slowest = (wall, name);
+        }
+    }
+    let (directory_alone, _, _) = measure(args(&profile, &["--endpoint", "sds"]), 3).await;
+    if directory_alone > slowest.0 {
+        slowest = (directory_alone, "sds".into());
+    }
+    let (all, rss, codes) = measure(args(&profile, &[]), 5).await;
+    let ratio = all.as_secs_f64() / slowest.0.as_secs_f64();
+    println!(
+        "slowest single endpoint ({}) alone: {}",
+        slowest.1,
+        ms(slowest.0)
+    );
+    println!(
+        "all 20 endpoints:                    {} (exit {:?}, peak RSS {} KiB)",
+        ms(all),
+        codes[0],
+        rss.unwrap_or(0)
+    );
+    println!("ratio: {ratio:.2}x (target <= 1.2x)");
+}
+
+async fn scale() {
+    println!("\n## 2. Scale: every phase (DNS, TCP, TLS, HTTP; plus one LDAPS directory)");
+    println!("| endpoints | median wall | peak RSS | per endpoint |");
+    println!("|---:|---:|---:|---:|");
+    let bench = Bench::start(64, &[], true).await;
+    for count in [1usize, 10, 100, 1000] {
+        let profile = bench.profile(&format!("scale-{count}.toml"), count);
+        let repeat = if count >= 1000 { 5 } else { 7 };
+        let (wall, rss, codes) = measure(args(&profile, &[]), repeat).await;
+        assert!(
+            codes.iter().all(|c| *c == 0),
+            "scale run with {count} endpoints failed: exit codes {codes:?}"
+        );
+        let total = count + 1;
+        println!(
+            "| {total} | {} | {:.1} MiB | {:.2} ms |",
+            ms(wall),
+            rss.unwrap_or(0) as f64 / 1024.0,
+            wall.as_secs_f64() * 1000.0 / total as f64
+        );
+    }
+    println!(
+        "targets: 1000 endpoints <= 2 s wall, peak RSS <= 64 MiB, growth no worse than linear"
+    );
+}
+
+async fn timeouts() {
+    println!("\n## 3. Timeouts: 20 endpoints, 5 of them silent, --timeout 2s");
+    let bench = Bench::start(15, &[], false).await;
+    let mut endpoints = Vec::new();
+    for i in 0..15 {
+        let server = bench.servers[i];
+        let host = format!("svc{i}.int.test");
+        bench.lab.dns.point(&host, &[server.ip()]);
+        endpoints.push(EndpointSpec::new(
+            &format!("svc-{i:04}"),
+            format!("https://{host}:{}/x", server.port()),
+        ));
+    }
+    for i in 0..5 {
+        let hole = silent_server(lo(100 + i)).await;
+        let host = format!("hole{i}.int.test");
+        bench.lab.dns.point(&host, &[hole.ip()]);
+        endpoints.push(EndpointSpec::new(
+            &format!("hole-{i}"),
+            format!("https://{host}:{}/x", hole.port()),
+        ));
+    }
+    let profile = bench.lab.profile("timeouts.toml", &endpoints, "");
+    let (wall, _, codes) = measure(args(&profile, &["--timeout", "2s"]), 5).await;
+    println!(
+        "median wall: {} (exit {:?}; target <= 2300 ms)",
+        ms(wall),
+        codes[0]
+    );
+}
+
+async fn manual() {
+    println!(
+        "\n## 4. Against doing it by hand: dig, openssl s_client, curl, ldapsearch one after another"
+    );
+    let delays = vec![Duration::ZERO; 19];
+    let bench = Bench::start(19, &delays, true).await;
+    let profile = bench.profile("manual.toml", 19);
+    let list = bench.lab.path("endpoints.txt");
+    let mut lines = String::new();
+    for i in 0..19 {
+        let server = bench.servers[i];
+        lines.push_str(&format!(
+            "https svc{i}.int.test {} {}\n",
+            server.ip(),
+            server.port()
+        ));
+    }
+    let slapd = bench.directory.as_ref().unwrap();
+    lines.push_str(&format!(
+        "ldaps ldap.int.test {} {}\n",
+        slapd.addr.ip(),
+        slapd.addr.port()
+    ));
+    std::fs::write(&list, lines).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/by-hand.sh");
+    let dns = bench.lab.dns.addr;
+    let root = bench.lab.root_file.clone();
+    let by_hand = tokio::task::spawn_blocking(move || {
+        let mut walls = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let status = Command::new("bash")
+                .arg(script)
+                .arg(&list)
+                .arg(dns.ip().to_string())
+                .arg(dns.port().to_string())
+                .arg(&root)
+                .stdout(Stdio::null())
+                .status()
+                .expect("bash runs");
+            assert!(status.success(), "benches/by-hand.sh failed: it needs dig (bind9-dnsutils), openssl, curl and ldapsearch (ldap-utils)");
+            walls.push(started.elapsed());
+        }
+        median(walls)
+    })
+    .await
+    .unwrap();
+    let (tool, _, codes) = measure(args(&profile, &[]), 5).await;
+    println!("by hand (20 endpoints, 4 tools): {}", ms(by_hand));
+    println!(
+        "int-check (same 20 endpoints):   {} (exit {:?})",
+        ms(tool),
+        codes[0]
+    );
+    println!(
+        "ratio: {:.1}x faster (target >= 10x)",
+        by_hand.as_secs_f64() / tool.as_secs_f64()
+    );
+}
+
+async fn startup() {
+    println!("\n## 5. Start-up (median of 51 runs)");
+    let bench = Bench::start(1, &[], false).await;
+    let profile = bench.profile("startup.toml", 20);
+    let version = measure(vec!["--version".into()], 51).await;
+    let dry = measure(args(&profile, &["--dry-run"]), 51).await;
+    println!(
+        "int-check --version:         {} (target <= 5 ms)",
+        ms(version.0)
+    );
+    println!(
+        "int-check check --dry-run:   {} (target <= 20 ms; 20-endpoint profile)",
+        ms(dry.0)
+    );
+    let size = std::fs::metadata(BINARY).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "binary size: {:.1} MiB ({BINARY})",
+        size as f64 / (1024.0 * 1024.0)
+    );
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!(
+            "# int-check benchmark ({} cores, {})",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
+            BINARY
+        );
+        if run("critical") {
+            critical_path().await;
+        }
+        if run("scale") {
+            scale().await;
+        }
+        if run("timeouts") {
+            timeouts().await;
+        }
+        if run("manual") {
+            manual().await;
+        }
+        if run("startup") {
+            startup().await;
+        }
+    });
+    runtime.shutdown_background();
+}

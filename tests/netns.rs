@@ -1,0 +1,135 @@
+//! TCP failures that loopback cannot produce, inside a network namespace the test creates:
+//! a black hole (the SYN leaves through a veth pair and is never answered) and no route at all.
+//! Needs root and iproute2 (`ip netns`); .ci/run installs iproute2 when missing.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+/// A network namespace with a veth pair: 10.9.0.1 on one end, a static neighbour 10.9.0.2 that
+/// never answers, and no route to anything else. Deleted when dropped.
+struct Namespace(String);
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl Namespace {
+    fn create() -> Namespace {
+        let name = format!(
+            "ic-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let ip = |args: &[&str]| {
+            let output = Command::new("ip").args(args).output().unwrap_or_else(|e| {
+                panic!("`ip` is needed for the namespace tests ({e}): apt-get install -y iproute2 (.ci/run does this)")
+            });
+            assert!(
+                output.status.success(),
+                "ip {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        ip(&["netns", "add", &name]);
+        let ns = Namespace(name.clone());
+        for step in [
+            vec!["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+            vec!["addr", "add", "10.9.0.1/24", "dev", "v0"],
+            vec!["link", "set", "v0", "up"],
+            vec!["link", "set", "v1", "up"],
+            vec!["link", "set", "lo", "up"],
+            vec![
+                "neigh",
+                "add",
+                "10.9.0.2",
+                "lladdr",
+                "02:00:00:00:00:02",
+                "dev",
+                "v0",
+            ],
+        ] {
+            let mut args = vec!["netns", "exec", &name, "ip"];
+            args.extend(step);
+            ip(&args);
+        }
+        ns
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, Value, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_int-check")])
+            .args(args)
+            .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
+            .output()
+            .unwrap();
+        let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output.status.code().unwrap_or(-1), json, started.elapsed())
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn check<'a>(json: &'a Value, endpoint: &str, kind: &str) -> &'a Value {
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["endpoint"] == endpoint && c["kind"] == kind)
+        .unwrap()
+}
+
+#[test]
+fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
+    let ns = Namespace::create();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "[[endpoint]]\nname = \"hole\"\nurl = \"https://10.9.0.2:443/\"\n\
+         [[endpoint]]\nname = \"nowhere\"\nurl = \"tcp://10.8.0.1:636\"\n",
+    )
+    .unwrap();
+    let (code, json, elapsed) = ns.run(&[
+        "--profile",
+        profile.to_str().unwrap(),
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code, 1);
+    let tcp = check(&json, "hole", "tcp");
+    assert_eq!(
+        (
+            tcp["status"].as_str().unwrap(),
+            tcp["reason"].as_str().unwrap()
+        ),
+        ("fail", "tcp.timeout"),
+        "{tcp:#}"
+    );
+    assert!(tcp["hint"].as_str().unwrap().contains("firewall"));
+    assert_eq!(check(&json, "hole", "tls")["status"], "skip");
+    let dns = check(&json, "hole", "dns");
+    assert_eq!(dns["reason"], "dns.ip_literal");
+    let tcp = check(&json, "nowhere", "tcp");
+    assert_eq!(
+        (
+            tcp["status"].as_str().unwrap(),
+            tcp["reason"].as_str().unwrap()
+        ),
+        ("fail", "tcp.unreachable"),
+        "{tcp:#}"
+    );
+    assert!(elapsed.as_secs_f64() < 2.5, "took {elapsed:?}");
+}
