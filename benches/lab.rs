@@ -4,7 +4,6 @@
 //! scenario: critical, scale, timeouts, manual, startup). See BENCHMARKS.md.
 
 #[path = "../tests/lab/mod.rs"]
-#[allow(dead_code)]
 mod lab;
 
 use std::net::SocketAddr;
