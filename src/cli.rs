@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{self, Stop};
+use crate::findings::CheckKind;
 use crate::maintenance::{self, MaintenanceMode};
 use crate::profile::{self, ResolverAddr};
 use crate::report::{DataFormat, Format};
@@ -151,17 +152,6 @@ pub enum CertExportFormat {
     Der,
 }
 
-/// A phase of the check pipeline, as selected with --only / --skip.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Phase {
-    Identity,
-    Dns,
-    Tcp,
-    Tls,
-    Http,
-    Ldap,
-}
-
 /// `--report FORMAT=PATH`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportTarget {
@@ -198,11 +188,12 @@ pub struct TrustArgs {
     )]
     pub profile: String,
 
-    /// Local settings layered over the profile
+    /// Local settings layered over the profile (client identity, DNS servers, extra endpoints)
     #[arg(long, env = "INT_CHECK_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Trust anchors replacing the built-in G2 chain (repeatable)
+    /// Trust anchors replacing the built-in G2 chain: self-signed certificates become roots,
+    /// the others known intermediates (repeatable; env: comma-separated)
     #[arg(
         long = "ca-file",
         env = "INT_CHECK_CA_FILE",
@@ -210,20 +201,6 @@ pub struct TrustArgs {
         value_delimiter = ','
     )]
     pub ca_files: Vec<PathBuf>,
-}
-
-impl TrustArgs {
-    pub fn profile_args(&self) -> ProfileArgs {
-        ProfileArgs {
-            profile: self.profile.clone(),
-            config: self.config.clone(),
-            resolvers: Vec::new(),
-            ca_files: self.ca_files.clone(),
-            client_cert: None,
-            client_key: None,
-            timeout: Duration::from_secs(5),
-        }
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,18 +214,8 @@ pub enum ProfilesAction {
 /// Options every command that talks to an environment shares.
 #[derive(Args, Debug, Clone)]
 pub struct ProfileArgs {
-    /// Built-in profile name (int, dep) or path to a profile TOML file
-    #[arg(
-        long,
-        env = "INT_CHECK_PROFILE",
-        value_name = "NAME|PATH",
-        default_value = "int"
-    )]
-    pub profile: String,
-
-    /// Local settings layered over the profile (client identity, DNS servers, extra endpoints)
-    #[arg(long, env = "INT_CHECK_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// DNS server to query, replacing the profile's (repeatable; env: comma-separated)
     #[arg(
@@ -258,16 +225,6 @@ pub struct ProfileArgs {
         value_delimiter = ','
     )]
     pub resolvers: Vec<ResolverAddr>,
-
-    /// Trust anchors replacing the built-in G2 chain: self-signed certificates become roots,
-    /// the others known intermediates (repeatable; env: comma-separated)
-    #[arg(
-        long = "ca-file",
-        env = "INT_CHECK_CA_FILE",
-        value_name = "PEM",
-        value_delimiter = ','
-    )]
-    pub ca_files: Vec<PathBuf>,
 
     /// Client certificate (PEM: leaf, optionally followed by its chain) for mutual TLS
     #[arg(long, env = "INT_CHECK_CLIENT_CERT", value_name = "PEM")]
@@ -322,11 +279,11 @@ pub struct CheckArgs {
 
     /// Only up to these phases (comma-separated); the phases they need run too
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
-    pub only: Vec<Phase>,
+    pub only: Vec<CheckKind>,
 
     /// Leave out these phases and the ones after them (comma-separated)
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
-    pub skip: Vec<Phase>,
+    pub skip: Vec<CheckKind>,
 
     /// Probe at most N endpoints at once [default: all of them, up to 256]
     #[arg(long, env = "INT_CHECK_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -27,10 +27,10 @@ impl Status {
     }
 }
 
-/// Which phase of an endpoint a check belongs to, in pipeline order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Which phase of an endpoint a check belongs to, in pipeline order (also `--only`/`--skip` values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum CheckKind {
-    /// Local checks of the client identity (no network).
+    // Local checks of the client identity (no network).
     Identity,
     Dns,
     Tcp,

@@ -7,7 +7,7 @@ use std::path::Path;
 use rustls::pki_types::CertificateDer;
 use serde_json::{Value, json};
 
-use super::{Stop, profile_trust, resolve_profile, unix_time, write_stdout};
+use super::{Stop, profile_trust, resolve_trust_profile, unix_time, write_stdout};
 use crate::cli::{CertExportFormat, EXIT_CHECK_FAILED, EXIT_OK, TrustArgs};
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
@@ -20,7 +20,7 @@ const YEAR: i64 = 365 * 86_400;
 
 /// `certs show`: the profile's anchors, with a warning for any expiring within a year.
 pub fn show(args: &TrustArgs, format: DataFormat) -> Result<u8, Stop> {
-    let profile = resolve_profile(&args.profile_args())?;
+    let profile = resolve_trust_profile(args)?;
     let trust = profile_trust(&profile)?;
     let now = jiff::Timestamp::now().as_second();
     let entries: Vec<(&str, CertInfo)> = trust
@@ -112,7 +112,7 @@ fn slug(info: &CertInfo) -> String {
 
 /// `certs export`: the anchors as separate files and a PEM bundle, with install instructions.
 pub fn export(args: &TrustArgs, out: &Path, format: CertExportFormat) -> Result<u8, Stop> {
-    let profile = resolve_profile(&args.profile_args())?;
+    let profile = resolve_trust_profile(args)?;
     let trust = profile_trust(&profile)?;
     std::fs::create_dir_all(out).map_err(|e| {
         UsageError::new(format!(
@@ -288,7 +288,7 @@ pub fn verify(
     at: Option<jiff::Timestamp>,
     format: Format,
 ) -> Result<u8, Stop> {
-    let profile = resolve_profile(&args.profile_args())?;
+    let profile = resolve_trust_profile(args)?;
     let trust: std::sync::Arc<TrustStore> = profile_trust(&profile)?;
     let provider = rustls::crypto::ring::default_provider();
     let started = std::time::Instant::now();

@@ -6,28 +6,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{EngineOptions, Setup, Stop, profile_trust, resolve_profile, write_stdout};
-use crate::cli::{CheckArgs, EXIT_CHECK_FAILED, EXIT_OK, Phase};
+use crate::cli::{CheckArgs, EXIT_CHECK_FAILED, EXIT_OK};
 use crate::error::UsageError;
-use crate::findings::{CheckKind, EndpointHeading, Report, Status};
+use crate::findings::{EndpointHeading, Report, Status};
 use crate::maintenance::{self, WindowState};
 use crate::plan::{Plan, Selection};
 use crate::probe::identity::IDENTITY;
 use crate::report::{self, Format};
 
 fn selection(args: &CheckArgs) -> Selection {
-    let kind = |p: &Phase| match p {
-        Phase::Identity => CheckKind::Identity,
-        Phase::Dns => CheckKind::Dns,
-        Phase::Tcp => CheckKind::Tcp,
-        Phase::Tls => CheckKind::Tls,
-        Phase::Http => CheckKind::Http,
-        Phase::Ldap => CheckKind::Ldap,
-    };
     Selection {
         endpoints: args.endpoints.clone(),
         services: args.services.clone(),
-        only: args.only.iter().map(kind).collect(),
-        skip: args.skip.iter().map(kind).collect(),
+        only: args.only.clone(),
+        skip: args.skip.clone(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::ProfileArgs;
+use crate::cli::{ProfileArgs, TrustArgs};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::pki::TrustStore;
@@ -39,21 +39,10 @@ impl From<UsageError> for Stop {
 
 /// Layers profile < --config < command line into one profile.
 pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
-    let mut doc = profile::load_profile(&args.profile)?;
-    if let Some(config) = &args.config {
-        doc = doc.overlay(ProfileDoc::load_file(config)?);
-    }
-    let cwd = Path::new(".");
     let mut cli = ProfileDoc::default();
     if !args.resolvers.is_empty() {
         cli.dns = Some(DnsDoc {
             servers: Some(args.resolvers.clone()),
-        });
-    }
-    if !args.ca_files.is_empty() {
-        cli.trust = Some(TrustDoc {
-            ca_files: Some(args.ca_files.iter().map(|p| cwd.join(p)).collect()),
-            ..TrustDoc::default()
         });
     }
     if args.client_cert.is_some() || args.client_key.is_some() {
@@ -61,6 +50,27 @@ pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
             cert: args.client_cert.clone(),
             key: args.client_key.clone(),
             fqdn: None,
+        });
+    }
+    layered(&args.trust, cli)
+}
+
+/// The profile for commands that only need its trust anchors and slots (no network options).
+pub fn resolve_trust_profile(args: &TrustArgs) -> Result<Profile, UsageError> {
+    layered(args, ProfileDoc::default())
+}
+
+/// profile < --config < command line (`cli`, plus --ca-file).
+fn layered(args: &TrustArgs, mut cli: ProfileDoc) -> Result<Profile, UsageError> {
+    let mut doc = profile::load_profile(&args.profile)?;
+    if let Some(config) = &args.config {
+        doc = doc.overlay(ProfileDoc::load_file(config)?);
+    }
+    if !args.ca_files.is_empty() {
+        let cwd = Path::new(".");
+        cli.trust = Some(TrustDoc {
+            ca_files: Some(args.ca_files.iter().map(|p| cwd.join(p)).collect()),
+            ..TrustDoc::default()
         });
     }
     Profile::resolve(doc.overlay(cli))

@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{Stop, resolve_profile, write_stdout};
+use super::{Stop, resolve_trust_profile, write_stdout};
 use crate::cli::{EXIT_OK, TrustArgs};
 use crate::maintenance::{self, WindowState, local};
 use crate::report::DataFormat;
 
 pub fn run(args: &TrustArgs, at: Option<jiff::Timestamp>, format: DataFormat) -> Result<u8, Stop> {
-    let profile = resolve_profile(&args.profile_args())?;
+    let profile = resolve_trust_profile(args)?;
     let at = at.unwrap_or_else(jiff::Timestamp::now);
     let state = WindowState::at(&profile.maintenance, at);
     let text = match format {
