@@ -24,7 +24,11 @@ struct Sample {
 }
 
 fn run_binary(args: &[&str]) -> Sample {
-    let gnu_time = Path::new("/usr/bin/time").exists();
+    run_binary_with(args, Path::new("/usr/bin/time").exists())
+}
+
+/// `gnu_time`: wrap in /usr/bin/time for peak RSS (which adds its own start-up to the wall time).
+fn run_binary_with(args: &[&str], gnu_time: bool) -> Sample {
     let mut command = if gnu_time {
         let mut c = Command::new("/usr/bin/time");
         c.args(["-f", "%M", BINARY]);
@@ -61,9 +65,19 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 /// Runs `repeat` times off the async runtime; returns median wall, max RSS, and the exit codes.
 async fn measure(args: Vec<String>, repeat: usize) -> (Duration, Option<u64>, Vec<i32>) {
+    measure_with(args, repeat, Path::new("/usr/bin/time").exists()).await
+}
+
+async fn measure_with(
+    args: Vec<String>,
+    repeat: usize,
+    gnu_time: bool,
+) -> (Duration, Option<u64>, Vec<i32>) {
     tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let samples: Vec<Sample> = (0..repeat).map(|_| run_binary(&refs)).collect();
+        let samples: Vec<Sample> = (0..repeat)
+            .map(|_| run_binary_with(&refs, gnu_time))
+            .collect();
         let rss = samples.iter().filter_map(|s| s.rss_kib).max();
         let codes = samples.iter().map(|s| s.code).collect();
         (median(samples.iter().map(|s| s.wall).collect()), rss, codes)
@@ -194,10 +208,31 @@ async fn scale() {
     println!("| endpoints | median wall | peak RSS | per endpoint |");
     println!("|---:|---:|---:|---:|");
     let bench = Bench::start(64, &[], true).await;
+    // BENCH_ARGS: extra int-check flags, to see where the time goes (e.g. "--skip http").
+    let extra_owned = std::env::var("BENCH_ARGS").unwrap_or_default();
+    let extra: Vec<&str> = extra_owned.split_whitespace().collect();
     for count in [1usize, 10, 100, 1000] {
         let profile = bench.profile(&format!("scale-{count}.toml"), count);
         let repeat = if count >= 1000 { 5 } else { 7 };
-        let (wall, rss, codes) = measure(args(&profile, &[]), repeat).await;
+        if count == 1 && std::env::var_os("BENCH_SHOW").is_some() {
+            let output = Command::new(BINARY)
+                .args(args(&profile, &extra))
+                .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
+                .output()
+                .unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+            for c in json["checks"].as_array().unwrap() {
+                println!(
+                    "  {} {} {} ms {}",
+                    c["endpoint"], c["kind"], c["duration_ms"], c["message"]
+                );
+            }
+            println!("  total {} ms", json["duration_ms"]);
+            if std::env::var_os("BENCH_LOG").is_some() {
+                println!("{}", String::from_utf8_lossy(&output.stderr));
+            }
+        }
+        let (wall, rss, codes) = measure(args(&profile, &extra), repeat).await;
         assert!(
             codes.iter().all(|c| *c == 0),
             "scale run with {count} endpoints failed: exit codes {codes:?}"
@@ -310,8 +345,9 @@ async fn startup() {
     println!("\n## 5. Start-up (median of 51 runs)");
     let bench = Bench::start(1, &[], false).await;
     let profile = bench.profile("startup.toml", 20);
-    let version = measure(vec!["--version".into()], 51).await;
-    let dry = measure(args(&profile, &["--dry-run"]), 51).await;
+    // Spawned directly: a /usr/bin/time wrapper would add its own start-up.
+    let version = measure_with(vec!["--version".into()], 51, false).await;
+    let dry = measure_with(args(&profile, &["--dry-run"]), 51, false).await;
     println!(
         "int-check --version:         {} (target <= 5 ms)",
         ms(version.0)

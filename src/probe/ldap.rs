@@ -107,6 +107,8 @@ pub async fn open(
         }
         Ok(Ok(stream)) => stream,
     };
+    // LDAP requests are small writes: without this, Nagle and delayed ACKs add 40 ms a round.
+    let _ = stream.set_nodelay(true);
     let std_stream = stream.into_std().map_err(|e| {
         failure(
             Reason::LdapProtocolError,
@@ -309,6 +311,7 @@ pub async fn checks(
         }
     };
     let bound_in = started.elapsed();
+    tracing::debug!(endpoint = %endpoint.name, ?bound_in, "directory bound");
     if endpoint.searches.is_empty() {
         session.close().await;
         return vec![
@@ -338,7 +341,9 @@ pub async fn checks(
             Ok(found) => judge(check, search, &found),
         });
     }
+    tracing::debug!(endpoint = %endpoint.name, elapsed = ?started.elapsed(), "searches done");
     session.close().await;
+    tracing::debug!(endpoint = %endpoint.name, elapsed = ?started.elapsed(), "directory closed");
     out
 }
 

@@ -28,6 +28,8 @@ use crate::reasons::Reason;
 
 /// Servers may send any number of certificates; we look at this many at most.
 const MAX_CHAIN: usize = 10;
+/// The shortest wait for a TLS 1.3 server's verdict on our client certificate.
+const MIN_ALERT_WAIT: Duration = Duration::from_millis(25);
 
 /// What every TLS connection of a run shares: provider, versions, identity, clock.
 pub struct TlsSetup {
@@ -552,12 +554,17 @@ pub async fn check(
         );
 
     // TLS 1.3 servers judge our certificate after we have finished our side: a rejection
-    // arrives as an alert on the first read. Wait briefly for it before calling this a pass.
+    // arrives as an alert on the first read. Wait briefly for it before calling this a pass:
+    // the alert follows our Finished by one round trip, and the handshake took about two, so
+    // three handshake times (at least MIN_ALERT_WAIT) cover it. A later alert still shows up
+    // in the HTTP or LDAP phase, which reads from the server.
     if is_tls13 && recorder.client_cert_requested().is_some() {
         let remaining = timeout.saturating_sub(started.elapsed());
-        let grace = (handshake_time * 3)
-            .max(Duration::from_millis(200))
-            .min(remaining);
+        let grace = (handshake_time * 3).max(MIN_ALERT_WAIT).min(remaining);
+        tracing::debug!(
+            ?grace,
+            "waiting for the server's verdict on the client certificate"
+        );
         let mut buf = [0u8; 1];
         match tokio::time::timeout(grace, tls.read(&mut buf)).await {
             Err(_) | Ok(Ok(1..)) => {}
