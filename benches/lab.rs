@@ -23,10 +23,6 @@ struct Sample {
     code: i32,
 }
 
-fn run_binary(args: &[&str]) -> Sample {
-    run_binary_with(args, Path::new("/usr/bin/time").exists())
-}
-
 /// `gnu_time`: wrap in /usr/bin/time for peak RSS (which adds its own start-up to the wall time).
 fn run_binary_with(args: &[&str], gnu_time: bool) -> Sample {
     let mut command = if gnu_time {

@@ -200,9 +200,9 @@ impl Engine {
             .find(|k| matches!(k, CheckKind::Http | CheckKind::Ldap));
         if let Some(kind) = app_phase {
             match usable {
-                Some(address) => {
+                Some(usable) => {
                     for check in self
-                        .run_application(planned, index, *kind, &target, address)
+                        .run_application(planned, index, *kind, &target, usable)
                         .await
                     {
                         push(check);
@@ -224,7 +224,7 @@ impl Engine {
         target: &str,
         address: SocketAddr,
         sink: &Sink,
-    ) -> Option<SocketAddr> {
+    ) -> Option<Usable> {
         let endpoint = &planned.endpoint;
         let push = |check: Check| sink.lock().expect("sink").push(check);
         let (stream, tcp_check) = self
@@ -253,7 +253,7 @@ impl Engine {
         if !wants_tls {
             return None;
         }
-        let check = tls::check(
+        let (check, session) = tls::check(
             &self.tls,
             &self.trust[index],
             &endpoint.name,
@@ -266,7 +266,7 @@ impl Engine {
         .await;
         let held = matches!(check.status, Status::Pass | Status::Warn);
         push(check);
-        held.then_some(address)
+        held.then_some(Usable { address, session })
     }
 
     /// A TCP connection, retried on transient failures when `retries` allows.
@@ -314,8 +314,9 @@ impl Engine {
         index: usize,
         kind: CheckKind,
         target: &str,
-        address: SocketAddr,
+        usable: Usable,
     ) -> Vec<Check> {
+        let Usable { address, session } = usable;
         let endpoint = &planned.endpoint;
         match kind {
             CheckKind::Http => {
@@ -329,6 +330,7 @@ impl Engine {
                     target,
                     address,
                     route,
+                    session,
                     timeout: self.timeout,
                 };
                 vec![http::check(&self.tls, &self.trust[index], request).await]
@@ -348,6 +350,12 @@ impl Engine {
             _ => Vec::new(),
         }
     }
+}
+
+/// An address whose TLS phase held, with its connection when it can carry the request.
+struct Usable {
+    address: SocketAddr,
+    session: Option<tls::Session>,
 }
 
 /// Report order within an endpoint: DNS, then each address's TCP and TLS (in DNS order),

@@ -5,10 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::{HeaderMap, StatusCode, Version};
 use reqwest::redirect::Policy;
 
 use super::secs;
-use super::tls::{Recorder, TlsSetup};
+use super::tls::{Session, TlsSetup};
 use crate::findings::{Check, CheckKind};
 use crate::pki::TrustStore;
 use crate::profile::{Endpoint, HttpMethod};
@@ -20,6 +23,7 @@ const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 const BODY_QUOTE_BYTES: usize = 200;
 /// How much of the body is read at most (enough to recognise an error page).
 const BODY_READ_BYTES: usize = 4096;
+const USER_AGENT: &str = concat!("int-check/", env!("CARGO_PKG_VERSION"));
 
 /// Where HTTPS requests go: straight to the resolved address, or through a proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,72 +64,99 @@ pub struct HttpRequest<'a> {
     pub target: &'a str,
     pub address: SocketAddr,
     pub route: Route,
+    /// The connection the TLS phase verified, when it can carry the request.
+    pub session: Option<Session>,
     pub timeout: Duration,
 }
 
+/// An HTTP answer, whichever transport carried it.
+struct Answer {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: Body,
+    /// Whether the server asked for a client certificate on this connection.
+    client_cert_requested: bool,
+}
+
+enum Body {
+    Reqwest(reqwest::Response),
+    Hyper(hyper::body::Incoming),
+}
+
+impl Body {
+    /// At most BODY_READ_BYTES, within `budget`: a body that never finishes must not hold the run.
+    async fn prefix(self, budget: Duration) -> String {
+        let mut body = Vec::new();
+        let reading = async {
+            match self {
+                Body::Reqwest(mut response) => {
+                    while body.len() < BODY_READ_BYTES {
+                        match response.chunk().await {
+                            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                            _ => break,
+                        }
+                    }
+                }
+                Body::Hyper(mut incoming) => {
+                    use http_body_util::BodyExt;
+                    while body.len() < BODY_READ_BYTES {
+                        match incoming.frame().await {
+                            Some(Ok(frame)) => {
+                                if let Some(data) = frame.data_ref() {
+                                    body.extend_from_slice(data);
+                                }
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(budget, reading).await;
+        body.truncate(BODY_READ_BYTES);
+        String::from_utf8_lossy(&body).into_owned()
+    }
+}
+
+/// Why no answer came.
+enum NoAnswer {
+    Timeout,
+    /// The server asked for a client certificate and then refused the request with an alert.
+    Rejected(String),
+    Protocol(String),
+}
+
 /// Runs the HTTPS phase and returns its check.
-pub async fn check(setup: &TlsSetup, trust: &Arc<TrustStore>, request: HttpRequest<'_>) -> Check {
+pub async fn check(
+    setup: &TlsSetup,
+    trust: &Arc<TrustStore>,
+    mut request: HttpRequest<'_>,
+) -> Check {
     let endpoint = request.endpoint;
-    let check = Check::new(&endpoint.name, CheckKind::Http, request.target)
+    let mut check = Check::new(&endpoint.name, CheckKind::Http, request.target)
         .at(request.address)
         .detail("method", endpoint.method.as_str());
-    let (mut config, recorder) = setup.client_config(trust);
-    // reqwest does not set ALPN on a preconfigured rustls config.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .redirect(Policy::none())
-        .connect_timeout(request.timeout)
-        .pool_max_idle_per_host(0)
-        .user_agent(concat!("int-check/", env!("CARGO_PKG_VERSION")));
-    let check = match &request.route {
-        Route::Direct => {
-            builder = builder
-                .no_proxy()
-                .resolve(&endpoint.url.host, request.address);
-            check
-        }
-        Route::Proxy(url) => match reqwest::Proxy::https(url) {
-            Ok(proxy) => {
-                builder = builder.proxy(proxy);
-                check.detail("proxy", redact_userinfo(url))
-            }
-            Err(e) => {
-                return check.fail(
-                    Reason::HttpProtocolError,
-                    format!(
-                        "the HTTPS proxy `{}` is not usable: {e}",
-                        redact_userinfo(url)
-                    ),
-                );
-            }
-        },
-    };
-    let client = match builder.build() {
-        Ok(client) => client,
-        Err(e) => {
-            return check.fail(
-                Reason::HttpProtocolError,
-                format!("cannot build the HTTP client: {}", error_chain(&e)),
-            );
-        }
-    };
-    let method = match endpoint.method {
-        HttpMethod::Get => reqwest::Method::GET,
-        HttpMethod::Head => reqwest::Method::HEAD,
-        HttpMethod::Post => reqwest::Method::POST,
-    };
-
+    let sent_cert = setup.has_identity();
     let started = Instant::now();
-    let sent = tokio::time::timeout(
-        request.timeout,
-        client.request(method, &endpoint.url.raw).send(),
-    )
-    .await;
+    let session = request.session.take();
+    let exchanged = match (&request.route, session) {
+        // The common case: the request goes over the connection the TLS phase just verified.
+        (Route::Direct, Some(session)) => {
+            over_session(session, endpoint, request.timeout, sent_cert).await
+        }
+        (route, _) => {
+            if let Route::Proxy(url) = route {
+                check = check.detail("proxy", redact_userinfo(url));
+            }
+            via_reqwest(setup, trust, &request, sent_cert).await
+        }
+    };
     let first_byte = started.elapsed();
     let check = check.took(first_byte);
-    let response = match sent {
-        Err(_) => {
+    let answer = match exchanged {
+        Ok(answer) => answer,
+        Err(NoAnswer::Timeout) => {
             return check.fail(
                 Reason::HttpTimeout,
                 format!(
@@ -134,48 +165,183 @@ pub async fn check(setup: &TlsSetup, trust: &Arc<TrustStore>, request: HttpReque
                 ),
             );
         }
-        Ok(Err(error)) => {
-            return request_failed(
-                check,
-                &error,
-                &recorder,
-                setup.has_identity(),
-                request.timeout,
-            );
+        Err(NoAnswer::Rejected(message)) => {
+            return check.fail(Reason::HttpClientCertRejected, message);
         }
-        Ok(Ok(response)) => response,
+        Err(NoAnswer::Protocol(message)) => return check.fail(Reason::HttpProtocolError, message),
     };
+    let remaining = request.timeout.saturating_sub(started.elapsed());
+    judge(check, endpoint, answer, sent_cert, first_byte, remaining).await
+}
 
-    let status = response.status();
-    let headers = response.headers().clone();
-    let header = |name: reqwest::header::HeaderName| {
-        headers
+/// HTTP/1.1 over the TLS phase's connection (it offered no ALPN, so the server speaks HTTP/1.1).
+async fn over_session(
+    session: Session,
+    endpoint: &Endpoint,
+    timeout: Duration,
+    sent_cert: bool,
+) -> Result<Answer, NoAnswer> {
+    let asked = session.client_cert_requested;
+    let parsed = url::Url::parse(&endpoint.url.raw)
+        .map_err(|e| NoAnswer::Protocol(format!("the URL cannot be requested: {e}")))?;
+    let path = &parsed[url::Position::BeforePath..];
+    let host = match parsed.port() {
+        Some(port) => format!("{}:{port}", endpoint.url.host),
+        None => endpoint.url.host.clone(),
+    };
+    let method = match endpoint.method {
+        HttpMethod::Get => hyper::Method::GET,
+        HttpMethod::Head => hyper::Method::HEAD,
+        HttpMethod::Post => hyper::Method::POST,
+    };
+    let exchange = async {
+        let io = hyper_util::rt::TokioIo::new(session.stream);
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io).await?;
+        tokio::spawn(async move {
+            // Ends when the answer is read or dropped; its errors surface through the request.
+            let _ = connection.await;
+        });
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, host)
+            .header(hyper::header::USER_AGENT, USER_AGENT)
+            .body(Empty::<Bytes>::new())
+            .expect("method, path and headers from a parsed URL are valid");
+        sender.send_request(request).await
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Err(NoAnswer::Timeout),
+        Ok(Err(error)) => Err(no_answer(&error, asked, sent_cert)),
+        Ok(Ok(response)) => {
+            let (parts, incoming) = response.into_parts();
+            Ok(Answer {
+                status: parts.status,
+                version: parts.version,
+                headers: parts.headers,
+                body: Body::Hyper(incoming),
+                client_cert_requested: asked,
+            })
+        }
+    }
+}
+
+/// A fresh connection through reqwest: for proxies, or when the TLS phase's connection cannot
+/// be reused. Same anchors, SNI and identity; pinned to the resolved address when direct.
+async fn via_reqwest(
+    setup: &TlsSetup,
+    trust: &Arc<TrustStore>,
+    request: &HttpRequest<'_>,
+    sent_cert: bool,
+) -> Result<Answer, NoAnswer> {
+    let endpoint = request.endpoint;
+    let (mut config, recorder) = setup.client_config(trust);
+    // reqwest does not set ALPN on a preconfigured rustls config.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .redirect(Policy::none())
+        .connect_timeout(request.timeout)
+        .pool_max_idle_per_host(0)
+        .user_agent(USER_AGENT);
+    builder = match &request.route {
+        Route::Direct => builder
+            .no_proxy()
+            .resolve(&endpoint.url.host, request.address),
+        Route::Proxy(url) => match reqwest::Proxy::https(url) {
+            Ok(proxy) => builder.proxy(proxy),
+            Err(e) => {
+                return Err(NoAnswer::Protocol(format!(
+                    "the HTTPS proxy `{}` is not usable: {e}",
+                    redact_userinfo(url)
+                )));
+            }
+        },
+    };
+    let client = builder.build().map_err(|e| {
+        NoAnswer::Protocol(format!("cannot build the HTTP client: {}", error_chain(&e)))
+    })?;
+    let method = match endpoint.method {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Head => reqwest::Method::HEAD,
+        HttpMethod::Post => reqwest::Method::POST,
+    };
+    let sent = tokio::time::timeout(
+        request.timeout,
+        client.request(method, &endpoint.url.raw).send(),
+    )
+    .await;
+    let asked = || recorder.client_cert_requested().is_some();
+    match sent {
+        Err(_) => Err(NoAnswer::Timeout),
+        Ok(Err(error)) if error.is_timeout() => Err(NoAnswer::Timeout),
+        Ok(Err(error)) => Err(no_answer(&error, asked(), sent_cert)),
+        Ok(Ok(response)) => Ok(Answer {
+            status: response.status(),
+            version: response.version(),
+            headers: response.headers().clone(),
+            client_cert_requested: asked(),
+            body: Body::Reqwest(response),
+        }),
+    }
+}
+
+/// Names a request that got no answer: a TLS alert after the server asked for a client
+/// certificate is a rejection (TLS 1.3 servers send it on the first read); the rest is protocol.
+fn no_answer(error: &(dyn std::error::Error + 'static), asked: bool, sent_cert: bool) -> NoAnswer {
+    let alert = find_source::<rustls::Error>(error).and_then(|e| match e {
+        rustls::Error::AlertReceived(alert) => Some(*alert),
+        _ => None,
+    });
+    match alert {
+        Some(alert) if asked => {
+            let what = if sent_cert {
+                "rejected the client certificate"
+            } else {
+                "requires a client certificate and none was sent"
+            };
+            NoAnswer::Rejected(format!("the service {what} (alert {alert:?})"))
+        }
+        _ => NoAnswer::Protocol(error_chain(error)),
+    }
+}
+
+/// Judges an answer: expected status, client-certificate rejection, redirect, clock skew.
+async fn judge(
+    check: Check,
+    endpoint: &Endpoint,
+    answer: Answer,
+    sent_cert: bool,
+    first_byte: Duration,
+    budget: Duration,
+) -> Check {
+    let status = answer.status;
+    let header = |name: hyper::header::HeaderName| {
+        answer
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let server = header(reqwest::header::SERVER);
-    let location = header(reqwest::header::LOCATION);
-    let date = header(reqwest::header::DATE);
+    let server = header(hyper::header::SERVER);
+    let location = header(hyper::header::LOCATION);
+    let date = header(hyper::header::DATE);
     let mut check = check
         .detail("status", status.as_u16())
-        .detail("http_version", format!("{:?}", response.version()))
+        .detail("http_version", format!("{:?}", answer.version))
         .detail("time_to_first_byte_ms", first_byte.as_millis() as u64);
     if let Some(server) = &server {
         check = check.detail("server", server.clone());
     }
-    let asked = recorder.client_cert_requested().is_some();
-    let sent_cert = setup.has_identity();
     let expected = endpoint.expect_status.as_ref();
     let status_ok = expected.is_none_or(|list| list.contains(&status.as_u16()));
-    let suspicious = matches!(status.as_u16(), 400 | 403) && asked;
+    let suspicious = matches!(status.as_u16(), 400 | 403) && answer.client_cert_requested;
 
     // The body matters only when the answer is not a plain pass; read a bounded prefix.
     let body = if !status_ok || suspicious {
-        let remaining = request.timeout.saturating_sub(started.elapsed());
-        read_prefix(response, remaining).await
+        answer.body.prefix(budget).await
     } else {
-        drop(response);
         String::new()
     };
     let summary = format!(
@@ -232,7 +398,7 @@ pub async fn check(setup: &TlsSetup, trust: &Arc<TrustStore>, request: HttpReque
             ),
         );
     }
-    check.pass(format!("{summary} in {}", super::secs(first_byte)))
+    check.pass(format!("{summary} in {}", secs(first_byte)))
 }
 
 /// Server time minus local time, from an HTTP Date header.
@@ -241,22 +407,6 @@ fn clock_skew(date: &str) -> Option<jiff::SignedDuration> {
         .parse_timestamp(date)
         .ok()?;
     Some(server.duration_since(jiff::Timestamp::now()))
-}
-
-async fn read_prefix(mut response: reqwest::Response, budget: Duration) -> String {
-    let mut body = Vec::new();
-    let reading = async {
-        while body.len() < BODY_READ_BYTES {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-    };
-    // A body that never finishes must not hold the run: keep what arrived in time.
-    let _ = tokio::time::timeout(budget, reading).await;
-    body.truncate(BODY_READ_BYTES);
-    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// `: "first 200 bytes"` of a body, as one line, or nothing.
@@ -268,41 +418,6 @@ fn quote(body: &str) -> String {
     let cut: String = flat.chars().take(BODY_QUOTE_BYTES).collect();
     let more = if cut.len() < flat.len() { "…" } else { "" };
     format!(": \"{cut}{more}\"")
-}
-
-fn request_failed(
-    check: Check,
-    error: &reqwest::Error,
-    recorder: &Recorder,
-    sent_cert: bool,
-    timeout: Duration,
-) -> Check {
-    let text = error_chain(error);
-    if error.is_timeout() {
-        return check.fail(
-            Reason::HttpTimeout,
-            format!("no HTTP answer within {}", secs(timeout)),
-        );
-    }
-    // A TLS 1.3 server rejects a client certificate with an alert on the first read.
-    let alert = find_source::<rustls::Error>(error).and_then(|e| match e {
-        rustls::Error::AlertReceived(alert) => Some(*alert),
-        _ => None,
-    });
-    if let Some(alert) = alert
-        && recorder.client_cert_requested().is_some()
-    {
-        let what = if sent_cert {
-            "rejected the client certificate"
-        } else {
-            "requires a client certificate and none was sent"
-        };
-        return check.fail(
-            Reason::HttpClientCertRejected,
-            format!("the service {what} (alert {alert:?})"),
-        );
-    }
-    check.fail(Reason::HttpProtocolError, text)
 }
 
 fn find_source<'a, T: std::error::Error + 'static>(

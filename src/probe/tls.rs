@@ -492,7 +492,15 @@ fn server_name_text(name: &ServerName<'_>) -> String {
     }
 }
 
-/// Runs the TLS phase over a connected socket and returns its check.
+/// A verified TLS connection the application phase can use instead of connecting again.
+pub struct Session {
+    pub stream: tokio_rustls::client::TlsStream<TcpStream>,
+    /// Whether the server asked for a client certificate during the handshake.
+    pub client_cert_requested: bool,
+}
+
+/// Runs the TLS phase over a connected socket and returns its check, and the connection when
+/// the phase held and nothing was read from it.
 #[allow(clippy::too_many_arguments)]
 pub async fn check(
     setup: &TlsSetup,
@@ -503,16 +511,14 @@ pub async fn check(
     address: SocketAddr,
     stream: TcpStream,
     timeout: Duration,
-) -> Check {
+) -> (Check, Option<Session>) {
     let started = Instant::now();
     let check = Check::new(endpoint, CheckKind::Tls, target).at(address);
     let server_name = match ServerName::try_from(host.to_string()) {
         Ok(name) => name,
         Err(_) => {
-            return check.fail(
-                Reason::TlsHandshakeFailed,
-                format!("`{host}` is not a valid TLS server name"),
-            );
+            let message = format!("`{host}` is not a valid TLS server name");
+            return (check.fail(Reason::TlsHandshakeFailed, message), None);
         }
     };
     let (config, recorder) = setup.client_config(trust);
@@ -524,18 +530,16 @@ pub async fn check(
     let mut tls = match handshake {
         Err(_) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
-            return check.fail(
-                Reason::TlsHandshakeTimeout,
-                format!(
-                    "the TCP connection opened but the TLS handshake did not finish within {}",
-                    secs(timeout)
-                ),
+            let message = format!(
+                "the TCP connection opened but the TLS handshake did not finish within {}",
+                secs(timeout)
             );
+            return (check.fail(Reason::TlsHandshakeTimeout, message), None);
         }
         Ok(Err(error)) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
             let (reason, message) = classify_failure(&error, &recorder, sent_cert, false);
-            return check.fail(reason, message);
+            return (check.fail(reason, message), None);
         }
         Ok(Ok(tls)) => tls,
     };
@@ -558,6 +562,7 @@ pub async fn check(
     // the alert follows our Finished by one round trip, and the handshake took about two, so
     // three handshake times (at least MIN_ALERT_WAIT) cover it. A later alert still shows up
     // in the HTTP or LDAP phase, which reads from the server.
+    let mut clean = true;
     if is_tls13 && recorder.client_cert_requested().is_some() {
         let remaining = timeout.saturating_sub(started.elapsed());
         let grace = (handshake_time * 3).max(MIN_ALERT_WAIT).min(remaining);
@@ -567,7 +572,9 @@ pub async fn check(
         );
         let mut buf = [0u8; 1];
         match tokio::time::timeout(grace, tls.read(&mut buf)).await {
-            Err(_) | Ok(Ok(1..)) => {}
+            Err(_) => {}
+            // The server spoke first: fine for TLS, but the stream is no longer a clean start.
+            Ok(Ok(1..)) => clean = false,
             Ok(Ok(0)) => {
                 check = check.took(started.elapsed());
                 let (reason, what) = if sent_cert {
@@ -581,18 +588,22 @@ pub async fn check(
                         "asked for a client certificate and closed the connection when none was sent",
                     )
                 };
-                return check.fail(reason, format!("the server {what}"));
+                return (check.fail(reason, format!("the server {what}")), None);
             }
             Ok(Err(error)) => {
                 check = check.took(started.elapsed());
                 let (reason, message) = classify_failure(&error, &recorder, sent_cert, true);
-                return check.fail(reason, message);
+                return (check.fail(reason, message), None);
             }
         }
     }
     let check = check.took(handshake_time);
     let summary = pass_summary(&recorder, version, sent_cert);
-    match recorder.assessment() {
+    let session = clean.then(|| Session {
+        stream: tls,
+        client_cert_requested: recorder.client_cert_requested().is_some(),
+    });
+    let check = match recorder.assessment() {
         Some(a) if !a.warnings.is_empty() => {
             let (reason, _) = a.warnings[0];
             let text: Vec<String> = a.warnings.iter().map(|(_, m)| m.clone()).collect();
@@ -602,7 +613,8 @@ pub async fn check(
                 .warn(reason, format!("{}; {summary}", text.join("; ")))
         }
         _ => check.pass(summary),
-    }
+    };
+    (check, session)
 }
 
 /// Adds what the handshake showed (chain, client-certificate request) to a check.
