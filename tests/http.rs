@@ -234,3 +234,38 @@ async fn proxy_is_used_and_reported_unless_no_proxy_covers_the_host() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.check("svc", "http")["details"].get("proxy").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_go_through_a_working_https_proxy() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("proxied.int.test"));
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.reply = HttpReply::status("405 Method Not Allowed");
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("proxied.int.test", &[lo(1)]);
+    let (proxy, log) = connect_proxy().await;
+    PROXY_MAP
+        .lock()
+        .unwrap()
+        .insert(format!("proxied.int.test:{}", addr.port()), addr);
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://proxied.int.test:{}/x", addr.port()),
+        )],
+        "",
+    );
+    let mut cmd = binary();
+    cmd.env("HTTPS_PROXY", format!("http://{proxy}"));
+    let run = run_with(cmd, &["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("pass", ""));
+    assert_eq!(http["details"]["proxy"], format!("http://{proxy}"));
+    assert_eq!(http["details"]["status"], 405);
+    assert_eq!(
+        log.lock().unwrap().as_slice(),
+        [format!("proxied.int.test:{}", addr.port())]
+    );
+}

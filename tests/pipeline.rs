@@ -637,3 +637,25 @@ async fn human_report_groups_by_endpoint_with_hints_and_a_summary() {
             .contains("0 passed, 0 warned, 1 failed, 3 skipped in ")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv6_loopback_endpoint_passes_every_phase() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("v6.int.test"));
+    let v6: std::net::IpAddr = "::1".parse().unwrap();
+    let addr = tls_server(v6, TlsServerSpec::new(&lab.pki, &leaf)).await;
+    lab.dns.point("v6.int.test", &[v6]);
+    let run = single(
+        &lab,
+        "",
+        format!("https://v6.int.test:{}/", addr.port()),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.check("svc", "dns")["details"]["addresses"][0], "::1");
+    let tls = run.check("svc", "tls");
+    assert_eq!(tls["address"], format!("[::1]:{}", addr.port()));
+    assert_eq!(status(&tls), ("pass", ""));
+    assert_eq!(status(&run.check("svc", "http")), ("pass", ""));
+}

@@ -715,3 +715,55 @@ pub async fn run_with(mut cmd: Command, args: &[&str]) -> Run {
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// A minimal HTTPS proxy (HTTP CONNECT) on loopback; returns its address and a log of the
+/// CONNECT targets it was asked for.
+pub async fn connect_proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    match client.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split_whitespace().next())
+                else {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+                        .await;
+                    return;
+                };
+                seen.lock().unwrap().push(target.to_string());
+                // The lab's names resolve through the lab DNS only: the test maps them for us.
+                let Some(upstream) = PROXY_MAP.lock().unwrap().get(target).copied() else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (addr, log)
+}
+
+/// host:port -> address, for the lab proxy (which does not use the lab DNS).
+pub static PROXY_MAP: std::sync::LazyLock<Mutex<HashMap<String, SocketAddr>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
