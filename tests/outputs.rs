@@ -552,3 +552,52 @@ async fn help_text_is_snapshotted() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_bounds_how_many_endpoints_run_at_once() {
+    let lab = Lab::start().await;
+    let mut endpoints = Vec::new();
+    for i in 0..2u8 {
+        let hole = silent_server(lo(10 + i)).await;
+        let host = format!("hole{i}.int.test");
+        lab.dns.point(&host, &[hole.ip()]);
+        endpoints.push(EndpointSpec::new(
+            &format!("hole-{i}"),
+            format!("https://{host}:{}/", hole.port()),
+        ));
+    }
+    let profile = lab.profile("p.toml", &endpoints, "");
+    let together = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+    ])
+    .await;
+    assert!(
+        together.elapsed.as_secs_f64() < 1.8,
+        "took {:?}",
+        together.elapsed
+    );
+    let one_by_one = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+        "--concurrency",
+        "1",
+    ])
+    .await;
+    assert!(
+        one_by_one.elapsed.as_secs_f64() >= 2.0,
+        "took {:?}",
+        one_by_one.elapsed
+    );
+    assert_eq!(one_by_one.json()["summary"]["fail"], 2);
+    let zero = lab::run(&["--profile", p(&profile), "--concurrency", "0"]).await;
+    assert_eq!(zero.code, 2);
+}
