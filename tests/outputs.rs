@@ -298,7 +298,7 @@ async fn strict_and_quiet() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn selection_by_endpoint_service_and_phase() {
-    let (_lab, profile) = mixed_lab().await;
+    let (lab, profile) = mixed_lab().await;
     let endpoints = |run: &Run| -> Vec<String> {
         run.json()["endpoints"]
             .as_array()
@@ -359,6 +359,46 @@ async fn selection_by_endpoint_service_and_phase() {
     .await;
     assert!(run.checks("spine-reliable", "http").is_empty());
     assert_eq!(run.checks("spine-reliable", "tls").len(), 1);
+    let (cert, key) = lab.client_identity(&lab.pki, "x.supplier.thirdparty.nhs.uk");
+    let local = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--only",
+        "identity",
+        "--format",
+        "json",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&key),
+        "--ca-file",
+        p(&lab.root_file),
+        "--ca-file",
+        p(&lab.subca_file),
+    ])
+    .await;
+    assert_eq!(local.code, 0, "{}", local.stdout);
+    let kinds: Vec<String> = local.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| k == "identity"),
+        "{kinds:?}"
+    );
+    let identity_only = lab::run(&["--profile", p(&profile), "--only", "identity"]).await;
+    assert_eq!(
+        identity_only.code, 2,
+        "nothing to check is a usage error: {}",
+        identity_only.stdout
+    );
+    assert!(
+        identity_only
+            .stderr
+            .contains("no client identity is configured")
+    );
     let none = lab::run(&["--profile", p(&profile), "--endpoint", "nothing-*"]).await;
     assert_eq!(none.code, 2);
     assert!(

@@ -32,6 +32,15 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<u8, Stop> {
     let started = Instant::now();
     let mut setup = Setup::new(&args.profile, args.at)?;
     let plan = Arc::new(setup.plan.select(&selection)?);
+    if plan.endpoints.is_empty() && setup.identity.is_none() {
+        return Err(
+            UsageError::new("--only identity, but no client identity is configured")
+                .hint(
+                    "give --client-cert and --client-key (or [client] cert/key in a --config file)",
+                )
+                .into(),
+        );
+    }
     let progress = progress_bar(quiet, plan.endpoints.len());
     let options = EngineOptions {
         concurrency: args
