@@ -187,6 +187,15 @@ impl ProfileDoc {
                     endpoint.name
                 )));
             }
+            if endpoint.expect_status.as_ref().is_some_and(Vec::is_empty) {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: expect_status is empty, so no answer could pass",
+                    endpoint.name
+                ))
+                .hint(
+                    "list the statuses that count as reachable, e.g. [200, 405], or remove the key",
+                ));
+            }
             if let Some(status) = endpoint
                 .expect_status
                 .as_ref()
@@ -526,6 +535,31 @@ mod tests {
         let err = ProfileDoc::parse(text, "p.toml", Path::new(".")).unwrap_err();
         assert!(err.message.starts_with("p.toml:4:1:"), "{}", err.message);
         assert!(err.message.contains("colour"), "{}", err.message);
+    }
+
+    #[test]
+    fn scheme_specific_keys_are_checked() {
+        let parse = |t: &str| {
+            ProfileDoc::parse(t, "p.toml", Path::new("."))
+                .unwrap_err()
+                .message
+        };
+        assert!(
+            parse("[[endpoint]]\nname = \"a\"\nurl = \"https://a/\"\nexpect_status = []\n")
+                .contains("expect_status is empty")
+        );
+        assert!(
+            parse("[[endpoint]]\nname = \"a\"\nurl = \"https://a/\"\nexpect_status = [99]\n")
+                .contains("not an HTTP status")
+        );
+        assert!(
+            parse("[[endpoint]]\nname = \"a\"\nurl = \"tcp://a:1\"\nmethod = \"GET\"\n")
+                .contains("https:// endpoints only")
+        );
+        assert!(
+            parse("[[endpoint]]\nname = \"a\"\nurl = \"https://a/\"\nbind_dn = \"x\"\n")
+                .contains("ldaps:// endpoints only")
+        );
     }
 
     #[test]
