@@ -13,6 +13,12 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The HELP and TYPE lines that open a gauge family.
+fn gauge(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
 fn labels(pairs: &[(&str, &str)]) -> String {
     let inner: Vec<String> = pairs
         .iter()
@@ -60,36 +66,36 @@ pub fn render(report: &Report) -> String {
         }
     }
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP int_check_up Whether a check passed or warned (1) or failed (0); skipped checks are absent."
+    gauge(
+        &mut out,
+        "int_check_up",
+        "Whether a check passed or warned (1) or failed (0); skipped checks are absent.",
     );
-    let _ = writeln!(out, "# TYPE int_check_up gauge");
     for (labels, (up, _)) in &series {
         let _ = writeln!(out, "int_check_up{labels} {up}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP int_check_duration_seconds How long a check took."
+    gauge(
+        &mut out,
+        "int_check_duration_seconds",
+        "How long a check took.",
     );
-    let _ = writeln!(out, "# TYPE int_check_duration_seconds gauge");
     for (labels, (_, seconds)) in &series {
         let _ = writeln!(out, "int_check_duration_seconds{labels} {seconds:.6}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP int_check_cert_not_after_seconds When a certificate a server presented expires (Unix time)."
+    gauge(
+        &mut out,
+        "int_check_cert_not_after_seconds",
+        "When a certificate a server presented expires (Unix time).",
     );
-    let _ = writeln!(out, "# TYPE int_check_cert_not_after_seconds gauge");
     for (labels, at) in &not_after {
         let _ = writeln!(out, "int_check_cert_not_after_seconds{labels} {at}");
     }
     let summary = report.summary();
-    let _ = writeln!(
-        out,
-        "# HELP int_check_checks How many checks ended in each status in the last run."
+    gauge(
+        &mut out,
+        "int_check_checks",
+        "How many checks ended in each status in the last run.",
     );
-    let _ = writeln!(out, "# TYPE int_check_checks gauge");
     for (status, count) in [
         ("pass", summary.pass),
         ("warn", summary.warn),
@@ -102,11 +108,11 @@ pub fn render(report: &Report) -> String {
             labels(&[("status", status)])
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP int_check_maintenance Whether a service was in a published maintenance slot during the run."
+    gauge(
+        &mut out,
+        "int_check_maintenance",
+        "Whether a service was in a published maintenance slot during the run.",
     );
-    let _ = writeln!(out, "# TYPE int_check_maintenance gauge");
     for occurrence in &report.maintenance.active {
         let _ = writeln!(
             out,
@@ -121,11 +127,11 @@ pub fn render(report: &Report) -> String {
             labels(&[("service", &occurrence.service)])
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP int_check_last_run_timestamp_seconds When the last run started (Unix time)."
+    gauge(
+        &mut out,
+        "int_check_last_run_timestamp_seconds",
+        "When the last run started (Unix time).",
     );
-    let _ = writeln!(out, "# TYPE int_check_last_run_timestamp_seconds gauge");
     let _ = writeln!(
         out,
         "int_check_last_run_timestamp_seconds {}",
