@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,13 +67,13 @@ impl Engine {
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
         );
-        let finished: Arc<Vec<std::sync::atomic::AtomicBool>> = Arc::new(
+        let finished: Arc<Vec<AtomicBool>> = Arc::new(
             (0..plan.endpoints.len())
                 .map(|_| Default::default())
                 .collect(),
         );
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
         let total = plan.endpoints.len();
         let mut tasks = JoinSet::new();
         for index in 0..total {
@@ -90,8 +91,8 @@ impl Engine {
                 engine
                     .run_endpoint(&plan.endpoints[index], index, &cache, &sinks[index])
                     .await;
-                finished[index].store(true, std::sync::atomic::Ordering::SeqCst);
-                let now = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                finished[index].store(true, Ordering::SeqCst);
+                let now = done.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Some(progress) = &engine.progress {
                     progress(now, total);
                 }
@@ -99,7 +100,7 @@ impl Engine {
         }
         let all = async {
             while let Some(joined) = tasks.join_next().await {
-                // A panicking probe is a bug; never let it take the other results with it.
+                // A panicking probe is a bug: surface it (exit 3) rather than pass off a partial run.
                 if let Err(error) = joined
                     && error.is_panic()
                 {
@@ -121,7 +122,7 @@ impl Engine {
         for (index, planned) in plan.endpoints.iter().enumerate() {
             let mut checks = std::mem::take(&mut *sinks[index].lock().expect("sink"));
             order(&mut checks);
-            if timed_out && !finished[index].load(std::sync::atomic::Ordering::SeqCst) {
+            if timed_out && !finished[index].load(Ordering::SeqCst) {
                 checks.push(deadline_check(
                     planned,
                     &checks,
