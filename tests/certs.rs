@@ -7,13 +7,6 @@ use std::os::unix::fs::PermissionsExt;
 use lab::*;
 use serde_json::Value;
 
-fn status(check: &Value) -> (&str, &str) {
-    (
-        check["status"].as_str().unwrap(),
-        check["reason"].as_str().unwrap_or(""),
-    )
-}
-
 /// `certs verify` against the lab anchors; returns the run.
 async fn verify(lab: &Lab, cert: &std::path::Path, key: &std::path::Path, extra: &[&str]) -> Run {
     let mut args = vec![
@@ -225,9 +218,7 @@ async fn verify_at_a_future_instant_sees_the_expiry_coming() {
 #[tokio::test(flavor = "multi_thread")]
 async fn check_reports_a_wrong_key_once_and_skips_mutual_tls_endpoints() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
     let url = |path: &str| format!("https://msg.int.test:{}/{path}", addr.port());
     let mut endpoints: Vec<EndpointSpec> = (0..5)
         .map(|i| EndpointSpec {

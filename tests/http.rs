@@ -3,23 +3,15 @@
 mod lab;
 
 use lab::*;
-use serde_json::Value;
-
-fn status(check: &Value) -> (&str, &str) {
-    (
-        check["status"].as_str().unwrap(),
-        check["reason"].as_str().unwrap_or(""),
-    )
-}
 
 /// Starts one HTTPS endpoint answering `reply` and runs the binary against it.
 async fn serve(reply: HttpReply, endpoint_toml: &str, args: &[&str]) -> (Lab, Run) {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.reply = reply;
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
+    let addr = lab
+        .serve("msg.int.test", lo(1), |spec| {
+            spec.reply = reply;
+        })
+        .await;
     let endpoint = EndpointSpec::new(
         "svc",
         format!(
@@ -154,12 +146,12 @@ async fn skewed_server_clock_is_a_warning() {
 async fn hscn_mesh_style_400_without_a_client_certificate() {
     // Like HSCN MESH: the handshake completes without a certificate, then HTTP 400.
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("mesh.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
-    spec.reply = HttpReply::NginxClientCert;
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("mesh.int.test", &[lo(1)]);
+    let addr = lab
+        .serve("mesh.int.test", lo(1), |spec| {
+            spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
+            spec.reply = HttpReply::NginxClientCert;
+        })
+        .await;
     let url = format!(
         "https://mesh.int.test:{}/messageexchange/_ping",
         addr.port()
@@ -201,9 +193,7 @@ async fn hscn_mesh_style_400_without_a_client_certificate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn proxy_is_used_and_reported_unless_no_proxy_covers_the_host() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
     let dead_proxy = format!("http://user:secret@127.0.0.1:{}", closed_port(lo(1)).await);
     let profile = lab.profile(
         "p.toml",
@@ -238,11 +228,11 @@ async fn proxy_is_used_and_reported_unless_no_proxy_covers_the_host() {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_go_through_a_working_https_proxy() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("proxied.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.reply = HttpReply::status("405 Method Not Allowed");
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("proxied.int.test", &[lo(1)]);
+    let addr = lab
+        .serve("proxied.int.test", lo(1), |spec| {
+            spec.reply = HttpReply::status("405 Method Not Allowed");
+        })
+        .await;
     let (proxy, log) = connect_proxy().await;
     PROXY_MAP
         .lock()

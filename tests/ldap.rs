@@ -6,13 +6,6 @@ use lab::slapd::{Slapd, SlapdOptions, many_mhs_entries};
 use lab::*;
 use serde_json::Value;
 
-fn status(check: &Value) -> (&str, &str) {
-    (
-        check["status"].as_str().unwrap(),
-        check["reason"].as_str().unwrap_or(""),
-    )
-}
-
 /// A lab with a directory at ldap.int.test.
 async fn directory(options: SlapdOptions) -> (Lab, Slapd) {
     let lab = Lab::start().await;
@@ -239,11 +232,11 @@ async fn directory_demanding_a_client_certificate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn server_that_closes_mid_search_is_a_protocol_error_not_a_hang_or_panic() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("ldap.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.reply = HttpReply::LdapCloseMidSearch;
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("ldap.int.test", &[lo(1)]);
+    let addr = lab
+        .serve("ldap.int.test", lo(1), |spec| {
+            spec.reply = HttpReply::LdapCloseMidSearch;
+        })
+        .await;
     let endpoint = EndpointSpec::new("sds", format!("ldaps://ldap.int.test:{}", addr.port()));
     let profile = lab.profile("sds.toml", &[endpoint], "party_key = \"YES-0000806\"");
     let run = run(&[

@@ -3,21 +3,11 @@
 mod lab;
 
 use lab::*;
-use serde_json::Value;
-
-fn status(check: &Value) -> (&str, &str) {
-    (
-        check["status"].as_str().unwrap(),
-        check["reason"].as_str().unwrap_or(""),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn healthy_endpoints_pass_with_chain_and_protocol_reported() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
     let profile = lab.profile(
         "p.toml",
         &[
@@ -78,8 +68,7 @@ async fn healthy_endpoints_pass_with_chain_and_protocol_reported() {
 }
 
 /// One endpoint on a fresh lab host, returning the run.
-async fn single(lab: &Lab, host: &str, url: String, extra_args: &[&str]) -> Run {
-    let _ = host;
+async fn single(lab: &Lab, url: String, extra_args: &[&str]) -> Run {
     let profile = lab.profile("p.toml", &[EndpointSpec::new("svc", url)], "");
     let mut args = vec![
         "--profile",
@@ -97,7 +86,7 @@ async fn single(lab: &Lab, host: &str, url: String, extra_args: &[&str]) -> Run 
 async fn nxdomain_fails_dns_and_skips_the_rest() {
     let lab = Lab::start().await;
     lab.dns.set("gone.int.test", DnsAnswer::NxDomain);
-    let run = single(&lab, "gone.int.test", "https://gone.int.test/x".into(), &[]).await;
+    let run = single(&lab, "https://gone.int.test/x".into(), &[]).await;
     assert_eq!(run.code, 1);
     let dns = run.check("svc", "dns");
     assert_eq!(status(&dns), ("fail", "dns.nxdomain"));
@@ -116,7 +105,7 @@ async fn nxdomain_fails_dns_and_skips_the_rest() {
 async fn servfail_is_named() {
     let lab = Lab::start().await;
     lab.dns.set("broken.int.test", DnsAnswer::ServFail);
-    let run = single(&lab, "", "https://broken.int.test/".into(), &[]).await;
+    let run = single(&lab, "https://broken.int.test/".into(), &[]).await;
     assert_eq!(run.code, 1);
     let dns = run.check("svc", "dns");
     assert_eq!(status(&dns), ("fail", "dns.servfail"));
@@ -130,13 +119,7 @@ async fn servfail_is_named() {
 async fn silent_resolver_times_out_within_the_phase_timeout() {
     let lab = Lab::start().await;
     lab.dns.set("slow.int.test", DnsAnswer::Silent);
-    let run = single(
-        &lab,
-        "",
-        "https://slow.int.test/".into(),
-        &["--timeout", "1s"],
-    )
-    .await;
+    let run = single(&lab, "https://slow.int.test/".into(), &["--timeout", "1s"]).await;
     assert_eq!(run.code, 1);
     assert_eq!(status(&run.check("svc", "dns")), ("fail", "dns.timeout"));
     assert!(run.elapsed.as_secs_f64() < 2.5, "took {:?}", run.elapsed);
@@ -147,7 +130,7 @@ async fn refused_port_is_tcp_refused() {
     let lab = Lab::start().await;
     let port = closed_port(lo(1)).await;
     lab.dns.point("closed.int.test", &[lo(1)]);
-    let run = single(&lab, "", format!("https://closed.int.test:{port}/"), &[]).await;
+    let run = single(&lab, format!("https://closed.int.test:{port}/"), &[]).await;
     assert_eq!(run.code, 1);
     let tcp = run.check("svc", "tcp");
     assert_eq!(status(&tcp), ("fail", "tcp.refused"));
@@ -165,7 +148,6 @@ async fn silent_server_is_a_handshake_timeout_and_the_run_ends_on_time() {
     lab.dns.point("hole.int.test", &[lo(1)]);
     let run = single(
         &lab,
-        "",
         format!("https://hole.int.test:{}/", addr.port()),
         &["--timeout", "1s"],
     )
@@ -187,13 +169,7 @@ async fn expired_leaf_names_the_element_and_date() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("old.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://old.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://old.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.expired"));
@@ -213,13 +189,7 @@ async fn not_yet_valid_leaf() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("new.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://new.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://new.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(
         status(&run.check("svc", "tls")),
         ("fail", "tls.not_yet_valid")
@@ -232,13 +202,7 @@ async fn wrong_host_name_lists_the_names_the_certificate_has() {
     let leaf = lab.pki.leaf(&LeafSpec::server("other.int.test"));
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://msg.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.hostname_mismatch"));
@@ -259,13 +223,7 @@ async fn unrelated_root_is_untrusted() {
     spec.chain.truncate(1);
     let addr = tls_server(lo(1), spec).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://msg.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 1);
     assert_eq!(
         status(&run.check("svc", "tls")),
@@ -281,13 +239,7 @@ async fn rogue_ca_with_the_same_names_is_untrusted() {
     // The rogue sends its own SubCA, named exactly like the real one.
     let addr = tls_server(lo(1), TlsServerSpec::new(&rogue, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://msg.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.untrusted_issuer"), "{tls:#}");
@@ -302,18 +254,12 @@ async fn rogue_ca_with_the_same_names_is_untrusted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_intermediate_is_a_warning_when_the_profile_knows_the_subca() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.chain.truncate(1);
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://msg.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let addr = lab
+        .serve("msg.int.test", lo(1), |spec| {
+            spec.chain.truncate(1);
+        })
+        .await;
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 0, "warnings do not fail the run");
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("warn", "tls.missing_intermediate"));
@@ -327,7 +273,6 @@ async fn missing_intermediate_is_a_warning_when_the_profile_knows_the_subca() {
     // Without the SubCA among the anchors, the same server is untrusted.
     let run = single(
         &lab,
-        "",
         format!("https://msg.int.test:{}/", addr.port()),
         &["--ca-file", p(&lab.root_file)],
     )
@@ -347,13 +292,7 @@ async fn cn_only_certificate_is_reported_precisely() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("mesh.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://mesh.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://mesh.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 0);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("warn", "tls.cn_only"));
@@ -373,13 +312,7 @@ async fn expiring_soon_is_a_warning() {
     });
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("soon.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://soon.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://soon.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 0);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("warn", "tls.expiring_soon"));
@@ -393,15 +326,15 @@ async fn expiring_soon_is_a_warning() {
 async fn client_certificate_required_without_and_with_one() {
     for tls12_only in [false, true] {
         let lab = Lab::start().await;
-        let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-        let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-        spec.client_auth = ClientAuth::Required(lab.pki.root.cert.clone());
-        spec.tls12_only = tls12_only;
-        let addr = tls_server(lo(1), spec).await;
-        lab.dns.point("msg.int.test", &[lo(1)]);
+        let addr = lab
+            .serve("msg.int.test", lo(1), |spec| {
+                spec.client_auth = ClientAuth::Required(lab.pki.root.cert.clone());
+                spec.tls12_only = tls12_only;
+            })
+            .await;
         let url = format!("https://msg.int.test:{}/", addr.port());
 
-        let run = single(&lab, "", url.clone(), &[]).await;
+        let run = single(&lab, url.clone(), &[]).await;
         assert_eq!(run.code, 1, "tls12_only={tls12_only}");
         let tls = run.check("svc", "tls");
         assert_eq!(
@@ -422,7 +355,6 @@ async fn client_certificate_required_without_and_with_one() {
         let (cert, key) = lab.client_identity(&lab.pki, "x.supplier.thirdparty.nhs.uk");
         let run = single(
             &lab,
-            "",
             url.clone(),
             &["--client-cert", p(&cert), "--client-key", p(&key)],
         )
@@ -441,7 +373,6 @@ async fn client_certificate_required_without_and_with_one() {
         let (cert, key) = lab.client_identity(&stranger, "y.supplier.thirdparty.nhs.uk");
         let run = single(
             &lab,
-            "",
             url,
             &["--client-cert", p(&cert), "--client-key", p(&key)],
         )
@@ -459,18 +390,12 @@ async fn client_certificate_required_without_and_with_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn optional_client_certificate_is_reported_but_passes() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://msg.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let addr = lab
+        .serve("msg.int.test", lo(1), |spec| {
+            spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
+        })
+        .await;
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("pass", ""));
@@ -481,11 +406,11 @@ async fn optional_client_certificate_is_reported_but_passes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn server_below_min_tls_is_a_protocol_version_failure() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("old.int.test"));
-    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
-    spec.tls12_only = true;
-    let addr = tls_server(lo(1), spec).await;
-    lab.dns.point("old.int.test", &[lo(1)]);
+    let addr = lab
+        .serve("old.int.test", lo(1), |spec| {
+            spec.tls12_only = true;
+        })
+        .await;
     let profile = lab.profile(
         "p.toml",
         &[EndpointSpec::new(
@@ -518,13 +443,7 @@ async fn one_dead_address_fails_visibly_while_the_other_passes() {
     let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
     let addr = tls_server(lo(2), TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("msg.int.test", &[lo(2), lo(3)]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://msg.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 1);
     let tcp = run.checks("svc", "tcp");
     assert_eq!(tcp.len(), 2);
@@ -545,9 +464,7 @@ async fn one_dead_address_fails_visibly_while_the_other_passes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_file_pin_is_a_warning() {
     let lab = Lab::start().await;
-    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
-    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
-    lab.dns.point("msg.int.test", &[lo(1)]);
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
     let hosts = lab.write(
         "hosts",
         "127.0.0.1 localhost\n10.239.1.2   msg.int.test  # stale pin\n",
@@ -645,13 +562,7 @@ async fn ipv6_loopback_endpoint_passes_every_phase() {
     let v6: std::net::IpAddr = "::1".parse().unwrap();
     let addr = tls_server(v6, TlsServerSpec::new(&lab.pki, &leaf)).await;
     lab.dns.point("v6.int.test", &[v6]);
-    let run = single(
-        &lab,
-        "",
-        format!("https://v6.int.test:{}/", addr.port()),
-        &[],
-    )
-    .await;
+    let run = single(&lab, format!("https://v6.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.check("svc", "dns")["details"]["addresses"][0], "::1");
     let tls = run.check("svc", "tls");

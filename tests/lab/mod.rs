@@ -614,6 +614,22 @@ impl Lab {
         self.write(file, &text)
     }
 
+    /// Serves `host` from a TLS server on `ip` (a leaf for `host` under the lab SubCA, sent with
+    /// the SubCA), shaped by `configure`, and points the lab DNS at it.
+    pub async fn serve(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        configure: impl FnOnce(&mut TlsServerSpec),
+    ) -> SocketAddr {
+        let leaf = self.pki.leaf(&LeafSpec::server(host));
+        let mut spec = TlsServerSpec::new(&self.pki, &leaf);
+        configure(&mut spec);
+        let addr = tls_server(ip, spec).await;
+        self.dns.point(host, &[ip]);
+        addr
+    }
+
     /// Writes a client identity (leaf + SubCA chain, key) and returns (cert, key) paths.
     pub fn client_identity(&self, pki: &Pki, fqdn: &str) -> (PathBuf, PathBuf) {
         self.identity_with(pki, &LeafSpec::client(fqdn))
@@ -710,6 +726,14 @@ pub async fn run_with(mut cmd: Command, args: &[&str]) -> Run {
     })
     .await
     .unwrap()
+}
+
+/// (status, reason) of a JSON check, for compact assertions.
+pub fn status(check: &Value) -> (&str, &str) {
+    (
+        check["status"].as_str().unwrap(),
+        check["reason"].as_str().unwrap_or(""),
+    )
 }
 
 pub fn p(path: &Path) -> &str {
