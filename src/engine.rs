@@ -12,7 +12,6 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::findings::{Check, CheckKind, Status};
-use crate::pki::TrustStore;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
 use crate::probe::{http, identity, ldap, secs, tcp, tls};
@@ -29,8 +28,6 @@ pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 pub struct Engine {
     pub resolver: Resolver,
     pub tls: tls::TlsSetup,
-    /// One trust store per planned endpoint (most share the profile's).
-    pub trust: Vec<Arc<TrustStore>>,
     /// Per-phase timeout.
     pub timeout: Duration,
     /// HTTPS proxy (profile `[http] proxy`, else HTTPS_PROXY) and the NO_PROXY list.
@@ -89,7 +86,7 @@ impl Engine {
             tasks.spawn(async move {
                 let _permit = limit.acquire().await;
                 engine
-                    .run_endpoint(&plan.endpoints[index], index, &cache, &sinks[index])
+                    .run_endpoint(&plan.endpoints[index], &cache, &sinks[index])
                     .await;
                 finished[index].store(true, Ordering::SeqCst);
                 let now = done.fetch_add(1, Ordering::SeqCst) + 1;
@@ -137,7 +134,6 @@ impl Engine {
     async fn run_endpoint(
         &self,
         planned: &PlannedEndpoint,
-        index: usize,
         dns_cache: &HashMap<String, OnceCell<DnsOutcome>>,
         sink: &Sink,
     ) {
@@ -187,7 +183,7 @@ impl Engine {
         // Every address is its own chain of checks, all at once.
         let per_address = addresses.iter().map(|ip| {
             let address = SocketAddr::new(*ip, url.port);
-            self.run_address(planned, index, &target, address, sink)
+            self.run_address(planned, &target, address, sink)
         });
         // The application phase runs once, on the first address (in DNS order) whose TLS held.
         let usable = futures_util::future::join_all(per_address)
@@ -202,10 +198,7 @@ impl Engine {
         if let Some(kind) = app_phase {
             match usable {
                 Some(usable) => {
-                    for check in self
-                        .run_application(planned, index, *kind, &target, usable)
-                        .await
-                    {
+                    for check in self.run_application(planned, *kind, &target, usable).await {
                         push(check);
                     }
                 }
@@ -221,7 +214,6 @@ impl Engine {
     async fn run_address(
         &self,
         planned: &PlannedEndpoint,
-        index: usize,
         target: &str,
         address: SocketAddr,
         sink: &Sink,
@@ -256,7 +248,7 @@ impl Engine {
         }
         let (check, session) = tls::check(
             &self.tls,
-            &self.trust[index],
+            &planned.trust,
             &endpoint.name,
             target,
             &endpoint.url.host,
@@ -312,7 +304,6 @@ impl Engine {
     async fn run_application(
         &self,
         planned: &PlannedEndpoint,
-        index: usize,
         kind: CheckKind,
         target: &str,
         usable: Usable,
@@ -334,12 +325,12 @@ impl Engine {
                     session,
                     timeout: self.timeout,
                 };
-                vec![http::check(&self.tls, &self.trust[index], request).await]
+                vec![http::check(&self.tls, &planned.trust, request).await]
             }
             CheckKind::Ldap => {
                 ldap::checks(
                     &self.tls,
-                    &self.trust[index],
+                    &planned.trust,
                     endpoint,
                     target,
                     address,

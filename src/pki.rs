@@ -29,6 +29,15 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
+    /// The profile's own anchors: its `ca_files`, or the built-in G2 chain.
+    pub fn for_profile(profile: &crate::profile::Profile) -> Result<TrustStore, UsageError> {
+        if profile.ca_files.is_empty() {
+            Ok(TrustStore::builtin())
+        } else {
+            TrustStore::from_files(&profile.ca_files)
+        }
+    }
+
     /// The built-in G2 chain: root as anchor, INT SubCA as known intermediate.
     pub fn builtin() -> TrustStore {
         let parse = |pem: &str| {

@@ -2,28 +2,25 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::error::UsageError;
 use crate::findings::CheckKind;
+use crate::pki::TrustStore;
 use crate::profile::{Endpoint, Profile, Scheme};
 
 /// At most this many addresses of one host are checked (round-robin DNS can return many).
 pub const MAX_ADDRESSES_PER_HOST: usize = 4;
 
-/// Which trust store an endpoint uses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TrustChoice {
-    /// The profile's anchors (built-in G2 unless ca_files / --ca-file say otherwise).
-    Profile,
-    /// The endpoint's own `ca_files`.
-    Endpoint(Vec<PathBuf>),
-}
-
+/// One endpoint as a run sees it: everything its probes need travels with it, so that a
+/// selection can never pair an endpoint with another endpoint's settings.
 #[derive(Clone, Debug)]
 pub struct PlannedEndpoint {
     pub endpoint: Endpoint,
     /// Phases in order; each depends on the one before.
     pub phases: Vec<CheckKind>,
-    pub trust: TrustChoice,
+    /// The anchors this endpoint is judged against: its own `ca_files`, else the profile's.
+    pub trust: Arc<TrustStore>,
 }
 
 #[derive(Clone, Debug)]
@@ -31,31 +28,35 @@ pub struct Plan {
     pub endpoints: Vec<PlannedEndpoint>,
     /// Every distinct host name to resolve, once per run, in first-use order.
     pub hosts: Vec<String>,
+    /// The profile's own anchors (what the client identity is checked against).
+    pub profile_trust: Arc<TrustStore>,
 }
 
 impl Plan {
-    pub fn from_profile(profile: &Profile) -> Plan {
-        let endpoints: Vec<PlannedEndpoint> = profile
-            .endpoints
-            .iter()
-            .map(|endpoint| {
-                let mut phases = vec![CheckKind::Dns, CheckKind::Tcp];
-                match endpoint.url.scheme {
-                    Scheme::Https => phases.extend([CheckKind::Tls, CheckKind::Http]),
-                    Scheme::Ldaps => phases.extend([CheckKind::Tls, CheckKind::Ldap]),
-                    Scheme::Tcp => {}
-                }
-                let trust = match &endpoint.ca_files {
-                    Some(files) if !files.is_empty() => TrustChoice::Endpoint(files.clone()),
-                    _ => TrustChoice::Profile,
-                };
-                PlannedEndpoint {
-                    endpoint: endpoint.clone(),
-                    phases,
-                    trust,
-                }
-            })
-            .collect();
+    /// Plans every endpoint of the profile and loads the trust anchors each one uses (an
+    /// endpoint's own `ca_files` once per distinct list, else the profile's).
+    pub fn from_profile(profile: &Profile) -> Result<Plan, UsageError> {
+        let profile_trust = Arc::new(TrustStore::for_profile(profile)?);
+        let mut loaded: HashMap<Vec<PathBuf>, Arc<TrustStore>> = HashMap::new();
+        let mut endpoints = Vec::with_capacity(profile.endpoints.len());
+        for endpoint in &profile.endpoints {
+            let trust = match &endpoint.ca_files {
+                Some(files) if !files.is_empty() => match loaded.get(files) {
+                    Some(store) => store.clone(),
+                    None => {
+                        let store = Arc::new(TrustStore::from_files(files)?);
+                        loaded.insert(files.clone(), store.clone());
+                        store
+                    }
+                },
+                _ => profile_trust.clone(),
+            };
+            endpoints.push(PlannedEndpoint {
+                endpoint: endpoint.clone(),
+                phases: Self::phases_for(endpoint),
+                trust,
+            });
+        }
         let mut seen = HashMap::new();
         let mut hosts = Vec::new();
         for planned in &endpoints {
@@ -64,7 +65,22 @@ impl Plan {
                 hosts.push(url.host.clone());
             }
         }
-        Plan { endpoints, hosts }
+        Ok(Plan {
+            endpoints,
+            hosts,
+            profile_trust,
+        })
+    }
+
+    /// The phase chain an endpoint's scheme calls for.
+    fn phases_for(endpoint: &Endpoint) -> Vec<CheckKind> {
+        let mut phases = vec![CheckKind::Dns, CheckKind::Tcp];
+        match endpoint.url.scheme {
+            Scheme::Https => phases.extend([CheckKind::Tls, CheckKind::Http]),
+            Scheme::Ldaps => phases.extend([CheckKind::Tls, CheckKind::Ldap]),
+            Scheme::Tcp => {}
+        }
+        phases
     }
 }
 
@@ -122,7 +138,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 
 impl Plan {
     /// The part of the plan a selection keeps; an error when it keeps nothing.
-    pub fn select(&self, selection: &Selection) -> Result<Plan, crate::error::UsageError> {
+    pub fn select(&self, selection: &Selection) -> Result<Plan, UsageError> {
         let endpoints: Vec<PlannedEndpoint> = self
             .endpoints
             .iter()
@@ -159,7 +175,7 @@ impl Plan {
                 .collect();
             services.sort_unstable();
             services.dedup();
-            return Err(crate::error::UsageError::new(
+            return Err(UsageError::new(
                 "the selection (--endpoint, --service, --only, --skip) leaves no endpoint to check",
             )
             .hint(format!(
@@ -178,7 +194,11 @@ impl Plan {
                 hosts.push(url.host.clone());
             }
         }
-        Ok(Plan { endpoints, hosts })
+        Ok(Plan {
+            endpoints,
+            hosts,
+            profile_trust: self.profile_trust.clone(),
+        })
     }
 }
 

@@ -61,6 +61,8 @@ impl Namespace {
         let output = Command::new("ip")
             .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_int-check")])
             .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
             .output()
             .unwrap();

@@ -570,3 +570,56 @@ async fn ipv6_loopback_endpoint_passes_every_phase() {
     assert_eq!(status(&tls), ("pass", ""));
     assert_eq!(status(&run.check("svc", "http")), ("pass", ""));
 }
+
+/// Regression: an endpoint with its own `ca_files` keeps its anchors whatever the selection.
+/// (Trust stores were once a list by position, built before selection and read after it.)
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_anchors_survive_selection() {
+    let lab = Lab::start().await;
+    let first = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let own = Pki::g2();
+    let leaf = own.leaf(&LeafSpec::server("mesh.int.test"));
+    let second = tls_server(lo(2), TlsServerSpec::new(&own, &leaf)).await;
+    lab.dns.point("mesh.int.test", &[lo(2)]);
+    let own_root = lab.write("own-root.pem", &own.root.pem);
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("first", format!("https://msg.int.test:{}/", first.port()))
+                .with("service = \"spine-core\""),
+            EndpointSpec::new(
+                "second",
+                format!("https://mesh.int.test:{}/", second.port()),
+            )
+            .with("service = \"mesh\"")
+            .with(&format!("ca_files = [\"{}\"]", p(&own_root))),
+        ],
+        "",
+    );
+    let profile = p(&profile);
+    for selection in [
+        &[][..],
+        &["--endpoint", "second"][..],
+        &["--service", "mesh"][..],
+        &["--endpoint", "sec*"][..],
+    ] {
+        let mut args = vec!["check", "--profile", profile, "--format", "json"];
+        args.extend_from_slice(selection);
+        let run = run(&args).await;
+        let tls = run.check("second", "tls");
+        assert_eq!(status(&tls).0, "pass", "{selection:?}: {tls:#}");
+        assert_eq!(run.code, 0, "{selection:?}: {}", run.stdout);
+    }
+    // The first endpoint is still judged against the profile's anchors, not the second's.
+    let run = run(&[
+        "check",
+        "--profile",
+        profile,
+        "--format",
+        "json",
+        "--endpoint",
+        "first",
+    ])
+    .await;
+    assert_eq!(status(&run.check("first", "tls")).0, "pass");
+}

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{EngineOptions, Setup, Stop, profile_trust, resolve_profile, write_stdout};
+use super::{EngineOptions, Setup, Stop, resolve_profile, write_stdout};
 use crate::cli::{CheckArgs, EXIT_CHECK_FAILED, EXIT_OK};
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
@@ -155,8 +155,9 @@ fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
 /// `--dry-run`: what would be checked, without DNS, sockets or the identity checks.
 fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<u8, Stop> {
     let profile = resolve_profile(&args.profile)?;
-    let plan = Plan::from_profile(&profile).select(selection)?;
-    let trust = profile_trust(&profile)?;
+    let full = Plan::from_profile(&profile)?;
+    let plan = full.select(selection)?;
+    let trust = &plan.profile_trust;
     let resolver = if profile.dns_servers.is_empty() {
         "system resolver".to_string()
     } else {

@@ -7,7 +7,6 @@ pub mod profiles;
 pub mod sds;
 pub mod windows;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use crate::cli::{ProfileArgs, TrustArgs};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::pki::TrustStore;
-use crate::plan::{Plan, TrustChoice};
+use crate::plan::Plan;
 use crate::probe::dns::Resolver;
 use crate::probe::identity::{self, IdentityVerdict};
 use crate::probe::ldap::Identifiers;
@@ -81,8 +80,6 @@ pub struct Setup {
     pub profile: Profile,
     pub plan: Plan,
     pub provider: Arc<rustls::crypto::CryptoProvider>,
-    /// One trust store per planned endpoint.
-    pub trust: Vec<Arc<TrustStore>>,
     /// The client identity's checks, when one is configured.
     pub identity: Option<IdentityVerdict>,
     /// The instant certificate dates and maintenance windows are judged at (`--at`, else now).
@@ -97,31 +94,14 @@ pub struct Setup {
 impl Setup {
     pub fn new(args: &ProfileArgs, at: Option<jiff::Timestamp>) -> Result<Setup, Stop> {
         let profile = resolve_profile(args)?;
-        let plan = Plan::from_profile(&profile);
+        let plan = Plan::from_profile(&profile)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let profile_trust = profile_trust(&profile)?;
-        // Endpoint-specific anchors, loaded once per distinct file list.
-        let mut loaded: HashMap<Vec<PathBuf>, Arc<TrustStore>> = HashMap::new();
-        let mut trust = Vec::with_capacity(plan.endpoints.len());
-        for planned in &plan.endpoints {
-            trust.push(match &planned.trust {
-                TrustChoice::Profile => profile_trust.clone(),
-                TrustChoice::Endpoint(files) => match loaded.get(files) {
-                    Some(store) => store.clone(),
-                    None => {
-                        let store = Arc::new(TrustStore::from_files(files)?);
-                        loaded.insert(files.clone(), store.clone());
-                        store
-                    }
-                },
-            });
-        }
         let at_given = at.is_some();
         let at = at.unwrap_or_else(jiff::Timestamp::now);
         let identity = match &profile.client {
             Some(paths) => Some(identity::verify(
                 paths,
-                &profile_trust,
+                &plan.profile_trust,
                 &provider,
                 unix_time(at),
                 profile.expiry_warning_days,
@@ -139,7 +119,6 @@ impl Setup {
             profile,
             plan,
             provider,
-            trust,
             identity,
             at,
             at_given,
@@ -164,7 +143,6 @@ impl Setup {
                 profile.expiry_warning_days,
                 self.at_given.then(|| unix_time(self.at)),
             ),
-            trust: self.trust.clone(),
             timeout: self.timeout,
             proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
             no_proxy: env_value("NO_PROXY"),
@@ -222,11 +200,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 
 /// The profile's own trust store: its ca_files, or the built-in G2 chain.
 pub fn profile_trust(profile: &Profile) -> Result<Arc<TrustStore>, UsageError> {
-    Ok(Arc::new(if profile.ca_files.is_empty() {
-        TrustStore::builtin()
-    } else {
-        TrustStore::from_files(&profile.ca_files)?
-    }))
+    Ok(Arc::new(TrustStore::for_profile(profile)?))
 }
 
 pub fn unix_time(at: jiff::Timestamp) -> rustls::pki_types::UnixTime {

@@ -25,7 +25,7 @@ pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
     let query = SdsQuery::from_args(&args);
     let engine = setup.engine(super::EngineOptions::default());
     let endpoint = setup.plan.endpoints[index].endpoint.clone();
-    let trust = setup.trust[index].clone();
+    let trust = setup.plan.endpoints[index].trust.clone();
     let outcome = setup
         .runtime
         .block_on(lookup(&engine, &trust, &endpoint, &query));

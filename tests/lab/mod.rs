@@ -693,17 +693,12 @@ impl Run {
 
 pub fn binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_int-check"));
-    // Hermetic: no colour, and not the machine's /etc/hosts or environment settings.
-    cmd.env("NO_COLOR", "1")
-        .env("INT_CHECK_HOSTS_FILE", "/nonexistent/hosts")
-        .env_remove("INT_CHECK_PROFILE")
-        .env_remove("INT_CHECK_CONFIG")
-        .env_remove("INT_CHECK_RESOLVER")
-        .env_remove("INT_CHECK_CA_FILE")
-        .env_remove("INT_CHECK_CLIENT_CERT")
-        .env_remove("INT_CHECK_CLIENT_KEY")
-        .env_remove("INT_CHECK_TIMEOUT")
-        .env_remove("INT_CHECK_FORMAT");
+    // Hermetic: an empty environment (no HTTPS_PROXY, INT_CHECK_*, CI or colour settings from
+    // the machine running the tests), no colour, and not the machine's /etc/hosts.
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("INT_CHECK_HOSTS_FILE", "/nonexistent/hosts");
     cmd
 }
 
