@@ -1,29 +1,14 @@
-//! Command line: argument definitions, layering (CLI > --config > profile), and exit codes.
+//! Command line: the argument definitions (clap). What they do is in `commands`.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{self, Stop};
 use crate::findings::CheckKind;
 use crate::maintenance::{self, MaintenanceMode};
 use crate::profile::{self, ResolverAddr};
 use crate::report::{DataFormat, Format};
-
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_CHECK_FAILED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_INTERNAL: u8 = 3;
-
-const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  no check failed (warnings allowed)
-  1  at least one check failed
-  2  usage or configuration error (bad flag, profile, config, PEM or key)
-  3  internal error (a bug: please report it)";
 
 /// Preflight checks for the NHS Spine integration (INT, Path-to-Live) environments:
 /// DNS, TCP, TLS against the pinned G2 chain, for every endpoint of a profile, at once.
@@ -31,7 +16,7 @@ Exit codes:
 #[command(
     name = "int-check",
     version,
-    after_help = EXIT_CODES_HELP,
+    after_help = crate::exit::help_text(),
     args_conflicts_with_subcommands = true,
     args_override_self = true,
     max_term_width = 100
@@ -55,10 +40,10 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Probe every endpoint of a profile (the default when no command is given)
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = crate::exit::help_text())]
     Check(CheckArgs),
     /// Look up a party key or ASID in the Spine Directory Service (the profile's LDAPS endpoint)
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = crate::exit::help_text())]
     Sds(SdsArgs),
     /// The pinned trust chain: show it, export it for trust stores, inspect files, verify a client identity
     Certs {
@@ -79,7 +64,14 @@ pub enum Command {
     /// Explain a reason code (what it means, what to do), or list them all
     Explain {
         /// A reason code, e.g. tls.untrusted_issuer
+        #[arg(conflicts_with = "exit_codes")]
         code: Option<String>,
+        /// List the exit codes instead of the reason codes
+        #[arg(long)]
+        exit_codes: bool,
+        /// Print the list as the Markdown table the README holds
+        #[arg(long)]
+        markdown: bool,
     },
     /// Print a shell completion script: int-check completions bash > /etc/bash_completion.d/int-check
     Completions {
@@ -124,7 +116,7 @@ pub enum CertsAction {
         format: DataFormat,
     },
     /// Check a client certificate and key offline: key match, chain, validity, EKU, FQDN, permissions
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = crate::exit::help_text())]
     Verify {
         #[command(flatten)]
         trust: TrustArgs,
@@ -327,87 +319,4 @@ pub struct SdsArgs {
     /// Output format on stdout
     #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
     pub format: DataFormat,
-}
-
-/// The binary's whole life: parse, run, report, exit code.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
-            });
-        }
-    };
-    commands::init_logging(cli.verbose, cli.quiet);
-    let outcome = std::panic::catch_unwind(|| run(cli));
-    match outcome {
-        Ok(Ok(code)) => ExitCode::from(code),
-        Ok(Err(Stop::Usage(error))) => {
-            let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {}", error.message);
-            if let Some(hint) = &error.hint {
-                let _ = writeln!(stderr, "hint: {hint}");
-            }
-            ExitCode::from(EXIT_USAGE)
-        }
-        Ok(Err(Stop::Internal(error))) => {
-            let _ = writeln!(std::io::stderr(), "internal error: {error:#}");
-            ExitCode::from(EXIT_INTERNAL)
-        }
-        // The panic message is already on stderr (default hook).
-        Err(_) => ExitCode::from(EXIT_INTERNAL),
-    }
-}
-
-fn run(cli: Cli) -> Result<u8, Stop> {
-    let quiet = cli.quiet;
-    match cli.command {
-        None => commands::check::run_check(cli.check, quiet),
-        Some(Command::Check(args)) => commands::check::run_check(args, quiet),
-        Some(Command::Completions { shell }) => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut command, "int-check", &mut out);
-            commands::write_stdout(&String::from_utf8_lossy(&out))?;
-            Ok(EXIT_OK)
-        }
-        Some(Command::Man) => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut out)
-                .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot render the manual: {e}")))?;
-            commands::write_stdout(&String::from_utf8_lossy(&out))?;
-            Ok(EXIT_OK)
-        }
-        Some(Command::Sds(args)) => commands::sds::run_sds(args),
-        Some(Command::Certs { action }) => match action {
-            CertsAction::Show { trust, format } => commands::certs::show(&trust, format),
-            CertsAction::Export { trust, out, format } => {
-                commands::certs::export(&trust, &out, format)
-            }
-            CertsAction::Inspect { file, format } => commands::certs::inspect(&file, format),
-            CertsAction::Verify {
-                trust,
-                cert,
-                key,
-                fqdn,
-                at,
-                format,
-            } => commands::certs::verify(
-                &trust,
-                crate::profile::ClientPaths { cert, key, fqdn },
-                at,
-                format,
-            ),
-        },
-        Some(Command::Windows { trust, at, format }) => commands::windows::run(&trust, at, format),
-        Some(Command::Explain { code }) => commands::explain::run(code.as_deref()),
-        Some(Command::Profiles { action }) => {
-            commands::profiles::run_profiles(action.unwrap_or(ProfilesAction::List))
-        }
-    }
 }

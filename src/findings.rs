@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::maintenance::{MaintenanceMode, WindowState};
 use crate::reasons::Reason;
 
 /// The outcome of one check.
@@ -177,7 +178,7 @@ pub struct Report {
     pub endpoints: Vec<EndpointHeading>,
     pub checks: Vec<Check>,
     /// Maintenance slots at the time of the run.
-    pub maintenance: crate::maintenance::WindowState,
+    pub maintenance: WindowState,
 }
 
 impl Report {
@@ -187,5 +188,44 @@ impl Report {
 
     pub fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Fail)
+    }
+}
+
+/// Rewrites failures of endpoints whose service is in a slot; the original reason is kept in the
+/// details (`original_reason`).
+pub fn apply_maintenance(
+    checks: &mut [Check],
+    service_of: impl Fn(&str) -> Option<String>,
+    state: &WindowState,
+    mode: MaintenanceMode,
+) {
+    for check in checks.iter_mut().filter(|c| c.status == Status::Fail) {
+        let Some(service) = service_of(&check.endpoint) else {
+            continue;
+        };
+        let Some(slot) = state.active_for(&service) else {
+            continue;
+        };
+        check.details.insert("maintenance".into(), slot.to_json());
+        if mode == MaintenanceMode::Fail {
+            continue;
+        }
+        if let Some(original) = check.reason {
+            check
+                .details
+                .insert("original_reason".into(), original.code().into());
+        }
+        check.status = if mode == MaintenanceMode::Warn {
+            Status::Warn
+        } else {
+            Status::Skip
+        };
+        check.reason = Some(Reason::MaintenanceWindow);
+        check.message = format!(
+            "{} (during the {} maintenance slot until {})",
+            check.message,
+            slot.service,
+            crate::maintenance::local(slot.end)
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod exit;
 pub mod findings;
 pub mod maintenance;
 pub mod pki;

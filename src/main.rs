@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    int_check::cli::main()
+    int_check::commands::main()
 }

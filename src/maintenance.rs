@@ -10,9 +10,6 @@ use jiff::{Span, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::findings::{Check, Status};
-use crate::reasons::Reason;
-
 /// The time zone the NHS page's slots are written in.
 pub const ZONE: &str = "Europe/London";
 
@@ -240,46 +237,6 @@ pub enum MaintenanceMode {
     /// Becomes a skip with reason maintenance.window: not counted either way.
     Ignore,
 }
-
-/// Rewrites failures of endpoints whose service is in a slot; the original reason is kept in the
-/// details (`original_reason`).
-pub fn apply(
-    checks: &mut [Check],
-    service_of: impl Fn(&str) -> Option<String>,
-    state: &WindowState,
-    mode: MaintenanceMode,
-) {
-    for check in checks.iter_mut().filter(|c| c.status == Status::Fail) {
-        let Some(service) = service_of(&check.endpoint) else {
-            continue;
-        };
-        let Some(slot) = state.active_for(&service) else {
-            continue;
-        };
-        check.details.insert("maintenance".into(), slot.to_json());
-        if mode == MaintenanceMode::Fail {
-            continue;
-        }
-        if let Some(original) = check.reason {
-            check
-                .details
-                .insert("original_reason".into(), json!(original.code()));
-        }
-        check.status = if mode == MaintenanceMode::Warn {
-            Status::Warn
-        } else {
-            Status::Skip
-        };
-        check.reason = Some(Reason::MaintenanceWindow);
-        check.message = format!(
-            "{} (during the {} maintenance slot until {})",
-            check.message,
-            slot.service,
-            local(slot.end)
-        );
-    }
-}
-
 /// Parses `--at`: RFC 3339 with an offset (`2026-11-23T20:30:00Z`, `2026-06-15T20:30:00+01:00`).
 pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
     text.trim()

@@ -1,7 +1,7 @@
 //! The reason-code catalogue: every code a check can carry, what it means, and the hint shown
 //! under it. Codes are a public, stable interface (JSON reports, CI scripts, support desks):
-//! add new ones, never rename or reuse old ones. The README lists this table; a test keeps the
-//! two in step.
+//! add new ones, never rename or reuse old ones. The README's table is `int-check explain
+//! --markdown`; a test compares the two byte for byte.
 
 macro_rules! reasons {
     ($( $variant:ident => $code:literal, $meaning:literal, $hint:literal; )*) => {
@@ -173,6 +173,20 @@ reasons! {
     SkipDependencyFailed => "skip.dependency_failed",
         "This check did not run because a check it depends on failed.",
         "Fix the failure above it first.";
+}
+
+/// The README's reason-code table, in catalogue order.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| code | meaning | hint |\n|---|---|---|\n");
+    for reason in Reason::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            reason.code(),
+            reason.meaning(),
+            reason.hint()
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! `int-check certs`: the pinned chain, exporting it for trust stores, inspecting files, and
 //! verifying a client identity offline.
 
+use crate::exit::{Outcome, Stop};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use rustls::pki_types::CertificateDer;
 use serde_json::{Value, json};
 
-use super::{Stop, profile_trust, resolve_trust_profile, unix_time, write_stdout};
-use crate::cli::{CertExportFormat, EXIT_CHECK_FAILED, EXIT_OK, TrustArgs};
+use super::{profile_trust, resolve_trust_profile, unix_time, write_stdout};
+use crate::cli::{CertExportFormat, TrustArgs};
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
 use crate::pki::{self, CertInfo, TrustStore, rfc3339};
@@ -19,7 +20,7 @@ use crate::report::{self, DataFormat, Format};
 const YEAR: i64 = 365 * 86_400;
 
 /// `certs show`: the profile's anchors, with a warning for any expiring within a year.
-pub fn show(args: &TrustArgs, format: DataFormat) -> Result<u8, Stop> {
+pub fn show(args: &TrustArgs, format: DataFormat) -> Result<Outcome, Stop> {
     let profile = resolve_trust_profile(args)?;
     let trust = profile_trust(&profile)?;
     let now = jiff::Timestamp::now().as_second();
@@ -90,7 +91,7 @@ pub fn show(args: &TrustArgs, format: DataFormat) -> Result<u8, Stop> {
     };
     expired |= entries.iter().any(|(_, i)| i.not_after < now);
     write_stdout(&text)?;
-    Ok(if expired { EXIT_CHECK_FAILED } else { EXIT_OK })
+    Ok(Outcome::failed_if(expired))
 }
 
 /// A file name from a certificate's CN: `NHS PTL Root Authority G2` -> `nhs-ptl-root-authority-g2`.
@@ -111,7 +112,7 @@ fn slug(info: &CertInfo) -> String {
 }
 
 /// `certs export`: the anchors as separate files and a PEM bundle, with install instructions.
-pub fn export(args: &TrustArgs, out: &Path, format: CertExportFormat) -> Result<u8, Stop> {
+pub fn export(args: &TrustArgs, out: &Path, format: CertExportFormat) -> Result<Outcome, Stop> {
     let profile = resolve_trust_profile(args)?;
     let trust = profile_trust(&profile)?;
     std::fs::create_dir_all(out).map_err(|e| {
@@ -175,7 +176,7 @@ pub fn export(args: &TrustArgs, out: &Path, format: CertExportFormat) -> Result<
     }
     let _ = writeln!(text, "\n{instructions}");
     write_stdout(&text)?;
-    Ok(EXIT_OK)
+    Ok(Outcome::Passed)
 }
 
 fn install_instructions(roots: &[(String, String)], intermediates: &[(String, String)]) -> String {
@@ -241,7 +242,7 @@ fn pem_encode(der: &[u8]) -> String {
 }
 
 /// `certs inspect FILE`: what a file really is.
-pub fn inspect(file: &Path, format: DataFormat) -> Result<u8, Stop> {
+pub fn inspect(file: &Path, format: DataFormat) -> Result<Outcome, Stop> {
     let inspection = pki::inspect_file(file)?;
     let text = match format {
         DataFormat::Json => {
@@ -274,11 +275,7 @@ pub fn inspect(file: &Path, format: DataFormat) -> Result<u8, Stop> {
         }
     };
     write_stdout(&text)?;
-    Ok(if inspection.items.is_empty() {
-        EXIT_CHECK_FAILED
-    } else {
-        EXIT_OK
-    })
+    Ok(Outcome::failed_if(inspection.items.is_empty()))
 }
 
 /// `certs verify`: the local client identity, offline, as a report.
@@ -287,7 +284,7 @@ pub fn verify(
     paths: ClientPaths,
     at: Option<jiff::Timestamp>,
     format: Format,
-) -> Result<u8, Stop> {
+) -> Result<Outcome, Stop> {
     let profile = resolve_trust_profile(args)?;
     let trust: std::sync::Arc<TrustStore> = profile_trust(&profile)?;
     let provider = rustls::crypto::ring::default_provider();
@@ -315,11 +312,7 @@ pub fn verify(
     };
     let text = report::render(&report, format, &report::human::Style::plain());
     write_stdout(&text)?;
-    Ok(if verdict.failed {
-        EXIT_CHECK_FAILED
-    } else {
-        EXIT_OK
-    })
+    Ok(Outcome::failed_if(verdict.failed))
 }
 
 #[cfg(test)]

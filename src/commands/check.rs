@@ -1,15 +1,16 @@
 //! `int-check check` (the default): identity checks, the plan's probes, maintenance windows,
 //! reports on stdout and in files.
 
+use crate::exit::{Outcome, Stop};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{EngineOptions, Setup, Stop, resolve_profile, write_stdout};
-use crate::cli::{CheckArgs, EXIT_CHECK_FAILED, EXIT_OK};
+use super::{EngineOptions, Setup, resolve_profile, write_stdout};
+use crate::cli::CheckArgs;
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
-use crate::maintenance::{self, WindowState};
+use crate::maintenance::WindowState;
 use crate::plan::{Plan, Selection};
 use crate::probe::identity::IDENTITY;
 use crate::report::{self, Format};
@@ -23,7 +24,7 @@ fn selection(args: &CheckArgs) -> Selection {
     }
 }
 
-pub fn run_check(args: CheckArgs, quiet: bool) -> Result<u8, Stop> {
+pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     let selection = selection(&args);
     if args.dry_run {
         return dry_run(&args, &selection);
@@ -90,7 +91,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<u8, Stop> {
             .find(|e| e.name == endpoint)
             .and_then(|e| e.service.clone())
     };
-    maintenance::apply(&mut checks, service_of, &windows, args.maintenance);
+    crate::findings::apply_maintenance(&mut checks, service_of, &windows, args.maintenance);
 
     let report = Report {
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -128,7 +129,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<u8, Stop> {
     write_stdout(&report::render(&report, args.format, &style))?;
     let summary = report.summary();
     let failed = summary.fail > 0 || (args.strict && summary.warn > 0);
-    Ok(if failed { EXIT_CHECK_FAILED } else { EXIT_OK })
+    Ok(Outcome::failed_if(failed))
 }
 
 /// A spinner with done/total on stderr, only for a person at a terminal: never in CI logs or
@@ -153,7 +154,7 @@ fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
 }
 
 /// `--dry-run`: what would be checked, without DNS, sockets or the identity checks.
-fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<u8, Stop> {
+fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = resolve_profile(&args.profile)?;
     let full = Plan::from_profile(&profile)?;
     let plan = full.select(selection)?;
@@ -247,5 +248,5 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<u8, Stop> {
         out
     };
     write_stdout(&text)?;
-    Ok(EXIT_OK)
+    Ok(Outcome::Passed)
 }

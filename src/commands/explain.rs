@@ -1,14 +1,18 @@
-//! `int-check explain [REASON]`: the catalogue entry of a reason code.
+//! `int-check explain [REASON]`: the catalogue entry of a reason code, the whole catalogue, or
+//! the exit codes; `--markdown` prints the tables the README holds.
 
+use crate::exit::{self, Outcome, Stop};
 use std::fmt::Write as _;
 
-use super::{Stop, write_stdout};
-use crate::cli::EXIT_OK;
+use super::write_stdout;
 use crate::error::UsageError;
-use crate::reasons::Reason;
+use crate::reasons::{self, Reason};
 
-pub fn run(code: Option<&str>) -> Result<u8, Stop> {
+pub fn run(code: Option<&str>, exit_codes: bool, markdown: bool) -> Result<Outcome, Stop> {
     let text = match code {
+        None if exit_codes && markdown => exit::markdown_table(),
+        None if exit_codes => format!("{}\n", exit::help_text()),
+        None if markdown => reasons::markdown_table(),
         None => {
             let mut out =
                 String::from("Reason codes (int-check explain CODE for the full entry):\n");
@@ -38,6 +42,13 @@ pub fn run(code: Option<&str>) -> Result<u8, Stop> {
                     .hint(hint)
                     .into());
             };
+            if markdown {
+                return Err(
+                    UsageError::new("--markdown prints a whole table, not one code")
+                        .hint("leave out the code: int-check explain --markdown")
+                        .into(),
+                );
+            }
             format!(
                 "{}\n\nWhat it means:\n  {}\n\nWhat to do:\n  {}\n",
                 reason.code(),
@@ -47,5 +58,5 @@ pub fn run(code: Option<&str>) -> Result<u8, Stop> {
         }
     };
     write_stdout(&text)?;
-    Ok(EXIT_OK)
+    Ok(Outcome::Passed)
 }

@@ -1,4 +1,5 @@
-//! One module per subcommand, and what they share: the layered profile and the run set-up.
+//! One module per subcommand, what they share (the layered profile and the run set-up), and
+//! `main`: parse the command line, dispatch, end with the exit code `exit` gives.
 
 pub mod certs;
 pub mod check;
@@ -9,12 +10,14 @@ pub mod windows;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{ProfileArgs, TrustArgs};
+use crate::cli::{CertsAction, Cli, Command, ProfileArgs, ProfilesAction, TrustArgs};
 use crate::engine::Engine;
 use crate::error::UsageError;
+use crate::exit::{self, Outcome, Stop};
 use crate::pki::TrustStore;
 use crate::plan::Plan;
 use crate::probe::dns::Resolver;
@@ -22,19 +25,6 @@ use crate::probe::identity::{self, IdentityVerdict};
 use crate::probe::ldap::Identifiers;
 use crate::probe::tls::TlsSetup;
 use crate::profile::{self, ClientDoc, DnsDoc, Profile, ProfileDoc, TrustDoc};
-
-/// Why a run stopped before producing a report.
-#[derive(Debug)]
-pub enum Stop {
-    Usage(UsageError),
-    Internal(anyhow::Error),
-}
-
-impl From<UsageError> for Stop {
-    fn from(error: UsageError) -> Self {
-        Stop::Usage(error)
-    }
-}
 
 /// Layers profile < --config < command line into one profile.
 pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
@@ -73,6 +63,70 @@ fn layered(args: &TrustArgs, mut cli: ProfileDoc) -> Result<Profile, UsageError>
         });
     }
     Profile::resolve(doc.overlay(cli))
+}
+
+/// The binary's whole life: parse, run, report, exit code.
+pub fn main() -> ExitCode {
+    let cli = match <Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    // A panic's message is already on stderr (default hook); it ends as exit 3.
+    exit::finish(std::panic::catch_unwind(|| run(cli)).ok())
+}
+
+fn run(cli: Cli) -> Result<Outcome, Stop> {
+    let quiet = cli.quiet;
+    match cli.command {
+        None => check::run_check(cli.check, quiet),
+        Some(Command::Check(args)) => check::run_check(args, quiet),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "int-check", &mut out);
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(Outcome::Passed)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot render the manual: {e}")))?;
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(Outcome::Passed)
+        }
+        Some(Command::Sds(args)) => sds::run_sds(args),
+        Some(Command::Certs { action }) => match action {
+            CertsAction::Show { trust, format } => certs::show(&trust, format),
+            CertsAction::Export { trust, out, format } => certs::export(&trust, &out, format),
+            CertsAction::Inspect { file, format } => certs::inspect(&file, format),
+            CertsAction::Verify {
+                trust,
+                cert,
+                key,
+                fqdn,
+                at,
+                format,
+            } => certs::verify(&trust, profile::ClientPaths { cert, key, fqdn }, at, format),
+        },
+        Some(Command::Windows { trust, at, format }) => windows::run(&trust, at, format),
+        Some(Command::Explain {
+            code,
+            exit_codes,
+            markdown,
+        }) => explain::run(code.as_deref(), exit_codes, markdown),
+        Some(Command::Profiles { action }) => {
+            profiles::run_profiles(action.unwrap_or(ProfilesAction::List))
+        }
+    }
 }
 
 /// What a run needs before any packet is sent: the profile, its trust and identity, a runtime.

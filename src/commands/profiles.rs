@@ -1,10 +1,11 @@
 //! `int-check profiles`: list the built-in profiles or print one.
 
-use super::{Stop, write_stdout};
-use crate::cli::{EXIT_OK, ProfilesAction};
+use super::write_stdout;
+use crate::cli::ProfilesAction;
+use crate::exit::{Outcome, Stop};
 use crate::profile::{self, Profile};
 
-pub fn run_profiles(action: ProfilesAction) -> Result<u8, Stop> {
+pub fn run_profiles(action: ProfilesAction) -> Result<Outcome, Stop> {
     let text = match action {
         ProfilesAction::List => {
             let mut text = String::new();
@@ -26,5 +27,5 @@ pub fn run_profiles(action: ProfilesAction) -> Result<u8, Stop> {
         },
     };
     write_stdout(&text)?;
-    Ok(EXIT_OK)
+    Ok(Outcome::Passed)
 }

@@ -1,16 +1,17 @@
 //! `int-check sds`: the directory look-up support staff run, as a command.
 
+use crate::exit::{Outcome, Stop};
 use std::io::Write;
 use std::sync::Arc;
 
-use super::{Setup, Stop, write_stdout};
-use crate::cli::{EXIT_CHECK_FAILED, EXIT_OK, SdsArgs};
+use super::{Setup, write_stdout};
+use crate::cli::SdsArgs;
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::pki::TrustStore;
 use crate::report::{self, DataFormat};
 
-pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
+pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
     let setup = Setup::new(&args.profile, None)?;
     let Some(index) = setup
         .plan
@@ -37,17 +38,13 @@ pub fn run_sds(args: SdsArgs) -> Result<u8, Stop> {
                 DataFormat::Human => report::sds::table(&endpoint.url.raw, &query.filter, &entries),
             };
             write_stdout(&text)?;
-            Ok(if entries.is_empty() {
-                EXIT_CHECK_FAILED
-            } else {
-                EXIT_OK
-            })
+            Ok(Outcome::failed_if(entries.is_empty()))
         }
         Err((reason, message)) => {
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {message} [{}]", reason.code());
             let _ = writeln!(stderr, "hint: {}", reason.hint());
-            Ok(EXIT_CHECK_FAILED)
+            Ok(Outcome::ChecksFailed)
         }
     }
 }

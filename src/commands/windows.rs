@@ -1,15 +1,20 @@
 //! `int-check windows`: which services are in a maintenance slot, and when the next ones are.
 
+use crate::exit::{Outcome, Stop};
 use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{Stop, resolve_trust_profile, write_stdout};
-use crate::cli::{EXIT_OK, TrustArgs};
+use super::{resolve_trust_profile, write_stdout};
+use crate::cli::TrustArgs;
 use crate::maintenance::{self, WindowState, local};
 use crate::report::DataFormat;
 
-pub fn run(args: &TrustArgs, at: Option<jiff::Timestamp>, format: DataFormat) -> Result<u8, Stop> {
+pub fn run(
+    args: &TrustArgs,
+    at: Option<jiff::Timestamp>,
+    format: DataFormat,
+) -> Result<Outcome, Stop> {
     let profile = resolve_trust_profile(args)?;
     let at = at.unwrap_or_else(jiff::Timestamp::now);
     let state = WindowState::at(&profile.maintenance, at);
@@ -61,5 +66,5 @@ pub fn run(args: &TrustArgs, at: Option<jiff::Timestamp>, format: DataFormat) ->
         }
     };
     write_stdout(&text)?;
-    Ok(EXIT_OK)
+    Ok(Outcome::Passed)
 }
