@@ -12,9 +12,10 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::findings::{Check, CheckKind, Status};
+use crate::pki::identity;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
-use crate::probe::{http, identity, ldap, secs, tcp, tls};
+use crate::probe::{self, ProbeContext, http, ldap, secs, tcp, tls};
 use crate::reasons::Reason;
 
 /// Endpoints probed at once when the caller sets no bound: enough for any profile, few enough
@@ -131,15 +132,33 @@ impl Engine {
         out
     }
 
+    /// What every probe of one endpoint shares, built once per endpoint.
+    pub fn context<'a>(&'a self, planned: &'a PlannedEndpoint) -> ProbeContext<'a> {
+        let endpoint = &planned.endpoint;
+        ProbeContext {
+            endpoint,
+            target: endpoint.url.authority(),
+            trust: &planned.trust,
+            tls: &self.tls,
+            timeout: self.timeout,
+            route: http::route_for(
+                &endpoint.url.host,
+                self.proxy.as_deref(),
+                self.no_proxy.as_deref(),
+            ),
+            ids: &self.ids,
+        }
+    }
+
     async fn run_endpoint(
         &self,
         planned: &PlannedEndpoint,
         dns_cache: &HashMap<String, OnceCell<DnsOutcome>>,
         sink: &Sink,
     ) {
-        let endpoint = &planned.endpoint;
+        let ctx = self.context(planned);
+        let endpoint = ctx.endpoint;
         let url = &endpoint.url;
-        let target = url.authority();
         let push = |check: Check| sink.lock().expect("sink").push(check);
         tracing::debug!(endpoint = %endpoint.name, "start");
 
@@ -159,7 +178,7 @@ impl Engine {
                 if failed {
                     for kind in planned.phases.iter().filter(|k| **k != CheckKind::Dns) {
                         push(
-                            Check::new(&endpoint.name, *kind, target.clone())
+                            Check::new(&endpoint.name, *kind, ctx.target.clone())
                                 .skip(format!("not run: DNS lookup of {} failed", url.host)),
                         );
                     }
@@ -183,7 +202,7 @@ impl Engine {
         // Every address is its own chain of checks, all at once.
         let per_address = addresses.iter().map(|ip| {
             let address = SocketAddr::new(*ip, url.port);
-            self.run_address(planned, &target, address, sink)
+            self.run_address(&ctx, &planned.phases, address, sink)
         });
         // The application phase runs once, on the first address (in DNS order) whose TLS held.
         let usable = futures_util::future::join_all(per_address)
@@ -191,40 +210,35 @@ impl Engine {
             .into_iter()
             .flatten()
             .next();
-        let app_phase = planned
-            .phases
-            .iter()
-            .find(|k| matches!(k, CheckKind::Http | CheckKind::Ldap));
-        if let Some(kind) = app_phase {
-            match usable {
-                Some(usable) => {
-                    for check in self.run_application(planned, *kind, &target, usable).await {
-                        push(check);
-                    }
+        let Some(kind) = planned.phases.iter().copied().find(|k| k.is_application()) else {
+            return;
+        };
+        match usable {
+            Some(Usable { address, session }) => {
+                for check in probe::application(kind, &ctx, address, session).await {
+                    push(check);
                 }
-                None => push(
-                    Check::new(&endpoint.name, *kind, target.clone())
-                        .skip("not run: no address completed the TLS handshake"),
-                ),
             }
+            None => push(
+                Check::new(&endpoint.name, kind, ctx.target.clone())
+                    .skip("not run: no address completed the TLS handshake"),
+            ),
         }
     }
 
     /// TCP (and TLS) to one address; returns the address when the TLS phase held.
     async fn run_address(
         &self,
-        planned: &PlannedEndpoint,
-        target: &str,
+        ctx: &ProbeContext<'_>,
+        phases: &[CheckKind],
         address: SocketAddr,
         sink: &Sink,
     ) -> Option<Usable> {
-        let endpoint = &planned.endpoint;
+        let endpoint = ctx.endpoint;
         let push = |check: Check| sink.lock().expect("sink").push(check);
-        let (stream, tcp_check) = self
-            .connect_with_retries(&endpoint.name, target, address)
-            .await;
+        let (stream, tcp_check) = self.connect_with_retries(ctx, address).await;
         push(tcp_check);
-        let wants_tls = planned.phases.contains(&CheckKind::Tls);
+        let wants_tls = phases.contains(&CheckKind::Tls);
         let skip_reason = match (&stream, endpoint.mtls && self.identity_failed) {
             (None, _) => Some(format!("not run: TCP connection to {address} failed")),
             (Some(_), true) => Some(format!(
@@ -236,8 +250,7 @@ impl Engine {
         let (Some(stream), None) = (stream, skip_reason.clone()) else {
             if wants_tls {
                 push(
-                    Check::new(&endpoint.name, CheckKind::Tls, target)
-                        .at(address)
+                    ctx.check(CheckKind::Tls, address)
                         .skip(skip_reason.unwrap_or_default()),
                 );
             }
@@ -246,17 +259,7 @@ impl Engine {
         if !wants_tls {
             return None;
         }
-        let (check, session) = tls::check(
-            &self.tls,
-            &planned.trust,
-            &endpoint.name,
-            target,
-            &endpoint.url.host,
-            address,
-            stream,
-            self.timeout,
-        )
-        .await;
+        let (check, session) = tls::check(ctx, address, stream).await;
         let held = matches!(check.status, Status::Pass | Status::Warn);
         push(check);
         held.then_some(Usable { address, session })
@@ -265,13 +268,12 @@ impl Engine {
     /// A TCP connection, retried on transient failures when `retries` allows.
     async fn connect_with_retries(
         &self,
-        endpoint: &str,
-        target: &str,
+        ctx: &ProbeContext<'_>,
         address: SocketAddr,
     ) -> (Option<tokio::net::TcpStream>, Check) {
         let mut attempt = 0;
         loop {
-            let (stream, check) = tcp::connect(endpoint, target, address, self.timeout).await;
+            let (stream, check) = tcp::connect(ctx, address).await;
             let transient = matches!(
                 check.reason,
                 Some(Reason::TcpTimeout | Reason::TcpRefused | Reason::TcpUnreachable)
@@ -298,48 +300,6 @@ impl Engine {
             }
             attempt += 1;
             tracing::info!(%address, attempt, "retrying TCP connection");
-        }
-    }
-
-    async fn run_application(
-        &self,
-        planned: &PlannedEndpoint,
-        kind: CheckKind,
-        target: &str,
-        usable: Usable,
-    ) -> Vec<Check> {
-        let Usable { address, session } = usable;
-        let endpoint = &planned.endpoint;
-        match kind {
-            CheckKind::Http => {
-                let route = http::route_for(
-                    &endpoint.url.host,
-                    self.proxy.as_deref(),
-                    self.no_proxy.as_deref(),
-                );
-                let request = http::HttpRequest {
-                    endpoint,
-                    target,
-                    address,
-                    route,
-                    session,
-                    timeout: self.timeout,
-                };
-                vec![http::check(&self.tls, &planned.trust, request).await]
-            }
-            CheckKind::Ldap => {
-                ldap::checks(
-                    &self.tls,
-                    &planned.trust,
-                    endpoint,
-                    target,
-                    address,
-                    &self.ids,
-                    self.timeout,
-                )
-                .await
-            }
-            _ => Vec::new(),
         }
     }
 }

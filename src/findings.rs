@@ -41,6 +41,11 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
+    /// Whether this kind is an application phase (runs over a verified TLS session).
+    pub fn is_application(self) -> bool {
+        matches!(self, CheckKind::Http | CheckKind::Ldap)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Identity => "identity",

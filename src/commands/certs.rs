@@ -12,8 +12,8 @@ use super::{profile_trust, resolve_trust_profile, unix_time, write_stdout};
 use crate::cli::{CertExportFormat, TrustArgs};
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
+use crate::pki::identity::{self, IDENTITY};
 use crate::pki::{self, CertInfo, TrustStore, rfc3339};
-use crate::probe::identity::{self, IDENTITY};
 use crate::profile::ClientPaths;
 use crate::report::{self, DataFormat, Format};
 

@@ -11,8 +11,8 @@ use crate::cli::CheckArgs;
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
 use crate::maintenance::WindowState;
+use crate::pki::identity::IDENTITY;
 use crate::plan::{Plan, Selection};
-use crate::probe::identity::IDENTITY;
 use crate::report::{self, Format};
 
 fn selection(args: &CheckArgs) -> Selection {

@@ -2,13 +2,14 @@
 
 use crate::exit::{Outcome, Stop};
 use std::io::Write;
-use std::sync::Arc;
 
 use super::{Setup, write_stdout};
 use crate::cli::SdsArgs;
 use crate::engine::Engine;
 use crate::error::UsageError;
-use crate::pki::TrustStore;
+use crate::plan::PlannedEndpoint;
+use crate::probe::{ProbeFailure, ldap};
+use crate::reasons::Reason;
 use crate::report::{self, DataFormat};
 
 pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
@@ -25,11 +26,9 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
     };
     let query = SdsQuery::from_args(&args);
     let engine = setup.engine(super::EngineOptions::default());
-    let endpoint = setup.plan.endpoints[index].endpoint.clone();
-    let trust = setup.plan.endpoints[index].trust.clone();
-    let outcome = setup
-        .runtime
-        .block_on(lookup(&engine, &trust, &endpoint, &query));
+    let planned = &setup.plan.endpoints[index];
+    let endpoint = &planned.endpoint;
+    let outcome = setup.runtime.block_on(lookup(&engine, planned, &query));
     setup.runtime.shutdown_background();
     match outcome {
         Ok(entries) => {
@@ -40,9 +39,10 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
             write_stdout(&text)?;
             Ok(Outcome::failed_if(entries.is_empty()))
         }
-        Err((reason, message)) => {
+        Err(failure) => {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {message} [{}]", reason.code());
+            let reason = failure.reason;
+            let _ = writeln!(stderr, "error: {} [{}]", failure.message, reason.code());
             let _ = writeln!(stderr, "hint: {}", reason.hint());
             Ok(Outcome::ChecksFailed)
         }
@@ -81,19 +81,18 @@ impl SdsQuery {
 /// Resolves the directory host, then binds and searches on the first address that answers.
 async fn lookup(
     engine: &Engine,
-    trust: &Arc<TrustStore>,
-    endpoint: &crate::profile::Endpoint,
+    planned: &PlannedEndpoint,
     query: &SdsQuery,
-) -> Result<Vec<crate::probe::ldap::Entry>, (crate::reasons::Reason, String)> {
-    use crate::probe::ldap;
-    let url = &endpoint.url;
+) -> Result<Vec<ldap::Entry>, ProbeFailure> {
+    let ctx = engine.context(planned);
+    let url = &planned.endpoint.url;
     let addresses = match url.ip {
         Some(ip) => vec![ip],
         None => {
             let outcome = engine.resolver.resolve(&url.host).await;
             match outcome.result {
                 Ok(resolved) => resolved.addresses,
-                Err(f) => return Err((f.reason, f.message)),
+                Err(f) => return Err(f),
             }
         }
     };
@@ -103,19 +102,24 @@ async fn lookup(
         .take(crate::plan::MAX_ADDRESSES_PER_HOST)
     {
         let address = std::net::SocketAddr::new(ip, url.port);
-        match ldap::open(&engine.tls, trust, endpoint, address, engine.timeout).await {
+        match ldap::open(&ctx, address).await {
             Ok(mut session) => {
                 let found = session
                     .search("ou=services,o=nhs", &query.filter, &query.attributes)
                     .await;
                 session.close().await;
-                return found.map(|f| f.entries).map_err(|f| (f.reason, f.message));
+                return found.map(|f| f.entries);
             }
-            Err(f) => last = Some((f.reason, format!("{address}: {}", f.message))),
+            Err(f) => {
+                last = Some(ProbeFailure {
+                    message: format!("{address}: {}", f.message),
+                    ..f
+                })
+            }
         }
     }
-    Err(last.unwrap_or((
-        crate::reasons::Reason::DnsNoAddress,
-        "no address to connect to".into(),
+    Err(last.unwrap_or(ProbeFailure::new(
+        Reason::DnsNoAddress,
+        "no address to connect to",
     )))
 }

@@ -14,7 +14,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::secs;
+use super::{ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
 use crate::profile::ResolverAddr;
 use crate::reasons::Reason;
@@ -29,7 +29,7 @@ pub struct Resolver {
 /// The result of resolving one host, shared by every endpoint on that host.
 #[derive(Clone, Debug)]
 pub struct DnsOutcome {
-    pub result: Result<Resolved, DnsFailure>,
+    pub result: Result<Resolved, ProbeFailure>,
     pub duration: Duration,
     /// Addresses the hosts file pins this host to, if any.
     pub pinned: Option<Vec<IpAddr>>,
@@ -43,12 +43,6 @@ pub struct DnsOutcome {
 pub struct Resolved {
     pub addresses: Vec<IpAddr>,
     pub answered_by: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct DnsFailure {
-    pub reason: Reason,
-    pub message: String,
 }
 
 impl Resolver {
@@ -108,16 +102,16 @@ impl Resolver {
         }
     }
 
-    async fn resolve_system(&self, host: &str) -> Result<Resolved, DnsFailure> {
+    async fn resolve_system(&self, host: &str) -> Result<Resolved, ProbeFailure> {
         let lookup = tokio::net::lookup_host((host, 0));
         match tokio::time::timeout(self.timeout, lookup).await {
-            Err(_) => Err(DnsFailure {
-                reason: Reason::DnsTimeout,
-                message: format!(
+            Err(_) => Err(ProbeFailure::new(
+                Reason::DnsTimeout,
+                format!(
                     "the system resolver did not answer within {}",
                     secs(self.timeout)
                 ),
-            }),
+            )),
             Ok(Ok(addrs)) => {
                 let addresses = unique(addrs.map(|a: SocketAddr| a.ip()));
                 if addresses.is_empty() {
@@ -138,7 +132,7 @@ impl Resolver {
     async fn resolve_servers(
         &self,
         host: &str,
-    ) -> (Result<Resolved, DnsFailure>, Vec<(String, String)>) {
+    ) -> (Result<Resolved, ProbeFailure>, Vec<(String, String)>) {
         // A trailing dot: query the name as given, never with search domains appended.
         let fqdn = format!("{}.", host.trim_end_matches('.'));
         let mut queries = JoinSet::new();
@@ -160,10 +154,10 @@ impl Resolver {
             };
             let server = self.servers[index].0.to_string();
             let result = match answer {
-                Err(_) => Err(DnsFailure {
-                    reason: Reason::DnsTimeout,
-                    message: format!("{server} did not answer within {}", secs(self.timeout)),
-                }),
+                Err(_) => Err(ProbeFailure::new(
+                    Reason::DnsTimeout,
+                    format!("{server} did not answer within {}", secs(self.timeout)),
+                )),
                 Ok(Ok(lookup)) => {
                     let addresses = unique(lookup.iter());
                     if addresses.is_empty() {
@@ -234,45 +228,47 @@ fn build_resolver(server: ResolverAddr, timeout: Duration) -> TokioResolver {
 }
 
 /// When several servers failed without a definite answer, report the most telling failure.
-fn worst(failures: Vec<DnsFailure>) -> DnsFailure {
-    let rank = |f: &DnsFailure| match f.reason {
+fn worst(failures: Vec<ProbeFailure>) -> ProbeFailure {
+    let rank = |f: &ProbeFailure| match f.reason {
         Reason::DnsServfail => 0,
         Reason::DnsTimeout => 1,
         _ => 2,
     };
-    failures.into_iter().min_by_key(rank).unwrap_or(DnsFailure {
-        reason: Reason::DnsTimeout,
-        message: "no DNS server answered".to_string(),
-    })
+    failures
+        .into_iter()
+        .min_by_key(rank)
+        .unwrap_or(ProbeFailure::new(
+            Reason::DnsTimeout,
+            "no DNS server answered".to_string(),
+        ))
 }
 
-fn classify_hickory_error(host: &str, server: &str, error: &NetError) -> DnsFailure {
+fn classify_hickory_error(host: &str, server: &str, error: &NetError) -> ProbeFailure {
     if error.is_nx_domain() {
-        return DnsFailure {
-            reason: Reason::DnsNxdomain,
-            message: format!("{server} says {host} does not exist (NXDOMAIN)"),
-        };
+        return ProbeFailure::new(
+            Reason::DnsNxdomain,
+            format!("{server} says {host} does not exist (NXDOMAIN)"),
+        );
     }
     if error.is_no_records_found() {
         return no_address(host);
     }
     match error {
-        NetError::Timeout => DnsFailure {
-            reason: Reason::DnsTimeout,
-            message: format!("{server} did not answer"),
-        },
-        NetError::Dns(DnsError::ResponseCode(code)) => DnsFailure {
-            reason: Reason::DnsServfail,
-            message: format!("{server} answered {} for {host}", rcode_name(*code)),
-        },
-        NetError::Io(_) | NetError::NoConnections => DnsFailure {
-            reason: Reason::DnsTimeout,
-            message: format!("{server} is unreachable ({error})"),
-        },
-        other => DnsFailure {
-            reason: Reason::DnsServfail,
-            message: format!("{server} gave no usable answer for {host}: {other}"),
-        },
+        NetError::Timeout => {
+            ProbeFailure::new(Reason::DnsTimeout, format!("{server} did not answer"))
+        }
+        NetError::Dns(DnsError::ResponseCode(code)) => ProbeFailure::new(
+            Reason::DnsServfail,
+            format!("{server} answered {} for {host}", rcode_name(*code)),
+        ),
+        NetError::Io(_) | NetError::NoConnections => ProbeFailure::new(
+            Reason::DnsTimeout,
+            format!("{server} is unreachable ({error})"),
+        ),
+        other => ProbeFailure::new(
+            Reason::DnsServfail,
+            format!("{server} gave no usable answer for {host}: {other}"),
+        ),
     }
 }
 
@@ -287,39 +283,39 @@ fn rcode_name(code: ResponseCode) -> String {
 }
 
 /// getaddrinfo reports through message text only; map its well-known messages.
-fn classify_system_error(host: &str, error: &std::io::Error) -> DnsFailure {
+fn classify_system_error(host: &str, error: &std::io::Error) -> ProbeFailure {
     let text = error.to_string();
     let lower = text.to_ascii_lowercase();
     if lower.contains("not known")
         || lower.contains("nodename nor servname")
         || lower.contains("no such host")
     {
-        DnsFailure {
-            reason: Reason::DnsNxdomain,
-            message: format!("the system resolver says {host} does not exist"),
-        }
+        ProbeFailure::new(
+            Reason::DnsNxdomain,
+            format!("the system resolver says {host} does not exist"),
+        )
     } else if lower.contains("no address associated") {
         no_address(host)
     } else if lower.contains("temporary failure") || lower.contains("try again") {
-        DnsFailure {
-            reason: Reason::DnsTimeout,
-            message: format!(
+        ProbeFailure::new(
+            Reason::DnsTimeout,
+            format!(
                 "the system resolver could not get an answer for {host} (temporary failure: no DNS server reachable?)"
             ),
-        }
+        )
     } else {
-        DnsFailure {
-            reason: Reason::DnsServfail,
-            message: format!("the system resolver failed for {host}: {text}"),
-        }
+        ProbeFailure::new(
+            Reason::DnsServfail,
+            format!("the system resolver failed for {host}: {text}"),
+        )
     }
 }
 
-fn no_address(host: &str) -> DnsFailure {
-    DnsFailure {
-        reason: Reason::DnsNoAddress,
-        message: format!("{host} exists but has no A or AAAA record"),
-    }
+fn no_address(host: &str) -> ProbeFailure {
+    ProbeFailure::new(
+        Reason::DnsNoAddress,
+        format!("{host} exists but has no A or AAAA record"),
+    )
 }
 
 /// Builds the DNS check an endpoint shows from the shared outcome.
@@ -340,7 +336,7 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
         check = check.detail("attempts", outcome.attempts);
     }
     match &outcome.result {
-        Err(failure) => check.fail(failure.reason, failure.message.clone()),
+        Err(failure) => check.failed(failure.clone()),
         Ok(resolved) => {
             let check = check
                 .detail(

@@ -2,7 +2,6 @@
 //! trust anchors, SNI and client identity as the TLS phase. Redirects are reported, never followed.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -10,11 +9,10 @@ use http_body_util::Empty;
 use hyper::{HeaderMap, StatusCode, Version};
 use reqwest::redirect::Policy;
 
-use super::secs;
-use super::tls::{Session, TlsSetup};
+use super::tls::Session;
+use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
-use crate::pki::TrustStore;
-use crate::profile::{Endpoint, HttpMethod};
+use crate::profile::HttpMethod;
 use crate::reasons::Reason;
 
 /// Clocks further apart than this make certificates and Spine timestamps go wrong.
@@ -57,16 +55,6 @@ pub fn route_for(host: &str, proxy: Option<&str>, no_proxy: Option<&str>) -> Rou
     } else {
         Route::Proxy(proxy.to_string())
     }
-}
-
-pub struct HttpRequest<'a> {
-    pub endpoint: &'a Endpoint,
-    pub target: &'a str,
-    pub address: SocketAddr,
-    pub route: Route,
-    /// The connection the TLS phase verified, when it can carry the request.
-    pub session: Option<Session>,
-    pub timeout: Duration,
 }
 
 /// An HTTP answer, whichever transport carried it.
@@ -119,71 +107,52 @@ impl Body {
     }
 }
 
-/// Why no answer came.
-enum NoAnswer {
-    Timeout,
-    /// The server asked for a client certificate and then refused the request with an alert.
-    Rejected(String),
-    Protocol(String),
-}
-
-/// Runs the HTTPS phase and returns its check.
-pub async fn check(
-    setup: &TlsSetup,
-    trust: &Arc<TrustStore>,
-    mut request: HttpRequest<'_>,
-) -> Check {
-    let endpoint = request.endpoint;
-    let mut check = Check::new(&endpoint.name, CheckKind::Http, request.target)
-        .at(request.address)
+/// Runs the HTTPS phase at `address` and returns its check. `session` is the connection the
+/// TLS phase verified, when it can carry the request.
+pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<Session>) -> Check {
+    let endpoint = ctx.endpoint;
+    let mut check = ctx
+        .check(CheckKind::Http, address)
         .detail("method", endpoint.method.as_str());
-    let sent_cert = setup.has_identity();
     let started = Instant::now();
-    let session = request.session.take();
-    let exchanged = match (&request.route, session) {
+    let exchanged = match (&ctx.route, session) {
         // The common case: the request goes over the connection the TLS phase just verified.
-        (Route::Direct, Some(session)) => {
-            over_session(session, endpoint, request.timeout, sent_cert).await
-        }
+        (Route::Direct, Some(session)) => over_session(ctx, session).await,
         (route, _) => {
             if let Route::Proxy(url) = route {
                 check = check.detail("proxy", redact_userinfo(url));
             }
-            via_reqwest(setup, trust, &request, sent_cert).await
+            via_reqwest(ctx, address).await
         }
     };
     let first_byte = started.elapsed();
     let check = check.took(first_byte);
     let answer = match exchanged {
         Ok(answer) => answer,
-        Err(NoAnswer::Timeout) => {
-            return check.fail(
-                Reason::HttpTimeout,
-                format!(
-                    "no HTTP answer within {} after the request was sent",
-                    secs(request.timeout)
-                ),
-            );
-        }
-        Err(NoAnswer::Rejected(message)) => {
-            return check.fail(Reason::HttpClientCertRejected, message);
-        }
-        Err(NoAnswer::Protocol(message)) => return check.fail(Reason::HttpProtocolError, message),
+        Err(failure) => return check.failed(failure),
     };
-    let remaining = request.timeout.saturating_sub(started.elapsed());
-    judge(check, endpoint, answer, sent_cert, first_byte, remaining).await
+    let remaining = ctx.timeout.saturating_sub(started.elapsed());
+    judge(ctx, check, answer, first_byte, remaining).await
+}
+
+/// No HTTP answer within the phase timeout.
+fn timed_out(timeout: Duration) -> ProbeFailure {
+    ProbeFailure::new(
+        Reason::HttpTimeout,
+        format!(
+            "no HTTP answer within {} after the request was sent",
+            secs(timeout)
+        ),
+    )
 }
 
 /// HTTP/1.1 over the TLS phase's connection (it offered no ALPN, so the server speaks HTTP/1.1).
-async fn over_session(
-    session: Session,
-    endpoint: &Endpoint,
-    timeout: Duration,
-    sent_cert: bool,
-) -> Result<Answer, NoAnswer> {
+async fn over_session(ctx: &ProbeContext<'_>, session: Session) -> Result<Answer, ProbeFailure> {
+    let (endpoint, timeout, sent_cert) = (ctx.endpoint, ctx.timeout, ctx.tls.has_identity());
     let asked = session.client_cert_requested;
-    let parsed = url::Url::parse(&endpoint.url.raw)
-        .map_err(|e| NoAnswer::Protocol(format!("the URL cannot be requested: {e}")))?;
+    let parsed = url::Url::parse(&endpoint.url.raw).map_err(|e| {
+        ProbeFailure::new(Reason::HttpProtocolError, "the URL cannot be requested").raw(e)
+    })?;
     let path = &parsed[url::Position::BeforePath..];
     let host = match parsed.port() {
         Some(port) => format!("{}:{port}", endpoint.url.host),
@@ -212,7 +181,7 @@ async fn over_session(
         sender.send_request(request).await
     };
     match tokio::time::timeout(timeout, exchange).await {
-        Err(_) => Err(NoAnswer::Timeout),
+        Err(_) => Err(timed_out(timeout)),
         Ok(Err(error)) => Err(no_answer(&error, asked, sent_cert)),
         Ok(Ok(response)) => {
             let (parts, incoming) = response.into_parts();
@@ -229,53 +198,48 @@ async fn over_session(
 
 /// A fresh connection through reqwest: for proxies, or when the TLS phase's connection cannot
 /// be reused. Same anchors, SNI and identity; pinned to the resolved address when direct.
-async fn via_reqwest(
-    setup: &TlsSetup,
-    trust: &Arc<TrustStore>,
-    request: &HttpRequest<'_>,
-    sent_cert: bool,
-) -> Result<Answer, NoAnswer> {
-    let endpoint = request.endpoint;
-    let (mut config, recorder) = setup.client_config(trust);
+async fn via_reqwest(ctx: &ProbeContext<'_>, address: SocketAddr) -> Result<Answer, ProbeFailure> {
+    let (endpoint, timeout, sent_cert) = (ctx.endpoint, ctx.timeout, ctx.tls.has_identity());
+    let (mut config, recorder) = ctx.tls.client_config(ctx.trust);
     // reqwest does not set ALPN on a preconfigured rustls config.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .redirect(Policy::none())
-        .connect_timeout(request.timeout)
+        .connect_timeout(timeout)
         .pool_max_idle_per_host(0)
         .user_agent(USER_AGENT);
-    builder = match &request.route {
-        Route::Direct => builder
-            .no_proxy()
-            .resolve(&endpoint.url.host, request.address),
+    builder = match &ctx.route {
+        Route::Direct => builder.no_proxy().resolve(&endpoint.url.host, address),
         Route::Proxy(url) => match reqwest::Proxy::https(url) {
             Ok(proxy) => builder.proxy(proxy),
             Err(e) => {
-                return Err(NoAnswer::Protocol(format!(
-                    "the HTTPS proxy `{}` is not usable: {e}",
-                    redact_userinfo(url)
-                )));
+                return Err(ProbeFailure::new(
+                    Reason::HttpProtocolError,
+                    format!(
+                        "the HTTPS proxy `{}` is not a usable proxy URL",
+                        redact_userinfo(url)
+                    ),
+                )
+                .raw(e));
             }
         },
     };
     let client = builder.build().map_err(|e| {
-        NoAnswer::Protocol(format!("cannot build the HTTP client: {}", error_chain(&e)))
+        ProbeFailure::new(Reason::HttpProtocolError, "cannot build the HTTP client")
+            .raw(error_chain(&e))
     })?;
     let method = match endpoint.method {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
         HttpMethod::Post => reqwest::Method::POST,
     };
-    let sent = tokio::time::timeout(
-        request.timeout,
-        client.request(method, &endpoint.url.raw).send(),
-    )
-    .await;
+    let sent =
+        tokio::time::timeout(timeout, client.request(method, &endpoint.url.raw).send()).await;
     let asked = || recorder.client_cert_requested().is_some();
     match sent {
-        Err(_) => Err(NoAnswer::Timeout),
-        Ok(Err(error)) if error.is_timeout() => Err(NoAnswer::Timeout),
+        Err(_) => Err(timed_out(timeout)),
+        Ok(Err(error)) if error.is_timeout() => Err(timed_out(timeout)),
         Ok(Err(error)) => Err(no_answer(&error, asked(), sent_cert)),
         Ok(Ok(response)) => Ok(Answer {
             status: response.status(),
@@ -289,7 +253,11 @@ async fn via_reqwest(
 
 /// Names a request that got no answer: a TLS alert after the server asked for a client
 /// certificate is a rejection (TLS 1.3 servers send it on the first read); the rest is protocol.
-fn no_answer(error: &(dyn std::error::Error + 'static), asked: bool, sent_cert: bool) -> NoAnswer {
+fn no_answer(
+    error: &(dyn std::error::Error + 'static),
+    asked: bool,
+    sent_cert: bool,
+) -> ProbeFailure {
     let alert = find_source::<rustls::Error>(error).and_then(|e| match e {
         rustls::Error::AlertReceived(alert) => Some(*alert),
         _ => None,
@@ -301,21 +269,25 @@ fn no_answer(error: &(dyn std::error::Error + 'static), asked: bool, sent_cert: 
             } else {
                 "requires a client certificate and none was sent"
             };
-            NoAnswer::Rejected(format!("the service {what} (alert {alert:?})"))
+            ProbeFailure::new(
+                Reason::HttpClientCertRejected,
+                format!("the service {what} (alert {alert:?})"),
+            )
+            .raw(error_chain(error))
         }
-        _ => NoAnswer::Protocol(error_chain(error)),
+        _ => ProbeFailure::new(Reason::HttpProtocolError, error_chain(error)),
     }
 }
 
 /// Judges an answer: expected status, client-certificate rejection, redirect, clock skew.
 async fn judge(
+    ctx: &ProbeContext<'_>,
     check: Check,
-    endpoint: &Endpoint,
     answer: Answer,
-    sent_cert: bool,
     first_byte: Duration,
     budget: Duration,
 ) -> Check {
+    let (endpoint, sent_cert) = (ctx.endpoint, ctx.tls.has_identity());
     let status = answer.status;
     let header = |name: hyper::header::HeaderName| {
         answer

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchOptions, StdStream};
 use serde_json::{Value, json};
 
-use super::secs;
-use super::tls::TlsSetup;
+use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
-use crate::pki::TrustStore;
-use crate::profile::{Endpoint, SearchDoc};
+use crate::profile::SearchDoc;
 use crate::reasons::Reason;
 
 /// Entries read from one search at most; a directory may hold far more (or be hostile).
@@ -60,20 +58,6 @@ pub struct Found {
     pub filter: String,
 }
 
-/// A failure with its reason.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    pub reason: Reason,
-    pub message: String,
-}
-
-fn failure(reason: Reason, message: impl Into<String>) -> Failure {
-    Failure {
-        reason,
-        message: message.into(),
-    }
-}
-
 /// An open, bound directory session.
 pub struct Session {
     ldap: Ldap,
@@ -81,23 +65,18 @@ pub struct Session {
 }
 
 /// Connects over a fresh TCP connection to `address` and binds.
-pub async fn open(
-    setup: &TlsSetup,
-    trust: &Arc<TrustStore>,
-    endpoint: &Endpoint,
-    address: SocketAddr,
-    timeout: Duration,
-) -> Result<Session, Failure> {
+pub async fn open(ctx: &ProbeContext<'_>, address: SocketAddr) -> Result<Session, ProbeFailure> {
+    let (endpoint, timeout) = (ctx.endpoint, ctx.timeout);
     let connecting = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await;
     let stream = match connecting {
         Err(_) => {
-            return Err(failure(
+            return Err(ProbeFailure::new(
                 Reason::LdapTimeout,
                 format!("no TCP connection to {address} within {}", secs(timeout)),
             ));
         }
         Ok(Err(e)) => {
-            return Err(failure(
+            return Err(ProbeFailure::new(
                 Reason::LdapProtocolError,
                 format!(
                     "cannot reconnect to {address}: {}",
@@ -110,12 +89,12 @@ pub async fn open(
     // LDAP requests are small writes: without this, Nagle and delayed ACKs add 40 ms a round.
     let _ = stream.set_nodelay(true);
     let std_stream = stream.into_std().map_err(|e| {
-        failure(
+        ProbeFailure::new(
             Reason::LdapProtocolError,
             format!("cannot hand the connection to the LDAP client: {e}"),
         )
     })?;
-    let (config, recorder) = setup.client_config(trust);
+    let (config, recorder) = ctx.tls.client_config(ctx.trust);
     // ldap3 uses the URL host for SNI; the connection itself is ours, to the resolved address.
     let settings = LdapConnSettings::new()
         .set_config(Arc::new(config))
@@ -126,7 +105,7 @@ pub async fn open(
         tokio::time::timeout(timeout, LdapConnAsync::with_settings(settings, &url)).await;
     let (conn, mut ldap) = match connected {
         Err(_) => {
-            return Err(failure(
+            return Err(ProbeFailure::new(
                 Reason::LdapTimeout,
                 format!(
                     "the LDAPS handshake did not finish within {}",
@@ -136,13 +115,14 @@ pub async fn open(
         }
         Ok(Err(e)) => {
             // A certificate problem is named by our verifier, not by the LDAP client.
-            if let Some((reason, message)) = recorder.assessment().and_then(|a| a.problem) {
-                return Err(failure(reason, message));
+            if let Some(problem) = recorder.assessment().and_then(|a| a.problem) {
+                return Err(problem);
             }
-            return Err(failure(
+            return Err(ProbeFailure::new(
                 Reason::LdapProtocolError,
                 format!("LDAPS connection failed: {}", describe(&e)),
-            ));
+            )
+            .raw(&e));
         }
         Ok(Ok(pair)) => pair,
     };
@@ -157,7 +137,7 @@ pub async fn open(
             let password = match &endpoint.bind_password_env {
                 None => String::new(),
                 Some(var) => std::env::var(var).map_err(|_| {
-                    failure(
+                    ProbeFailure::new(
                         Reason::LdapBindFailed,
                         format!("bind_password_env names `{var}`, which is not set"),
                     )
@@ -173,7 +153,7 @@ pub async fn open(
     };
     match ldap.with_timeout(timeout).simple_bind(&dn, &password).await {
         Ok(result) if result.rc == 0 => Ok(Session { ldap, timeout }),
-        Ok(result) => Err(failure(
+        Ok(result) => Err(ProbeFailure::new(
             Reason::LdapBindFailed,
             format!(
                 "{who} refused: result code {} ({}){}",
@@ -182,14 +162,15 @@ pub async fn open(
                 text_suffix(&result.text)
             ),
         )),
-        Err(LdapError::Timeout { .. }) => Err(failure(
+        Err(LdapError::Timeout { .. }) => Err(ProbeFailure::new(
             Reason::LdapTimeout,
             format!("{who}: no answer within {}", secs(timeout)),
         )),
-        Err(e) => Err(failure(
+        Err(e) => Err(ProbeFailure::new(
             Reason::LdapProtocolError,
             format!("{who} failed: {}", describe(&e)),
-        )),
+        )
+        .raw(&e)),
     }
 }
 
@@ -200,7 +181,7 @@ impl Session {
         base: &str,
         filter: &str,
         attributes: &[String],
-    ) -> Result<Found, Failure> {
+    ) -> Result<Found, ProbeFailure> {
         let timeout = self.timeout;
         let limit = i32::try_from(MAX_ENTRIES).unwrap_or(i32::MAX);
         let time_limit = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
@@ -223,7 +204,7 @@ impl Session {
                         match parse_entry(raw) {
                             Some(entry) => entries.push(entry),
                             None => {
-                                return Err(failure(
+                                return Err(ProbeFailure::new(
                                     Reason::LdapProtocolError,
                                     "the directory sent an entry that is not valid LDAP",
                                 ));
@@ -245,7 +226,7 @@ impl Session {
                 0 => Ok((entries, false)),
                 // sizeLimitExceeded: the server stopped at our limit; what arrived is the answer.
                 4 => Ok((entries, true)),
-                rc => Err(failure(
+                rc => Err(ProbeFailure::new(
                     Reason::LdapSearchFailed,
                     format!(
                         "the directory answered result code {rc} ({}){}",
@@ -256,7 +237,7 @@ impl Session {
             }
         };
         match tokio::time::timeout(timeout, work).await {
-            Err(_) => Err(failure(
+            Err(_) => Err(ProbeFailure::new(
                 Reason::LdapTimeout,
                 format!("the search did not finish within {}", secs(timeout)),
             )),
@@ -275,30 +256,23 @@ impl Session {
 }
 
 /// Runs the LDAPS phase for an endpoint: one check per search (or one for the bind alone).
-pub async fn checks(
-    setup: &TlsSetup,
-    trust: &Arc<TrustStore>,
-    endpoint: &Endpoint,
-    target: &str,
-    address: SocketAddr,
-    ids: &Identifiers,
-    timeout: Duration,
-) -> Vec<Check> {
+pub async fn checks(ctx: &ProbeContext<'_>, address: SocketAddr) -> Vec<Check> {
+    let (endpoint, ids) = (ctx.endpoint, ctx.ids);
     let started = Instant::now();
     let new_check = |name: Option<&str>| {
-        let check = Check::new(&endpoint.name, CheckKind::Ldap, target).at(address);
+        let check = ctx.check(CheckKind::Ldap, address);
         match name {
             Some(name) => check.detail("search", name),
             None => check,
         }
     };
-    let mut session = match open(setup, trust, endpoint, address, timeout).await {
+    let mut session = match open(ctx, address).await {
         Ok(session) => session,
         Err(f) => {
             let mut out = vec![
                 new_check(endpoint.searches.first().map(|s| s.name.as_str()))
                     .took(started.elapsed())
-                    .fail(f.reason, f.message),
+                    .failed(f),
             ];
             out.extend(
                 endpoint
@@ -337,7 +311,7 @@ pub async fn checks(
             .await;
         let check = check.took(started.elapsed());
         out.push(match result {
-            Err(f) => check.fail(f.reason, f.message),
+            Err(f) => check.failed(f),
             Ok(found) => judge(check, search, &found),
         });
     }
@@ -480,17 +454,17 @@ fn parse_entry(raw: ldap3::ResultEntry) -> Option<Entry> {
     Some(Entry { dn, attrs })
 }
 
-fn search_error(error: &LdapError) -> Failure {
+fn search_error(error: &LdapError) -> ProbeFailure {
     match error {
-        LdapError::FilterParsing => failure(
+        LdapError::FilterParsing => ProbeFailure::new(
             Reason::LdapSearchFailed,
             "the search filter is not valid RFC 4515 syntax",
         ),
-        LdapError::Timeout { .. } => failure(
+        LdapError::Timeout { .. } => ProbeFailure::new(
             Reason::LdapTimeout,
             "the directory did not answer the search in time",
         ),
-        LdapError::LdapResult { result } => failure(
+        LdapError::LdapResult { result } => ProbeFailure::new(
             Reason::LdapSearchFailed,
             format!(
                 "the directory answered result code {} ({}){}",
@@ -499,10 +473,11 @@ fn search_error(error: &LdapError) -> Failure {
                 text_suffix(&result.text)
             ),
         ),
-        other => failure(
+        other => ProbeFailure::new(
             Reason::LdapProtocolError,
             format!("the search failed: {}", describe(other)),
-        ),
+        )
+        .raw(other),
     }
 }
 

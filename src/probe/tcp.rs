@@ -2,24 +2,20 @@
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::net::TcpStream;
 
-use super::secs;
+use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
 use crate::reasons::Reason;
 
 /// Connects, returning the stream (for the next phase) and the check.
-pub async fn connect(
-    endpoint: &str,
-    target: &str,
-    address: SocketAddr,
-    timeout: Duration,
-) -> (Option<TcpStream>, Check) {
+pub async fn connect(ctx: &ProbeContext<'_>, address: SocketAddr) -> (Option<TcpStream>, Check) {
+    let timeout = ctx.timeout;
     let started = Instant::now();
     let attempt = tokio::time::timeout(timeout, TcpStream::connect(address)).await;
-    let check = Check::new(endpoint, CheckKind::Tcp, target).at(address);
+    let check = ctx.check(CheckKind::Tcp, address);
     let elapsed = started.elapsed();
     match attempt {
         Ok(Ok(stream)) => {
@@ -38,32 +34,26 @@ pub async fn connect(
                 ),
             ),
         ),
-        Ok(Err(error)) => {
-            let (reason, text) = classify(&error);
-            (
-                None,
-                check
-                    .took(elapsed)
-                    .fail(reason, format!("{address}: {text}")),
-            )
-        }
+        Ok(Err(error)) => (None, check.took(elapsed).failed(classify(address, &error))),
     }
 }
 
-fn classify(error: &std::io::Error) -> (Reason, String) {
-    match error.kind() {
+fn classify(address: SocketAddr, error: &std::io::Error) -> ProbeFailure {
+    let (reason, text) = match error.kind() {
         ErrorKind::ConnectionRefused => (
             Reason::TcpRefused,
-            "connection refused (nothing listening on this port)".into(),
+            "connection refused (nothing listening on this port)".to_string(),
         ),
-        ErrorKind::HostUnreachable => {
-            (Reason::TcpUnreachable, "host unreachable (no route)".into())
-        }
+        ErrorKind::HostUnreachable => (
+            Reason::TcpUnreachable,
+            "host unreachable (no route)".to_string(),
+        ),
         ErrorKind::NetworkUnreachable => (
             Reason::TcpUnreachable,
-            "network unreachable (no route)".into(),
+            "network unreachable (no route)".to_string(),
         ),
-        ErrorKind::TimedOut => (Reason::TcpTimeout, "connection timed out".into()),
+        ErrorKind::TimedOut => (Reason::TcpTimeout, "connection timed out".to_string()),
         _ => (Reason::TcpFailed, crate::profile::io_reason(error)),
-    }
+    };
+    ProbeFailure::new(reason, format!("{address}: {text}")).raw(error)
 }

@@ -20,7 +20,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::secs;
+use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
 use crate::pki::{CertInfo, TrustStore, rfc3339};
 use crate::profile::MinTls;
@@ -117,7 +117,7 @@ impl Recorder {
 pub struct Assessment {
     pub chain: Vec<CertInfo>,
     /// Fatal problem, if any.
-    pub problem: Option<(Reason, String)>,
+    pub problem: Option<ProbeFailure>,
     /// Non-fatal findings, most important first.
     pub warnings: Vec<(Reason, String)>,
 }
@@ -132,15 +132,7 @@ impl ServerCertVerifier for Recorder {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let now = self.at.unwrap_or(now);
-        let assessment = assess(
-            &self.trust,
-            &self.provider,
-            end_entity,
-            intermediates,
-            server_name,
-            now,
-            self.expiry_warning,
-        );
+        let assessment = self.assess(end_entity, intermediates, server_name, now);
         let trusted = assessment.problem.is_none();
         if let Ok(mut slot) = self.assessment.lock() {
             *slot = Some(assessment);
@@ -234,84 +226,89 @@ fn dn_to_string(dn: &[u8]) -> String {
     }
 }
 
-/// Validates a presented chain against the trust store and the host name.
-fn assess(
-    trust: &TrustStore,
-    provider: &CryptoProvider,
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    server_name: &ServerName<'_>,
-    now: UnixTime,
-    expiry_warning: Duration,
-) -> Assessment {
-    let presented: Vec<CertificateDer<'_>> =
-        intermediates.iter().take(MAX_CHAIN - 1).cloned().collect();
-    let chain: Vec<CertInfo> = std::iter::once(end_entity)
-        .chain(presented.iter())
-        .filter_map(CertInfo::of)
-        .collect();
-    let mut assessment = Assessment {
-        chain,
-        problem: None,
-        warnings: Vec::new(),
-    };
-    let ee = match webpki::EndEntityCert::try_from(end_entity) {
-        Ok(ee) => ee,
-        Err(e) => {
-            assessment.problem = Some((
-                Reason::TlsHandshakeFailed,
-                format!("the server certificate is not valid X.509 ({e:?})"),
-            ));
-            return assessment;
-        }
-    };
-    let algs = provider.signature_verification_algorithms.all;
-    let usage = webpki::KeyUsage::server_auth();
-    let verify =
-        |pool: &[CertificateDer<'_>]| -> Result<Vec<CertificateDer<'static>>, webpki::Error> {
-            ee.verify_for_usage(algs, &trust.anchors, pool, now, usage, None, None)
-                .map(|path| {
-                    path.intermediate_certificates()
-                        .map(|c| CertificateDer::from(c.der().to_vec()))
-                        .collect()
-                })
+impl Recorder {
+    /// Validates a presented chain against this endpoint's anchors and the host name.
+    fn assess(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Assessment {
+        let (trust, provider, expiry_warning) =
+            (&*self.trust, &*self.provider, self.expiry_warning);
+        let presented: Vec<CertificateDer<'_>> =
+            intermediates.iter().take(MAX_CHAIN - 1).cloned().collect();
+        let chain: Vec<CertInfo> = std::iter::once(end_entity)
+            .chain(presented.iter())
+            .filter_map(CertInfo::of)
+            .collect();
+        let mut assessment = Assessment {
+            chain,
+            problem: None,
+            warnings: Vec::new(),
         };
-    let mut result = verify(&presented);
-    if matches!(result, Err(webpki::Error::UnknownIssuer)) && !trust.intermediates.is_empty() {
-        let mut pool = presented.clone();
-        pool.extend(trust.intermediates.iter().cloned());
-        if let Ok(path) = verify(&pool) {
-            let added: Vec<String> = path
-                .iter()
-                .filter(|c| !presented.iter().any(|p| p.as_ref() == c.as_ref()))
-                .filter_map(CertInfo::of)
-                .map(|i| short_name(&i))
-                .collect();
-            assessment.warnings.push((
+        let ee = match webpki::EndEntityCert::try_from(end_entity) {
+            Ok(ee) => ee,
+            Err(e) => {
+                assessment.problem = Some(
+                    ProbeFailure::new(
+                        Reason::TlsHandshakeFailed,
+                        "the server certificate is not valid X.509",
+                    )
+                    .raw(format!("{e:?}")),
+                );
+                return assessment;
+            }
+        };
+        let algs = provider.signature_verification_algorithms.all;
+        let usage = webpki::KeyUsage::server_auth();
+        let verify =
+            |pool: &[CertificateDer<'_>]| -> Result<Vec<CertificateDer<'static>>, webpki::Error> {
+                ee.verify_for_usage(algs, &trust.anchors, pool, now, usage, None, None)
+                    .map(|path| {
+                        path.intermediate_certificates()
+                            .map(|c| CertificateDer::from(c.der().to_vec()))
+                            .collect()
+                    })
+            };
+        let mut result = verify(&presented);
+        if matches!(result, Err(webpki::Error::UnknownIssuer)) && !trust.intermediates.is_empty() {
+            let mut pool = presented.clone();
+            pool.extend(trust.intermediates.iter().cloned());
+            if let Ok(path) = verify(&pool) {
+                let added: Vec<String> = path
+                    .iter()
+                    .filter(|c| !presented.iter().any(|p| p.as_ref() == c.as_ref()))
+                    .filter_map(CertInfo::of)
+                    .map(|i| short_name(&i))
+                    .collect();
+                assessment.warnings.push((
                 Reason::TlsMissingIntermediate,
                 format!(
                     "the server did not send {}; the chain was completed from the profile's intermediates",
                     added.join(", ")
                 ),
             ));
-            result = Ok(path);
+                result = Ok(path);
+            }
         }
-    }
-    let now_secs = now.as_secs() as i64;
-    let path = match result {
-        Ok(path) => path,
-        Err(error) => {
-            assessment.problem = Some(chain_problem(&error, &assessment.chain, trust, now_secs));
-            return assessment;
-        }
-    };
+        let now_secs = now.as_secs() as i64;
+        let path = match result {
+            Ok(path) => path,
+            Err(error) => {
+                assessment.problem =
+                    Some(chain_problem(&error, &assessment.chain, trust, now_secs));
+                return assessment;
+            }
+        };
 
-    if let Err(error) = ee.verify_is_valid_for_subject_name(server_name) {
-        let leaf = assessment.chain.first();
-        let host = server_name_text(server_name);
-        match (leaf, error) {
-            (Some(leaf), webpki::Error::CertNotValidForName(_)) if cn_matches(leaf, &host) => {
-                assessment.warnings.insert(
+        if let Err(error) = ee.verify_is_valid_for_subject_name(server_name) {
+            let leaf = assessment.chain.first();
+            let host = server_name_text(server_name);
+            match (leaf, error) {
+                (Some(leaf), webpki::Error::CertNotValidForName(_)) if cn_matches(leaf, &host) => {
+                    assessment.warnings.insert(
                     0,
                     (
                         Reason::TlsCnOnly,
@@ -320,75 +317,79 @@ fn assess(
                         ),
                     ),
                 );
-            }
-            (leaf, webpki::Error::CertNotValidForName(_)) => {
-                let names = leaf.map(valid_names).unwrap_or_default();
-                assessment.problem = Some((
-                    Reason::TlsHostnameMismatch,
-                    format!(
-                        "the certificate is not valid for {host}; it is valid for {}",
-                        if names.is_empty() {
-                            "no host name".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    ),
-                ));
-                return assessment;
-            }
-            (_, other) => {
-                assessment.problem = Some((
-                    Reason::TlsHandshakeFailed,
-                    format!("the certificate's names could not be checked ({other:?})"),
-                ));
-                return assessment;
+                }
+                (leaf, webpki::Error::CertNotValidForName(_)) => {
+                    let names = leaf.map(valid_names).unwrap_or_default();
+                    assessment.problem = Some(ProbeFailure::new(
+                        Reason::TlsHostnameMismatch,
+                        format!(
+                            "the certificate is not valid for {host}; it is valid for {}",
+                            if names.is_empty() {
+                                "no host name".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    ));
+                    return assessment;
+                }
+                (_, other) => {
+                    assessment.problem = Some(
+                        ProbeFailure::new(
+                            Reason::TlsHandshakeFailed,
+                            "the certificate's names could not be checked",
+                        )
+                        .raw(format!("{other:?}")),
+                    );
+                    return assessment;
+                }
             }
         }
-    }
 
-    // Expiry: the verified path (leaf, intermediates) and the root it ends at.
-    let top_issuer = path
-        .last()
-        .and_then(CertInfo::of)
-        .or_else(|| assessment.chain.first().cloned())
-        .map(|i| i.issuer);
-    let root = trust
-        .roots
-        .iter()
-        .filter_map(CertInfo::of)
-        .find(|r| Some(&r.subject) == top_issuer.as_ref());
-    let elements: Vec<CertInfo> = assessment
-        .chain
-        .first()
-        .cloned()
-        .into_iter()
-        .chain(path.iter().filter_map(CertInfo::of))
-        .chain(root)
-        .collect();
-    if let Some(expired) = elements.iter().find(|c| c.not_after < now_secs) {
-        assessment.problem = Some((
-            Reason::TlsExpired,
-            format!(
-                "{} expired on {}",
-                short_name(expired),
-                rfc3339(expired.not_after)
-            ),
-        ));
-        return assessment;
+        // Expiry: the verified path (leaf, intermediates) and the root it ends at.
+        let top_issuer = path
+            .last()
+            .and_then(CertInfo::of)
+            .or_else(|| assessment.chain.first().cloned())
+            .map(|i| i.issuer);
+        let root = trust
+            .roots
+            .iter()
+            .filter_map(CertInfo::of)
+            .find(|r| Some(&r.subject) == top_issuer.as_ref());
+        let elements: Vec<CertInfo> = assessment
+            .chain
+            .first()
+            .cloned()
+            .into_iter()
+            .chain(path.iter().filter_map(CertInfo::of))
+            .chain(root)
+            .collect();
+        if let Some(expired) = elements.iter().find(|c| c.not_after < now_secs) {
+            assessment.problem = Some(ProbeFailure::new(
+                Reason::TlsExpired,
+                format!(
+                    "{} expired on {}",
+                    short_name(expired),
+                    rfc3339(expired.not_after)
+                ),
+            ));
+            return assessment;
+        }
+        let horizon = now_secs + expiry_warning.as_secs() as i64;
+        for cert in elements.iter().filter(|c| c.not_after < horizon) {
+            let days = (cert.not_after - now_secs) / 86_400;
+            assessment.warnings.push((
+                Reason::TlsExpiringSoon,
+                format!(
+                    "{} expires on {} (in {days} days)",
+                    short_name(cert),
+                    rfc3339(cert.not_after)
+                ),
+            ));
+        }
+        assessment
     }
-    let horizon = now_secs + expiry_warning.as_secs() as i64;
-    for cert in elements.iter().filter(|c| c.not_after < horizon) {
-        let days = (cert.not_after - now_secs) / 86_400;
-        assessment.warnings.push((
-            Reason::TlsExpiringSoon,
-            format!(
-                "{} expires on {} (in {days} days)",
-                short_name(cert),
-                rfc3339(cert.not_after)
-            ),
-        ));
-    }
-    assessment
 }
 
 fn chain_problem(
@@ -396,11 +397,11 @@ fn chain_problem(
     chain: &[CertInfo],
     trust: &TrustStore,
     now: i64,
-) -> (Reason, String) {
+) -> ProbeFailure {
     use webpki::Error as E;
     let top = chain.last();
     let issuer = top.map(|c| c.issuer.clone()).unwrap_or_default();
-    match error {
+    let (reason, message) = match error {
         E::CertExpired { .. } => {
             let expired = chain.iter().find(|c| c.not_after < now);
             let text = match expired {
@@ -437,11 +438,12 @@ fn chain_problem(
                 "issued by a CA named {issuer}, but its signature does not verify against the pinned certificate of that name: a different (rogue or replaced) CA"
             ),
         ),
-        other => (
+        _ => (
             Reason::TlsHandshakeFailed,
-            format!("the certificate chain was rejected: {other:?}"),
+            "the certificate chain was rejected".to_string(),
         ),
-    }
+    };
+    ProbeFailure::new(reason, message).raw(format!("{error:?}"))
 }
 
 fn trust_label(trust: &TrustStore) -> String {
@@ -501,19 +503,14 @@ pub struct Session {
 
 /// Runs the TLS phase over a connected socket and returns its check, and the connection when
 /// the phase held and nothing was read from it.
-#[allow(clippy::too_many_arguments)]
 pub async fn check(
-    setup: &TlsSetup,
-    trust: &Arc<TrustStore>,
-    endpoint: &str,
-    target: &str,
-    host: &str,
+    ctx: &ProbeContext<'_>,
     address: SocketAddr,
     stream: TcpStream,
-    timeout: Duration,
 ) -> (Check, Option<Session>) {
+    let (setup, timeout, host) = (ctx.tls, ctx.timeout, ctx.endpoint.url.host.as_str());
     let started = Instant::now();
-    let check = Check::new(endpoint, CheckKind::Tls, target).at(address);
+    let check = ctx.check(CheckKind::Tls, address);
     let server_name = match ServerName::try_from(host.to_string()) {
         Ok(name) => name,
         Err(_) => {
@@ -521,7 +518,7 @@ pub async fn check(
             return (check.fail(Reason::TlsHandshakeFailed, message), None);
         }
     };
-    let (config, recorder) = setup.client_config(trust);
+    let (config, recorder) = setup.client_config(ctx.trust);
     let connector = TlsConnector::from(Arc::new(config));
     let handshake = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
     let handshake_time = started.elapsed();
@@ -538,8 +535,8 @@ pub async fn check(
         }
         Ok(Err(error)) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
-            let (reason, message) = classify_failure(&error, &recorder, sent_cert, false);
-            return (check.fail(reason, message), None);
+            let failure = classify_failure(&error, &recorder, sent_cert, false);
+            return (check.failed(failure), None);
         }
         Ok(Ok(tls)) => tls,
     };
@@ -592,8 +589,8 @@ pub async fn check(
             }
             Ok(Err(error)) => {
                 check = check.took(started.elapsed());
-                let (reason, message) = classify_failure(&error, &recorder, sent_cert, true);
-                return (check.fail(reason, message), None);
+                let failure = classify_failure(&error, &recorder, sent_cert, true);
+                return (check.failed(failure), None);
             }
         }
     }
@@ -673,7 +670,7 @@ fn classify_failure(
     recorder: &Recorder,
     sent_cert: bool,
     after_handshake: bool,
-) -> (Reason, String) {
+) -> ProbeFailure {
     if let Some(assessment) = recorder.assessment()
         && let Some(problem) = assessment.problem
     {
@@ -683,15 +680,13 @@ fn classify_failure(
     let rustls_error = error
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>());
-    match rustls_error {
+    let (reason, message) = match rustls_error {
         Some(rustls::Error::AlertReceived(alert)) => {
             classify_alert(*alert, asked, sent_cert, after_handshake)
         }
-        Some(rustls::Error::PeerIncompatible(why)) => (
+        Some(rustls::Error::PeerIncompatible(_)) => (
             Reason::TlsProtocolVersion,
-            format!(
-                "the server offers nothing this client accepts ({why:?}); Spine requires TLS 1.2 or later"
-            ),
+            "the server offers no TLS version or cipher suite this client accepts; Spine requires TLS 1.2 or later".to_string(),
         ),
         Some(other) => (Reason::TlsHandshakeFailed, format!("TLS error: {other}")),
         None => match error.kind() {
@@ -716,7 +711,8 @@ fn classify_failure(
             }
             _ => (Reason::TlsHandshakeFailed, crate::profile::io_reason(error)),
         },
-    }
+    };
+    ProbeFailure::new(reason, message).raw(error)
 }
 
 fn classify_alert(

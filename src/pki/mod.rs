@@ -1,6 +1,8 @@
 //! Trust anchors, certificate files and the client identity: everything read from disk about PKI.
 //! Files are untrusted input: size-bounded, PEM or DER, each failure a one-line reason.
 
+pub mod identity;
+
 use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::PemObject;
@@ -11,9 +13,9 @@ use crate::error::UsageError;
 use crate::profile::io_reason;
 
 /// The built-in NHS PTL Root Authority G2 (SHA-256 54:0F:7C:D6...:7F:8F).
-pub const G2_ROOT_PEM: &str = include_str!("../fixtures/nhs-ptl-root-authority-g2.pem");
+pub const G2_ROOT_PEM: &str = include_str!("../../fixtures/nhs-ptl-root-authority-g2.pem");
 /// The built-in NHS INT Authentication G2 SubCA (SHA-256 EB:17:B9:FE...:F8:57).
-pub const G2_INT_SUBCA_PEM: &str = include_str!("../fixtures/nhs-int-authentication-g2.pem");
+pub const G2_INT_SUBCA_PEM: &str = include_str!("../../fixtures/nhs-int-authentication-g2.pem");
 
 /// Certificate and key files larger than this are not certificate files.
 const MAX_PKI_FILE_BYTES: u64 = 1 << 20;
