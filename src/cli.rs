@@ -226,9 +226,9 @@ pub struct ProfileArgs {
     #[arg(long, env = "INT_CHECK_CLIENT_KEY", value_name = "PEM")]
     pub client_key: Option<PathBuf>,
 
-    /// Timeout for each phase (DNS, TCP, TLS) of each endpoint, e.g. 5s, 500ms
-    #[arg(long, env = "INT_CHECK_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = profile::parse_duration)]
-    pub timeout: Duration,
+    /// Timeout for each phase (DNS, TCP, TLS) of each endpoint, e.g. 5s, 500ms [default: 5s]
+    #[arg(long, env = "INT_CHECK_TIMEOUT", value_name = "DURATION", value_parser = profile::parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -236,22 +236,17 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub profile: ProfileArgs,
 
-    /// Output format on stdout
-    #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-    pub format: Format,
+    /// Output format on stdout [default: human]
+    #[arg(long, env = "INT_CHECK_FORMAT", value_enum)]
+    pub format: Option<Format>,
 
     /// Judge certificate dates and maintenance windows at this instant instead of now (RFC 3339)
     #[arg(long, env = "INT_CHECK_AT", value_name = "RFC3339", value_parser = maintenance::parse_instant)]
     pub at: Option<jiff::Timestamp>,
 
-    /// What a failure of a service inside its published maintenance slot becomes
-    #[arg(
-        long,
-        env = "INT_CHECK_MAINTENANCE",
-        value_enum,
-        default_value = "warn"
-    )]
-    pub maintenance: MaintenanceMode,
+    /// What a failure of a service inside its published maintenance slot becomes [default: warn]
+    #[arg(long, env = "INT_CHECK_MAINTENANCE", value_enum)]
+    pub maintenance: Option<MaintenanceMode>,
 
     /// Also write a report to a file (repeatable): --report junit=report.xml --report json=report.json
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report_target)]
@@ -286,8 +281,9 @@ pub struct CheckArgs {
     pub deadline: Option<Duration>,
 
     /// Retry transient DNS and TCP failures up to N times (a success after a retry is a warning)
-    #[arg(long, env = "INT_CHECK_RETRIES", value_name = "N", default_value = "0", value_parser = clap::value_parser!(u8).range(0..=5))]
-    pub retries: u8,
+    /// [default: 0]
+    #[arg(long, env = "INT_CHECK_RETRIES", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=profile::MAX_RETRIES as i64))]
+    pub retries: Option<u8>,
 
     /// Print the plan (endpoints, phases, hosts, anchors, identity) without touching the network
     #[arg(long)]

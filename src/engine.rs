@@ -18,10 +18,6 @@ use crate::probe::dns::{self, DnsOutcome, Resolver};
 use crate::probe::{self, ProbeContext, http, ldap, secs, tcp, tls};
 use crate::reasons::Reason;
 
-/// Endpoints probed at once when the caller sets no bound: enough for any profile, few enough
-/// to stay inside the usual 1024 open-file limit.
-pub const DEFAULT_CONCURRENCY: usize = 256;
-
 /// Called with (endpoints done, endpoints in all) as endpoints finish.
 pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 

@@ -17,3 +17,4 @@ pub mod probe;
 pub mod profile;
 pub mod reasons;
 pub mod report;
+pub mod settings;

@@ -228,7 +228,8 @@ impl WindowState {
 }
 
 /// What a failure inside a maintenance slot becomes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MaintenanceMode {
     /// Stays a failure (the slot is noted in its details).
     Fail,

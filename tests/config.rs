@@ -18,6 +18,8 @@ fn example_config_parses_and_documents_every_key() {
     assert_eq!(profile.dns_servers.len(), 2);
     assert!(profile.client.is_some());
     assert!(profile.endpoints.iter().any(|e| e.ca_files.is_some()));
+    assert_eq!(profile.run.retries, Some(0));
+    assert!(profile.run.deadline.is_some() && profile.run.format.is_some());
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
         .unwrap();
     for key in [
@@ -35,6 +37,13 @@ fn example_config_parses_and_documents_every_key() {
         "url",
         "service",
         "mtls",
+        "timeout",
+        "format",
+        "retries",
+        "strict",
+        "concurrency",
+        "deadline",
+        "maintenance",
     ] {
         assert!(
             text.contains(&format!("\n{key} = ")),
@@ -291,4 +300,67 @@ async fn readme_tables_are_generated_from_the_catalogue() {
     // --help and the manual page carry the same exit-code table.
     let help = lab::run(&["--help"]).await.stdout;
     assert!(help.contains(&int_check::exit::help_text()), "{help}");
+}
+
+/// Run settings kept in a `[run]` table of a --config file; the flag or its environment
+/// variable wins over the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_settings_come_from_the_config_file_and_flags_win() {
+    let lab = Lab::start().await;
+    // Nothing listens: each endpoint fails at TCP, quickly and the same way every time.
+    let port = closed_port(lo(1)).await;
+    lab.dns.point("gone.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "gone",
+            format!("https://gone.int.test:{port}/"),
+        )],
+        "",
+    );
+    let config = lab.write(
+        "ci.toml",
+        "[run]\nformat = \"junit\"\ntimeout = \"750ms\"\nretries = 2\nconcurrency = 3\n",
+    );
+    let (profile, config) = (p(&profile), p(&config));
+    let from_file = run(&["--profile", profile, "--config", config]).await;
+    assert_eq!(from_file.code, 1, "{}", from_file.stderr);
+    assert!(
+        from_file.stdout.starts_with("<?xml"),
+        "{}",
+        from_file.stdout
+    );
+    // retries = 2 from the file: the refused connection was tried three times.
+    assert!(from_file.stdout.contains("tcp.refused"));
+
+    let flag = run(&["--profile", profile, "--config", config, "--format", "json"]).await;
+    let tcp = flag.check("gone", "tcp");
+    assert_eq!(tcp["details"]["attempts"], 3, "{tcp:#}");
+
+    let mut cmd = binary();
+    cmd.env("INT_CHECK_FORMAT", "json");
+    let env = run_with(cmd, &["--profile", profile, "--config", config]).await;
+    assert!(env.stdout.trim_start().starts_with('{'), "{}", env.stdout);
+
+    // --dry-run shows the layered timeout.
+    let plan = run(&["--profile", profile, "--config", config, "--dry-run"]).await;
+    assert!(
+        plan.stdout.contains("timeout 750ms per phase"),
+        "{}",
+        plan.stdout
+    );
+
+    // Out-of-range values in a file are configuration errors, named with the file.
+    let bad = lab.write("bad.toml", "[run]\nretries = 9\n");
+    let run = run(&["--profile", profile, "--config", p(&bad)]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("bad.toml") && run.stderr.contains("retries"),
+        "{}",
+        run.stderr
+    );
+    let bad = lab.write("bad2.toml", "[run]\ntimeout = \"soon\"\n");
+    let run = lab::run(&["--profile", profile, "--config", p(&bad)]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("bad2.toml:2"), "{}", run.stderr);
 }

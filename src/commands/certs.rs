@@ -8,7 +8,7 @@ use std::path::Path;
 use rustls::pki_types::CertificateDer;
 use serde_json::{Value, json};
 
-use super::{profile_trust, resolve_trust_profile, unix_time, write_stdout};
+use super::{profile_trust, unix_time, write_stdout};
 use crate::cli::{CertExportFormat, TrustArgs};
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
@@ -16,6 +16,7 @@ use crate::pki::identity::{self, IDENTITY};
 use crate::pki::{self, CertInfo, TrustStore, rfc3339};
 use crate::profile::ClientPaths;
 use crate::report::{self, DataFormat, Format};
+use crate::settings::resolve_trust_profile;
 
 const YEAR: i64 = 365 * 86_400;
 

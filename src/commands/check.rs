@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{EngineOptions, Setup, resolve_profile, write_stdout};
+use super::{EngineOptions, Setup, write_stdout};
 use crate::cli::CheckArgs;
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
@@ -14,6 +14,7 @@ use crate::maintenance::WindowState;
 use crate::pki::identity::IDENTITY;
 use crate::plan::{Plan, Selection};
 use crate::report::{self, Format};
+use crate::settings::{RunSettings, resolve_profile};
 
 fn selection(args: &CheckArgs) -> Selection {
     Selection {
@@ -32,6 +33,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let mut setup = Setup::new(&args.profile, args.at)?;
+    let run = RunSettings::layer(&args, &setup.profile.run);
     let plan = Arc::new(setup.plan.select(&selection)?);
     if plan.endpoints.is_empty() && setup.identity.is_none() {
         return Err(
@@ -44,12 +46,9 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     }
     let progress = progress_bar(quiet, plan.endpoints.len());
     let options = EngineOptions {
-        concurrency: args
-            .concurrency
-            .map(usize::from)
-            .unwrap_or(crate::engine::DEFAULT_CONCURRENCY),
-        deadline: args.deadline,
-        retries: args.retries,
+        concurrency: run.concurrency,
+        deadline: run.deadline,
+        retries: run.retries,
         progress: progress.as_ref().map(|bar| {
             let bar = bar.clone();
             Arc::new(move |done: usize, _total: usize| bar.set_position(done as u64))
@@ -91,7 +90,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
             .find(|e| e.name == endpoint)
             .and_then(|e| e.service.clone())
     };
-    crate::findings::apply_maintenance(&mut checks, service_of, &windows, args.maintenance);
+    crate::findings::apply_maintenance(&mut checks, service_of, &windows, run.maintenance);
 
     let report = Report {
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -126,9 +125,9 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal();
     let style = report::human::Style { color, quiet };
-    write_stdout(&report::render(&report, args.format, &style))?;
+    write_stdout(&report::render(&report, run.format, &style))?;
     let summary = report.summary();
-    let failed = summary.fail > 0 || (args.strict && summary.warn > 0);
+    let failed = summary.fail > 0 || (run.strict && summary.warn > 0);
     Ok(Outcome::failed_if(failed))
 }
 
@@ -156,6 +155,7 @@ fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
 /// `--dry-run`: what would be checked, without DNS, sockets or the identity checks.
 fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = resolve_profile(&args.profile)?;
+    let run = RunSettings::layer(args, &profile.run);
     let full = Plan::from_profile(&profile)?;
     let plan = full.select(selection)?;
     let trust = &plan.profile_trust;
@@ -173,7 +173,7 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
         .client
         .as_ref()
         .map(|c| (c.cert.display().to_string(), c.key.display().to_string()));
-    let text = if args.format == Format::Json {
+    let text = if run.format == Format::Json {
         let endpoints: Vec<serde_json::Value> = plan
             .endpoints
             .iter()
@@ -195,7 +195,7 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
             "hosts": plan.hosts,
             "trust": trust.describe(),
             "identity": identity.as_ref().map(|(c, k)| serde_json::json!({"cert": c, "key": k, "checked": selection.identity()})),
-            "timeout_ms": args.profile.timeout.as_millis() as u64,
+            "timeout_ms": run.timeout.as_millis() as u64,
             "endpoints": endpoints,
         });
         format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
@@ -227,7 +227,7 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
         }
         out.push_str(&format!(
             "  timeout {} per phase\n\n",
-            crate::probe::secs(args.profile.timeout)
+            crate::probe::secs(run.timeout)
         ));
         let width = plan
             .endpoints

@@ -9,12 +9,12 @@ pub mod sds;
 pub mod windows;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{CertsAction, Cli, Command, ProfileArgs, ProfilesAction, TrustArgs};
+use crate::cli::{CertsAction, Cli, Command, ProfileArgs, ProfilesAction};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::exit::{self, Outcome, Stop};
@@ -24,46 +24,8 @@ use crate::plan::Plan;
 use crate::probe::dns::Resolver;
 use crate::probe::ldap::Identifiers;
 use crate::probe::tls::TlsSetup;
-use crate::profile::{self, ClientDoc, DnsDoc, Profile, ProfileDoc, TrustDoc};
-
-/// Layers profile < --config < command line into one profile.
-pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
-    let mut cli = ProfileDoc::default();
-    if !args.resolvers.is_empty() {
-        cli.dns = Some(DnsDoc {
-            servers: Some(args.resolvers.clone()),
-        });
-    }
-    if args.client_cert.is_some() || args.client_key.is_some() {
-        cli.client = Some(ClientDoc {
-            cert: args.client_cert.clone(),
-            key: args.client_key.clone(),
-            fqdn: None,
-        });
-    }
-    layered(&args.trust, cli)
-}
-
-/// The profile for commands that only need its trust anchors and slots (no network options).
-pub fn resolve_trust_profile(args: &TrustArgs) -> Result<Profile, UsageError> {
-    layered(args, ProfileDoc::default())
-}
-
-/// profile < --config < command line (`cli`, plus --ca-file).
-fn layered(args: &TrustArgs, mut cli: ProfileDoc) -> Result<Profile, UsageError> {
-    let mut doc = profile::load_profile(&args.profile)?;
-    if let Some(config) = &args.config {
-        doc = doc.overlay(ProfileDoc::load_file(config)?);
-    }
-    if !args.ca_files.is_empty() {
-        let cwd = Path::new(".");
-        cli.trust = Some(TrustDoc {
-            ca_files: Some(args.ca_files.iter().map(|p| cwd.join(p)).collect()),
-            ..TrustDoc::default()
-        });
-    }
-    Profile::resolve(doc.overlay(cli))
-}
+use crate::profile::{self, Profile};
+use crate::settings::{self, resolve_profile};
 
 /// The binary's whole life: parse, run, report, exit code.
 pub fn main() -> ExitCode {
@@ -148,6 +110,7 @@ pub struct Setup {
 impl Setup {
     pub fn new(args: &ProfileArgs, at: Option<jiff::Timestamp>) -> Result<Setup, Stop> {
         let profile = resolve_profile(args)?;
+        let timeout = settings::timeout(args, &profile.run);
         let plan = Plan::from_profile(&profile)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let at_given = at.is_some();
@@ -177,7 +140,7 @@ impl Setup {
             at,
             at_given,
             hosts_file,
-            timeout: args.timeout,
+            timeout,
             runtime,
         })
     }
@@ -224,7 +187,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            concurrency: crate::engine::DEFAULT_CONCURRENCY,
+            concurrency: crate::settings::DEFAULT_CONCURRENCY,
             deadline: None,
             retries: 0,
             progress: None,

@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{resolve_trust_profile, write_stdout};
+use super::write_stdout;
 use crate::cli::TrustArgs;
 use crate::maintenance::{self, WindowState, local};
 use crate::report::DataFormat;
+use crate::settings::resolve_trust_profile;
 
 pub fn run(
     args: &TrustArgs,

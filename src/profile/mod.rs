@@ -11,10 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use types::{EndpointUrl, MinTls, ResolverAddr, Scheme, parse_duration};
+pub use types::{DurationText, EndpointUrl, MinTls, ResolverAddr, Scheme, parse_duration};
 
 use crate::error::UsageError;
-use crate::maintenance::Maintenance;
+use crate::maintenance::{Maintenance, MaintenanceMode};
+use crate::report::Format;
+
+/// The most retries a run may ask for (flag or file).
+pub const MAX_RETRIES: u8 = 5;
 
 /// A profile compiled into the binary.
 pub struct Builtin {
@@ -50,10 +54,40 @@ pub struct ProfileDoc {
     pub trust: Option<TrustDoc>,
     pub client: Option<ClientDoc>,
     pub http: Option<HttpDoc>,
+    /// How a run is driven (the `check` flags), for settings kept in files.
+    pub run: Option<RunDoc>,
     /// Weekly maintenance slots per service (Europe/London).
     pub maintenance: Option<Vec<Maintenance>>,
     #[serde(default, rename = "endpoint")]
     pub endpoints: Vec<EndpointDoc>,
+}
+
+/// `[run]`: every run setting that is also a flag. Flags and environment variables win.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RunDoc {
+    pub timeout: Option<DurationText>,
+    pub format: Option<Format>,
+    pub retries: Option<u8>,
+    pub strict: Option<bool>,
+    pub concurrency: Option<u16>,
+    pub deadline: Option<DurationText>,
+    pub maintenance: Option<MaintenanceMode>,
+}
+
+impl RunDoc {
+    /// Layers `top` over `self`: keys set in `top` win.
+    fn overlay(self, top: RunDoc) -> RunDoc {
+        RunDoc {
+            timeout: top.timeout.or(self.timeout),
+            format: top.format.or(self.format),
+            retries: top.retries.or(self.retries),
+            strict: top.strict.or(self.strict),
+            concurrency: top.concurrency.or(self.concurrency),
+            deadline: top.deadline.or(self.deadline),
+            maintenance: top.maintenance.or(self.maintenance),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -164,6 +198,18 @@ impl ProfileDoc {
     }
 
     fn validate(&self, origin: &str) -> Result<(), UsageError> {
+        if let Some(run) = &self.run {
+            if run.retries.is_some_and(|r| r > MAX_RETRIES) {
+                return Err(UsageError::new(format!(
+                    "{origin}: [run] retries must be 0 to {MAX_RETRIES}"
+                )));
+            }
+            if run.concurrency == Some(0) {
+                return Err(UsageError::new(format!(
+                    "{origin}: [run] concurrency must be at least 1"
+                )));
+            }
+        }
         let mut names = HashSet::new();
         for endpoint in &self.endpoints {
             if endpoint.name.trim().is_empty() {
@@ -276,6 +322,9 @@ impl ProfileDoc {
                 fqdn: pick(low.fqdn, client.fqdn),
             });
         }
+        if let Some(run) = top.run {
+            self.run = Some(self.run.take().unwrap_or_default().overlay(run));
+        }
         self.maintenance = pick(self.maintenance, top.maintenance);
         for endpoint in top.endpoints {
             match self.endpoints.iter_mut().find(|e| e.name == endpoint.name) {
@@ -355,6 +404,8 @@ pub struct Profile {
     pub proxy: Option<String>,
     pub maintenance: Vec<Maintenance>,
     pub endpoints: Vec<Endpoint>,
+    /// Run settings from the files (flags and environment win; see `settings`).
+    pub run: RunDoc,
 }
 
 /// The directory look-ups every ldaps:// endpoint runs, from the profile's identifiers.
@@ -479,6 +530,7 @@ impl Profile {
             proxy: doc.http.and_then(|h| h.proxy),
             maintenance: doc.maintenance.unwrap_or_default(),
             endpoints,
+            run: doc.run.unwrap_or_default(),
         })
     }
 }

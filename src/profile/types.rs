@@ -164,6 +164,19 @@ impl fmt::Display for MinTls {
     }
 }
 
+/// A duration written in a profile or config file (`"5s"`, `"500ms"`, `"2m"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct DurationText(pub Duration);
+
+impl TryFrom<String> for DurationText {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        parse_duration(&text).map(DurationText)
+    }
+}
+
 /// Parses `5s`, `500ms`, `1.5s`, `2m`: a positive duration with a unit.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

@@ -10,7 +10,8 @@ pub mod sds;
 use std::time::Duration;
 
 /// Output formats for stdout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Human,
     Json,
