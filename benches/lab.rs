@@ -3,16 +3,13 @@
 //! Prints medians and peak RSS. Rerun with `cargo bench --bench lab` (or `-- NAME` for one
 //! scenario: critical, scale, timeouts, manual, startup). See BENCHMARKS.md.
 
-#[path = "../tests/lab/mod.rs"]
-mod lab;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lab::slapd::{Slapd, SlapdOptions};
-use lab::*;
+use int_check::lab::slapd::{Slapd, SlapdOptions};
+use int_check::lab::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_int-check");
 

@@ -10,6 +10,8 @@ pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod findings;
+#[cfg(feature = "lab")]
+pub mod lab;
 pub mod maintenance;
 pub mod pki;
 pub mod plan;

@@ -1,6 +1,6 @@
 //! End-to-end tests of the preflight pipeline through the real binary, against the loopback lab.
 
-mod lab;
+use int_check::lab;
 
 use lab::*;
 

@@ -1,7 +1,7 @@
 //! A hermetic lab for end-to-end tests: a PKI shaped like the NHS G2 chain, an in-process DNS
 //! server (hickory-server), TLS servers on 127.0.0.x with ephemeral ports, and a runner that
-//! drives the real `int-check` binary. Nothing leaves loopback.
-#![allow(dead_code)]
+//! drives the real `int-check` binary. Nothing leaves loopback. Built only with the `lab`
+//! feature, which the tests and benches turn on.
 
 pub mod slapd;
 
@@ -691,8 +691,19 @@ impl Run {
     }
 }
 
+/// The `int-check` binary cargo built beside the running test or bench
+/// (`target/<profile>/deps/<test>` -> `target/<profile>/int-check`).
+pub fn binary_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    profile_dir.join("int-check")
+}
+
 pub fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_int-check"));
+    let mut cmd = Command::new(binary_path());
     // Hermetic: an empty environment (no HTTPS_PROXY, INT_CHECK_*, CI or colour settings from
     // the machine running the tests), no colour, and not the machine's /etc/hosts.
     cmd.env_clear()

@@ -1,6 +1,6 @@
 //! Configuration and bad input through the real binary: every mistake is one line, a hint, exit 2.
 
-mod lab;
+use int_check::lab;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Issue 4 end to end: certs commands, client identity checks, maintenance windows, explain.
 
-mod lab;
+use int_check::lab;
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -416,7 +416,7 @@ async fn inspect_tells_what_a_file_really_is() {
     // The real G2 root is recognised as the pinned one.
     let real = lab.write(
         "g2.pem",
-        include_str!("../fixtures/nhs-ptl-root-authority-g2.pem"),
+        include_str!("../../fixtures/nhs-ptl-root-authority-g2.pem"),
     );
     let run = lab::run(&["certs", "inspect", p(&real), "--format", "json"]).await;
     assert_eq!(

@@ -1,6 +1,6 @@
 //! The LDAPS phase and `int-check sds` against a real OpenLDAP slapd loaded with the SDS schema.
 
-mod lab;
+use int_check::lab;
 
 use lab::slapd::{Slapd, SlapdOptions, many_mhs_entries};
 use lab::*;

@@ -1,0 +1,10 @@
+//! End-to-end tests through the real binary, against the loopback lab (`int_check::lab`).
+//! One test binary: compiled and linked once.
+
+mod certs;
+mod config;
+mod http;
+mod ldap;
+mod netns;
+mod outputs;
+mod pipeline;
