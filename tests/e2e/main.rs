@@ -3,6 +3,7 @@
 
 mod certs;
 mod config;
+mod faults;
 mod http;
 mod ldap;
 mod netns;

@@ -39,6 +39,8 @@ impl Namespace {
             vec!["link", "set", "v0", "up"],
             vec!["link", "set", "v1", "up"],
             vec!["link", "set", "lo", "up"],
+            // A route that forbids: connect() fails with EACCES, an error of no other class.
+            vec!["route", "add", "prohibit", "10.7.0.0/24"],
             vec![
                 "neigh",
                 "add",
@@ -99,7 +101,8 @@ fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
     std::fs::write(
         &profile,
         "[[endpoint]]\nname = \"hole\"\nurl = \"https://10.9.0.2:443/\"\n\
-         [[endpoint]]\nname = \"nowhere\"\nurl = \"tcp://10.8.0.1:636\"\n",
+         [[endpoint]]\nname = \"nowhere\"\nurl = \"tcp://10.8.0.1:636\"\n\
+         [[endpoint]]\nname = \"forbidden\"\nurl = \"tcp://10.7.0.1:636\"\n",
     )
     .unwrap();
     let (code, json, elapsed) = ns.run(&[
@@ -131,6 +134,19 @@ fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
             tcp["reason"].as_str().unwrap()
         ),
         ("fail", "tcp.unreachable"),
+        "{tcp:#}"
+    );
+    let tcp = check(&json, "forbidden", "tcp");
+    assert_eq!(
+        (
+            tcp["status"].as_str().unwrap(),
+            tcp["reason"].as_str().unwrap()
+        ),
+        ("fail", "tcp.failed"),
+        "{tcp:#}"
+    );
+    assert!(
+        tcp["message"].as_str().unwrap().contains("10.7.0.1:636"),
         "{tcp:#}"
     );
     assert!(elapsed.as_secs_f64() < 2.5, "took {elapsed:?}");
