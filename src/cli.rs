@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::findings::CheckKind;
 use crate::maintenance::{self, MaintenanceMode};
+use crate::output::{DataFormat, Format};
 use crate::profile::{self, ResolverAddr};
-use crate::report::{DataFormat, Format};
 
 /// Preflight checks for the NHS Spine integration (INT, Path-to-Live) environments:
 /// DNS, TCP, TLS against the pinned G2 chain, for every endpoint of a profile, at once.
@@ -72,6 +72,11 @@ pub enum Command {
         /// Print the list as the Markdown table the README holds
         #[arg(long)]
         markdown: bool,
+    },
+    /// Print the JSON Schema of a machine document (every --format json output has one)
+    Schema {
+        #[arg(value_enum)]
+        document: crate::documents::Document,
     },
     /// Print a shell completion script: int-check completions bash > /etc/bash_completion.d/int-check
     Completions {

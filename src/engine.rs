@@ -282,13 +282,13 @@ impl Engine {
                 return (
                     stream,
                     check
-                        .detail("attempts", attempt + 1)
+                        .with_detail(|d| d.attempts = Some(u32::from(attempt) + 1))
                         .warn(Reason::TcpRetried, message),
                 );
             }
             if stream.is_some() || !transient || attempt >= self.retries {
                 let check = if attempt > 0 {
-                    check.detail("attempts", attempt + 1)
+                    check.with_detail(|d| d.attempts = Some(u32::from(attempt) + 1))
                 } else {
                     check
                 };

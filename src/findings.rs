@@ -3,13 +3,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::maintenance::{MaintenanceMode, WindowState};
 use crate::reasons::Reason;
 
 /// The outcome of one check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
     Warn,
@@ -29,7 +31,10 @@ impl Status {
 }
 
 /// Which phase of an endpoint a check belongs to, in pipeline order (also `--only`/`--skip` values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum CheckKind {
     // Local checks of the client identity (no network).
     Identity,
@@ -58,6 +63,176 @@ impl CheckKind {
     }
 }
 
+/// Structured facts for machines and support staff. Each phase fills its own fields; the JSON
+/// report shows the fields that are set, flat, under `details`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct Details {
+    /// DNS: what each configured server said, in the profile's order (server -> addresses or reason code).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "answers_as_map"
+    )]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
+    pub servers: Option<Vec<ServerAnswer>>,
+    /// DNS: the addresses the hosts file pins this name to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts_file: Option<String>,
+    /// DNS: the addresses checked (TCP and the phases after it run on each).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<String>>,
+    /// DNS: the server (or the system resolver) that gave the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+    /// TLS: the chain the server presented, leaf first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Vec<ChainCert>>,
+    /// TLS: whether the server asked for a client certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_requested: Option<bool>,
+    /// TLS: the CA names the server said it accepts for client certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acceptable_ca_names: Option<Vec<String>>,
+    /// TLS: whether a client certificate was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_sent: Option<bool>,
+    /// TLS: the negotiated protocol version, e.g. `TLS 1.3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// TLS: the negotiated cipher suite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// TLS: reason codes of every warning, most important first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    /// HTTP: the request method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// HTTP: the proxy the request went through (credentials removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// HTTP: the response status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// HTTP: the response version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
+    /// HTTP: from sending the request to the response head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_first_byte_ms: Option<u64>,
+    /// HTTP: the Server header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// HTTP: where a redirect points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// HTTP: the server's clock minus this machine's, from the Date header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_skew_seconds: Option<i64>,
+    /// LDAP: the search's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    /// LDAP: the search base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// LDAP: the filter sent (placeholders replaced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// LDAP: entries read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// LDAP: whether more entries existed than were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    /// LDAP: the first entries, for the support call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Vec<DirectoryEntry>>,
+    /// Identity: the key type and size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Identity: the key file's permission bits, e.g. `0600`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_mode: Option<String>,
+    /// Identity: the certificate's validity start (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    /// Identity: the certificate's validity end (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// Identity: whole days until the certificate expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    /// Attempts made (more than 1 after --retries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// The library's own error text, for the support call (never the message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The maintenance slot the service was in when this check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::maintenance::Occurrence>,
+    /// The reason code before the maintenance slot changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_reason: Option<String>,
+}
+
+impl Details {
+    pub fn is_empty(&self) -> bool {
+        *self == Details::default()
+    }
+}
+
+/// What one DNS server said about a name: addresses, or the reason code of its failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerAnswer {
+    pub server: String,
+    pub said: String,
+}
+
+fn answers_as_map<S: serde::Serializer>(
+    answers: &Option<Vec<ServerAnswer>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let answers = answers.as_deref().unwrap_or_default();
+    let mut map = serializer.serialize_map(Some(answers.len()))?;
+    for answer in answers {
+        map.serialize_entry(&answer.server, &answer.said)?;
+    }
+    map.end()
+}
+
+/// One certificate of a presented chain, as reports show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ChainCert {
+    pub subject: String,
+    pub issuer: String,
+    /// RFC 3339.
+    pub not_before: String,
+    /// RFC 3339.
+    pub not_after: String,
+    /// SHA-256 of the DER, colon-separated upper-case hex.
+    pub sha256: String,
+}
+
+/// One directory entry, text attributes only, attribute names as the server sent them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct DirectoryEntry {
+    pub dn: String,
+    #[serde(rename = "attributes")]
+    pub attrs: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl DirectoryEntry {
+    /// Values of an attribute, matching its name case-insensitively (as LDAP does).
+    pub fn get(&self, name: &str) -> &[String] {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
 /// One row of the report.
 #[derive(Clone, Debug)]
 pub struct Check {
@@ -72,7 +247,7 @@ pub struct Check {
     pub message: String,
     pub duration: Duration,
     /// Structured facts for machines and support staff (addresses, chain, protocol...).
-    pub details: Map<String, Value>,
+    pub details: Details,
 }
 
 impl Check {
@@ -86,7 +261,7 @@ impl Check {
             reason: None,
             message: String::new(),
             duration: Duration::ZERO,
-            details: Map::new(),
+            details: Details::default(),
         }
     }
 
@@ -126,8 +301,9 @@ impl Check {
         self
     }
 
-    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.details.insert(key.to_string(), value.into());
+    /// Sets detail fields: `check.with_detail(|d| d.protocol = Some(name))`.
+    pub fn with_detail(mut self, set: impl FnOnce(&mut Details)) -> Self {
+        set(&mut self.details);
         self
     }
 
@@ -211,14 +387,12 @@ pub fn apply_maintenance(
         let Some(slot) = state.active_for(&service) else {
             continue;
         };
-        check.details.insert("maintenance".into(), slot.to_json());
+        check.details.maintenance = Some(slot.clone());
         if mode == MaintenanceMode::Fail {
             continue;
         }
         if let Some(original) = check.reason {
-            check
-                .details
-                .insert("original_reason".into(), original.code().into());
+            check.details.original_reason = Some(original.code().to_string());
         }
         check.status = if mode == MaintenanceMode::Warn {
             Status::Warn

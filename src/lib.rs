@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod exit;
@@ -13,6 +14,7 @@ pub mod findings;
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod maintenance;
+pub mod output;
 pub mod pki;
 pub mod plan;
 pub mod probe;

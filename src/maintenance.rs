@@ -8,7 +8,6 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 /// The time zone the NHS page's slots are written in.
 pub const ZONE: &str = "Europe/London";
@@ -78,23 +77,23 @@ impl TryFrom<String> for WeeklySlot {
 }
 
 /// One occurrence of a slot, as instants.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Occurrence {
     pub service: String,
+    /// The slot as the profile writes it, e.g. `Mon 20:00-Tue 06:00`.
     pub slot: String,
+    /// RFC 3339, UTC.
+    #[serde(serialize_with = "rfc3339")]
+    #[schemars(with = "String")]
     pub start: Timestamp,
+    /// RFC 3339, UTC.
+    #[serde(serialize_with = "rfc3339")]
+    #[schemars(with = "String")]
     pub end: Timestamp,
 }
 
-impl Occurrence {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "service": self.service,
-            "slot": self.slot,
-            "start": self.start.to_string(),
-            "end": self.end.to_string(),
-        })
-    }
+fn rfc3339<S: serde::Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(at)
 }
 
 impl fmt::Display for Occurrence {
@@ -215,15 +214,6 @@ impl WindowState {
             parts.push(format!("next: {} from {}", next.service, local(next.start)));
         }
         parts.join("; ")
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "at": self.at.map(|t| t.to_string()),
-            "time_zone": ZONE,
-            "active": self.active.iter().map(Occurrence::to_json).collect::<Vec<_>>(),
-            "next": self.next.iter().map(Occurrence::to_json).collect::<Vec<_>>(),
-        })
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::cli::{CheckArgs, ProfileArgs, TrustArgs};
 use crate::error::UsageError;
 use crate::maintenance::MaintenanceMode;
+use crate::output::Format;
 use crate::profile::{self, ClientDoc, DnsDoc, Profile, ProfileDoc, RunDoc, TrustDoc};
-use crate::report::Format;
 
 /// Per-phase timeout when nothing sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,12 +1,12 @@
 //! `int-check certs`: the pinned chain, exporting it for trust stores, inspecting files, and
 //! verifying a client identity offline.
 
+use crate::documents::{AnchorCertDoc, CertsDoc, Document, InspectDoc, InspectedItem};
 use crate::exit::{Outcome, Stop};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use rustls::pki_types::CertificateDer;
-use serde_json::{Value, json};
 
 use super::{profile_trust, unix_time, write_stdout};
 use crate::cli::{CertExportFormat, TrustArgs};
@@ -18,80 +18,42 @@ use crate::profile::ClientPaths;
 use crate::report::{self, DataFormat, Format};
 use crate::settings::resolve_trust_profile;
 
-const YEAR: i64 = 365 * 86_400;
-
 /// `certs show`: the profile's anchors, with a warning for any expiring within a year.
 pub fn show(args: &TrustArgs, format: DataFormat) -> Result<Outcome, Stop> {
     let profile = resolve_trust_profile(args)?;
     let trust = profile_trust(&profile)?;
     let now = jiff::Timestamp::now().as_second();
-    let entries: Vec<(&str, CertInfo)> = trust
+    let certificates: Vec<AnchorCertDoc> = trust
         .roots
         .iter()
         .map(|c| ("root", c))
         .chain(trust.intermediates.iter().map(|c| ("intermediate", c)))
         .filter_map(|(role, der)| CertInfo::of(der).map(|info| (role, info)))
+        .map(|(role, info)| AnchorCertDoc {
+            not_before: rfc3339(info.not_before),
+            not_after: rfc3339(info.not_after),
+            role,
+            days_left: (info.not_after - now).div_euclid(86_400),
+            expires_within_a_year: info.not_after - now < report::certs::YEAR,
+            subject: info.subject,
+            common_name: info.common_name,
+            issuer: info.issuer,
+            sha256: info.sha256,
+            serial: info.serial,
+            key: info.key,
+        })
         .collect();
-    let mut expired = false;
-    let text = match format {
-        DataFormat::Json => {
-            let certificates: Vec<Value> = entries
-                .iter()
-                .map(|(role, info)| {
-                    let mut value = info.to_json();
-                    value["role"] = json!(role);
-                    value["serial"] = json!(info.serial);
-                    value["key"] = json!(info.key);
-                    value["days_left"] = json!((info.not_after - now).div_euclid(86_400));
-                    value["expires_within_a_year"] = json!(info.not_after - now < YEAR);
-                    value
-                })
-                .collect();
-            let value = json!({"schema": "int-check.certs.v1", "profile": profile.name, "source": trust.source, "certificates": certificates});
-            format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
-        }
-        DataFormat::Human => {
-            let mut out = format!(
-                "Trust anchors of profile {}: {}\n",
-                profile.name, trust.source
-            );
-            for (role, info) in &entries {
-                let days = (info.not_after - now).div_euclid(86_400);
-                let _ = writeln!(
-                    out,
-                    "\n{role}  {}",
-                    info.common_name.as_deref().unwrap_or(&info.subject)
-                );
-                let _ = writeln!(out, "  subject  {}", info.subject);
-                let issuer = if info.self_signed {
-                    "(self-signed)".to_string()
-                } else {
-                    info.issuer.clone()
-                };
-                let _ = writeln!(out, "  issuer   {issuer}");
-                let _ = writeln!(out, "  serial   {}", info.serial);
-                let _ = writeln!(
-                    out,
-                    "  valid    {} to {} ({days} days left)",
-                    rfc3339(info.not_before),
-                    rfc3339(info.not_after)
-                );
-                let _ = writeln!(out, "  key      {}", info.key);
-                let _ = writeln!(out, "  sha256   {}", info.sha256);
-                if info.not_after < now {
-                    let _ = writeln!(out, "  FAIL     expired: replace this anchor");
-                } else if info.not_after - now < YEAR {
-                    let _ = writeln!(
-                        out,
-                        "  WARN     expires within a year: plan the replacement"
-                    );
-                }
-            }
-            out
-        }
+    let expired = certificates.iter().any(|c| c.days_left < 0);
+    let doc = CertsDoc {
+        schema: Document::Certs.into(),
+        profile: profile.name.clone(),
+        source: trust.source.clone(),
+        certificates,
     };
-    expired |= entries.iter().any(|(_, i)| i.not_after < now);
-    write_stdout(&text)?;
+    write_stdout(&match format {
+        DataFormat::Json => report::json::document(&doc),
+        DataFormat::Human => report::certs::show(&doc),
+    })?;
     Ok(Outcome::failed_if(expired))
 }
 
@@ -245,38 +207,39 @@ fn pem_encode(der: &[u8]) -> String {
 /// `certs inspect FILE`: what a file really is.
 pub fn inspect(file: &Path, format: DataFormat) -> Result<Outcome, Stop> {
     let inspection = pki::inspect_file(file)?;
-    let text = match format {
-        DataFormat::Json => {
-            let value = json!({
-                "schema": "int-check.inspect.v1",
-                "file": file.display().to_string(),
-                "encoding": inspection.encoding,
-                "items": inspection.items.iter().map(pki::FileItem::to_json).collect::<Vec<_>>(),
-                "extension_lies": inspection.extension_lies,
-            });
-            format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
-        }
-        DataFormat::Human => {
-            let mut out = format!("{}: {}", file.display(), inspection.encoding);
-            if inspection.items.is_empty() {
-                out.push_str(", no certificate or key found\n");
-            } else {
-                let _ = writeln!(out, ", {} item(s)", inspection.items.len());
-                for item in &inspection.items {
-                    let _ = writeln!(out, "  {}", item.describe());
-                }
-            }
-            if inspection.encoding == "PEM on one line" {
-                out.push_str("  the PEM is on one line, as the NHS page prints it: put BEGIN/END on lines of their own and split the base64 into 64-character lines\n");
-            }
-            if let Some(lie) = &inspection.extension_lies {
-                let _ = writeln!(out, "WARN {lie}");
-            }
-            out
-        }
+    let doc = InspectDoc {
+        schema: Document::Inspect.into(),
+        file: file.display().to_string(),
+        encoding: inspection.encoding.to_string(),
+        items: inspection.items.iter().map(inspected).collect(),
+        extension_lies: inspection.extension_lies.clone(),
     };
-    write_stdout(&text)?;
+    write_stdout(&match format {
+        DataFormat::Json => report::json::document(&doc),
+        DataFormat::Human => report::certs::inspect(&doc),
+    })?;
     Ok(Outcome::failed_if(inspection.items.is_empty()))
+}
+
+fn inspected(item: &pki::FileItem) -> InspectedItem {
+    match item {
+        pki::FileItem::Certificate(info) => InspectedItem::Certificate {
+            subject: info.subject.clone(),
+            issuer: info.issuer.clone(),
+            not_before: rfc3339(info.not_before),
+            not_after: rfc3339(info.not_after),
+            sha256: info.sha256.clone(),
+            self_signed: info.self_signed,
+            pinned: pki::pinned_name(&info.sha256),
+            key: info.key.clone(),
+        },
+        pki::FileItem::PrivateKey(format) => InspectedItem::PrivateKey { format },
+        pki::FileItem::EncryptedPrivateKey => InspectedItem::EncryptedPrivateKey,
+        pki::FileItem::CertificateRequest => InspectedItem::CertificateRequest,
+        pki::FileItem::Other(label) => InspectedItem::Other {
+            label: label.clone(),
+        },
+    }
 }
 
 /// `certs verify`: the local client identity, offline, as a report.

@@ -8,11 +8,16 @@ use std::time::Instant;
 
 use super::{EngineOptions, Setup, write_stdout};
 use crate::cli::CheckArgs;
+use crate::documents::{
+    AnchorDoc, Document, PlanDoc, PlannedEndpointDoc, PlannedIdentity, TrustDoc,
+};
 use crate::error::UsageError;
 use crate::findings::{EndpointHeading, Report};
 use crate::maintenance::WindowState;
+use crate::pki::CertInfo;
 use crate::pki::identity::IDENTITY;
 use crate::plan::{Plan, Selection};
+use crate::profile::Profile;
 use crate::report::{self, Format};
 use crate::settings::{RunSettings, resolve_profile};
 
@@ -156,97 +161,66 @@ fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
 fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = resolve_profile(&args.profile)?;
     let run = RunSettings::layer(args, &profile.run);
-    let full = Plan::from_profile(&profile)?;
-    let plan = full.select(selection)?;
-    let trust = &plan.profile_trust;
+    let plan = Plan::from_profile(&profile)?.select(selection)?;
+    let doc = plan_document(&profile, &plan, &run, selection);
+    write_stdout(&match run.format {
+        Format::Json => report::json::document(&doc),
+        _ => report::plan::human(&doc),
+    })?;
+    Ok(Outcome::Passed)
+}
+
+fn plan_document(
+    profile: &Profile,
+    plan: &Plan,
+    run: &RunSettings,
+    selection: &Selection,
+) -> PlanDoc {
     let resolver = if profile.dns_servers.is_empty() {
         "system resolver".to_string()
     } else {
-        profile
-            .dns_servers
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        let servers: Vec<String> = profile.dns_servers.iter().map(|s| s.to_string()).collect();
+        servers.join(", ")
     };
-    let identity = profile
-        .client
-        .as_ref()
-        .map(|c| (c.cert.display().to_string(), c.key.display().to_string()));
-    let text = if run.format == Format::Json {
-        let endpoints: Vec<serde_json::Value> = plan
-            .endpoints
+    let anchors = |certs: &[rustls::pki_types::CertificateDer<'static>]| -> Vec<AnchorDoc> {
+        certs
             .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "name": p.endpoint.name,
-                    "url": p.endpoint.url.raw,
-                    "service": p.endpoint.service,
-                    "mtls": p.endpoint.mtls,
-                    "phases": p.phases.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-                    "searches": p.endpoint.searches.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-                })
+            .filter_map(CertInfo::of)
+            .map(|i| AnchorDoc {
+                subject: i.subject,
+                sha256: i.sha256,
             })
-            .collect();
-        let value = serde_json::json!({
-            "schema": "int-check.plan.v1",
-            "profile": profile.name,
-            "resolver": resolver,
-            "hosts": plan.hosts,
-            "trust": trust.describe(),
-            "identity": identity.as_ref().map(|(c, k)| serde_json::json!({"cert": c, "key": k, "checked": selection.identity()})),
-            "timeout_ms": run.timeout.as_millis() as u64,
-            "endpoints": endpoints,
-        });
-        format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON"))
-    } else {
-        let mut out = format!(
-            "Plan for profile {} ({}): {} endpoints, no network used\n",
-            profile.name,
-            profile.description,
-            plan.endpoints.len()
-        );
-        out.push_str(&format!(
-            "  resolve {} host(s) via {resolver}: {}\n",
-            plan.hosts.len(),
-            plan.hosts.join(", ")
-        ));
-        out.push_str(&format!("  trust   {}\n", trust.source));
-        match &identity {
-            Some((cert, key)) => out.push_str(&format!(
-                "  client  {cert} (key {key}){}\n",
-                if selection.identity() {
-                    ", checked first"
-                } else {
-                    ""
-                }
-            )),
-            None => out.push_str(
-                "  client  none (mutual-TLS endpoints will report tls.client_cert_required)\n",
-            ),
-        }
-        out.push_str(&format!(
-            "  timeout {} per phase\n\n",
-            crate::probe::secs(run.timeout)
-        ));
-        let width = plan
+            .collect()
+    };
+    let trust = &plan.profile_trust;
+    PlanDoc {
+        schema: Document::Plan.into(),
+        profile: profile.name.clone(),
+        resolver,
+        hosts: plan.hosts.clone(),
+        trust: TrustDoc {
+            source: trust.source.clone(),
+            roots: anchors(&trust.roots),
+            intermediates: anchors(&trust.intermediates),
+        },
+        identity: profile.client.as_ref().map(|c| PlannedIdentity {
+            cert: c.cert.display().to_string(),
+            key: c.key.display().to_string(),
+            checked: selection.identity(),
+        }),
+        timeout_ms: run.timeout.as_millis() as u64,
+        endpoints: plan
             .endpoints
             .iter()
-            .map(|p| p.endpoint.name.len())
-            .max()
-            .unwrap_or(0);
-        for p in &plan.endpoints {
-            let phases: Vec<&str> = p.phases.iter().map(|k| k.as_str()).collect();
-            let mtls = if p.endpoint.mtls { " mtls" } else { "" };
-            out.push_str(&format!(
-                "  {:<width$}  {:<22}{mtls}  {}\n",
-                p.endpoint.name,
-                phases.join(" > "),
-                p.endpoint.url.raw
-            ));
-        }
-        out
-    };
-    write_stdout(&text)?;
-    Ok(Outcome::Passed)
+            .map(|p| PlannedEndpointDoc {
+                name: p.endpoint.name.clone(),
+                url: p.endpoint.url.raw.clone(),
+                service: p.endpoint.service.clone(),
+                mtls: p.endpoint.mtls,
+                phases: p.phases.clone(),
+                searches: p.endpoint.searches.iter().map(|s| s.name.clone()).collect(),
+            })
+            .collect(),
+        description: profile.description.clone(),
+    }
 }

@@ -57,6 +57,10 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
             write_stdout(&String::from_utf8_lossy(&out))?;
             Ok(Outcome::Passed)
         }
+        Some(Command::Schema { document }) => {
+            write_stdout(&crate::report::json::document(&document.json_schema()))?;
+            Ok(Outcome::Passed)
+        }
         Some(Command::Man) => {
             let mut out = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())

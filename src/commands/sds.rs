@@ -1,5 +1,6 @@
 //! `int-check sds`: the directory look-up support staff run, as a command.
 
+use crate::documents::{Document, SdsDoc};
 use crate::exit::{Outcome, Stop};
 use std::io::Write;
 
@@ -33,7 +34,13 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
     match outcome {
         Ok(entries) => {
             let text = match args.format {
-                DataFormat::Json => report::sds::json(&endpoint.url.raw, &query.filter, &entries),
+                DataFormat::Json => report::json::document(&SdsDoc {
+                    schema: Document::Sds.into(),
+                    directory: endpoint.url.raw.clone(),
+                    filter: query.filter.clone(),
+                    count: entries.len(),
+                    entries: entries.clone(),
+                }),
                 DataFormat::Human => report::sds::table(&endpoint.url.raw, &query.filter, &entries),
             };
             write_stdout(&text)?;
@@ -83,7 +90,7 @@ async fn lookup(
     engine: &Engine,
     planned: &PlannedEndpoint,
     query: &SdsQuery,
-) -> Result<Vec<ldap::Entry>, ProbeFailure> {
+) -> Result<Vec<crate::findings::DirectoryEntry>, ProbeFailure> {
     let ctx = engine.context(planned);
     let url = &planned.endpoint.url;
     let addresses = match url.ip {

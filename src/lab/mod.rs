@@ -656,16 +656,21 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// Set once stdout has been validated against its document's JSON Schema.
+    validated: std::sync::OnceLock<()>,
 }
 
 impl Run {
+    /// stdout as JSON, validated (once per run) against the JSON Schema its `schema` field names.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+        let value: Value = serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
                 self.stdout, self.stderr
             )
-        })
+        });
+        self.validated.get_or_init(|| validate_document(&value));
+        value
     }
 
     /// Checks of one kind for one endpoint.
@@ -713,6 +718,56 @@ pub fn binary() -> Command {
     cmd
 }
 
+/// Checks a machine document against the JSON Schema of the document its `schema` field names,
+/// with a standard validator (Python's `jsonschema`, Draft 2020-12), and panics on a mismatch.
+pub fn validate_document(value: &Value) {
+    use crate::documents::Document;
+    let id = value["schema"].as_str().unwrap_or_default();
+    let document = Document::ALL
+        .into_iter()
+        .find(|d| d.id() == id)
+        .unwrap_or_else(|| panic!("`{id}` is not a document int-check publishes: {value:#}"));
+    validate_against(&document.json_schema(), value);
+}
+
+/// Validates `value` against `schema` with Python's `jsonschema` (and the schema itself first).
+pub fn validate_against(schema: &Value, value: &Value) {
+    use std::io::Write;
+    const SCRIPT: &str = "import json, sys\n\
+        from jsonschema import Draft202012Validator as V\n\
+        schema, value = json.load(sys.stdin)\n\
+        V.check_schema(schema)\n\
+        errors = sorted(V(schema).iter_errors(value), key=lambda e: list(e.absolute_path))\n\
+        for e in errors: print('/'.join(map(str, e.absolute_path)) + ': ' + e.message)\n\
+        sys.exit(1 if errors else 0)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to validate JSON documents");
+    let input = serde_json::to_vec(&(schema, value)).expect("JSON");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("the validator reads its input");
+    let output = child.wait_with_output().expect("the validator runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("No module named 'jsonschema'"),
+        "the JSON Schema tests need Python's jsonschema: python3 -m pip install jsonschema (.ci/run does this)"
+    );
+    assert!(
+        output.status.success(),
+        "the document does not match its schema {}:\n{}{stderr}\n{value:#}",
+        schema["title"],
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
 /// Runs the binary off the async runtime (the lab servers keep running meanwhile).
 pub async fn run(args: &[&str]) -> Run {
     run_with(binary(), args).await
@@ -724,6 +779,7 @@ pub async fn run_with(mut cmd: Command, args: &[&str]) -> Run {
         let started = Instant::now();
         let output = cmd.output().expect("int-check runs");
         Run {
+            validated: std::sync::OnceLock::new(),
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),

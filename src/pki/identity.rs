@@ -53,11 +53,15 @@ pub fn verify(
     // 1. The key belongs to the certificate.
     let usable = match CertifiedKey::from_der(chain.clone(), key, provider) {
         Ok(certified) => {
-            checks.push(new().detail("key", leaf.key.clone()).pass(format!(
-                "the key {} matches the certificate ({})",
-                paths.key.display(),
-                leaf.key
-            )));
+            checks.push(
+                new()
+                    .with_detail(|d| d.key = Some(leaf.key.clone()))
+                    .pass(format!(
+                        "the key {} matches the certificate ({})",
+                        paths.key.display(),
+                        leaf.key
+                    )),
+            );
             Some(Arc::new(certified))
         }
         Err(rustls::Error::InconsistentKeys(_)) => {
@@ -97,10 +101,11 @@ pub fn verify(
     // 3. Validity at `at`.
     let now = at.as_secs() as i64;
     let days_left = (leaf.not_after - now).div_euclid(86_400);
-    let validity = new()
-        .detail("not_before", rfc3339(leaf.not_before))
-        .detail("not_after", rfc3339(leaf.not_after))
-        .detail("days_left", days_left);
+    let validity = new().with_detail(|d| {
+        d.not_before = Some(rfc3339(leaf.not_before));
+        d.not_after = Some(rfc3339(leaf.not_after));
+        d.days_left = Some(days_left);
+    });
     checks.push(if leaf.not_after < now {
         validity.fail(
             Reason::CertExpired,
@@ -243,7 +248,7 @@ fn chain_check(
 fn key_permissions(check: Check, key: &std::path::Path) -> Option<Check> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(key).ok()?.permissions().mode() & 0o777;
-    let check = check.detail("key_mode", format!("{mode:04o}"));
+    let check = check.with_detail(|d| d.key_mode = Some(format!("{mode:04o}")));
     Some(if mode & 0o077 != 0 {
         check.warn(
             Reason::CertKeyPermissions,

@@ -91,18 +91,6 @@ impl TrustStore {
             anchors,
         })
     }
-
-    /// The anchors and intermediates, summarised for reports.
-    pub fn describe(&self) -> Value {
-        let list = |certs: &[CertificateDer<'static>]| -> Vec<Value> {
-            certs
-                .iter()
-                .filter_map(CertInfo::of)
-                .map(|i| json!({"subject": i.subject, "sha256": i.sha256}))
-                .collect()
-        };
-        json!({"source": self.source, "roots": list(&self.roots), "intermediates": list(&self.intermediates)})
-    }
 }
 
 /// Reads every certificate in a PEM or DER file.
@@ -377,52 +365,6 @@ pub enum FileItem {
     EncryptedPrivateKey,
     CertificateRequest,
     Other(String),
-}
-
-impl FileItem {
-    pub fn describe(&self) -> String {
-        match self {
-            FileItem::Certificate(info) => {
-                let role = if info.self_signed {
-                    "root certificate"
-                } else {
-                    "certificate"
-                };
-                let pinned = pinned_name(&info.sha256)
-                    .map(|n| format!(" (the pinned {n})"))
-                    .unwrap_or_default();
-                format!(
-                    "{role} {}{pinned}, issued by {}, valid {} to {}, {}, SHA-256 {}",
-                    info.subject,
-                    info.issuer,
-                    rfc3339(info.not_before),
-                    rfc3339(info.not_after),
-                    info.key,
-                    info.sha256
-                )
-            }
-            FileItem::PrivateKey(kind) => format!("private key ({kind})"),
-            FileItem::EncryptedPrivateKey => "encrypted private key (PKCS#8)".to_string(),
-            FileItem::CertificateRequest => "certificate signing request".to_string(),
-            FileItem::Other(label) => format!("PEM block `{label}`"),
-        }
-    }
-
-    pub fn to_json(&self) -> Value {
-        match self {
-            FileItem::Certificate(info) => {
-                let mut value = info.to_json();
-                value["type"] = json!("certificate");
-                value["self_signed"] = json!(info.self_signed);
-                value["pinned"] = json!(pinned_name(&info.sha256));
-                value
-            }
-            FileItem::PrivateKey(kind) => json!({"type": "private_key", "format": kind}),
-            FileItem::EncryptedPrivateKey => json!({"type": "encrypted_private_key"}),
-            FileItem::CertificateRequest => json!({"type": "certificate_request"}),
-            FileItem::Other(label) => json!({"type": "other", "label": label}),
-        }
-    }
 }
 
 /// The built-in anchor a fingerprint belongs to, if any.

@@ -11,11 +11,10 @@ use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts,
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::{ProbeFailure, secs};
-use crate::findings::{Check, CheckKind};
+use crate::findings::{Check, CheckKind, ServerAnswer};
 use crate::profile::ResolverAddr;
 use crate::reasons::Reason;
 
@@ -322,32 +321,29 @@ fn no_address(host: &str) -> ProbeFailure {
 pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
     let mut check = Check::new(endpoint, CheckKind::Dns, host).took(outcome.duration);
     if !outcome.servers.is_empty() {
-        let servers: serde_json::Map<String, serde_json::Value> = outcome
+        let answers = outcome
             .servers
             .iter()
-            .map(|(server, said)| (server.clone(), json!(said)))
+            .map(|(server, said)| ServerAnswer {
+                server: server.clone(),
+                said: said.clone(),
+            })
             .collect();
-        check = check.detail("servers", servers);
+        check = check.with_detail(|d| d.servers = Some(answers));
     }
     if let Some(pinned) = &outcome.pinned {
-        check = check.detail("hosts_file", join_ips(pinned));
+        check = check.with_detail(|d| d.hosts_file = Some(join_ips(pinned)));
     }
     if outcome.attempts > 1 {
-        check = check.detail("attempts", outcome.attempts);
+        check = check.with_detail(|d| d.attempts = Some(outcome.attempts.into()));
     }
     match &outcome.result {
         Err(failure) => check.failed(failure.clone()),
         Ok(resolved) => {
-            let check = check
-                .detail(
-                    "addresses",
-                    resolved
-                        .addresses
-                        .iter()
-                        .map(|a| a.to_string())
-                        .collect::<Vec<_>>(),
-                )
-                .detail("resolver", resolved.answered_by.clone());
+            let check = check.with_detail(|d| {
+                d.addresses = Some(resolved.addresses.iter().map(|a| a.to_string()).collect());
+                d.resolver = Some(resolved.answered_by.clone());
+            });
             let summary = format!(
                 "{} via {}",
                 join_ips(&resolved.addresses),
@@ -377,7 +373,7 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
 /// The DNS check for an endpoint whose URL holds an IP literal.
 pub fn literal_check(endpoint: &str, ip: IpAddr) -> Check {
     Check::new(endpoint, CheckKind::Dns, ip.to_string())
-        .detail("addresses", vec![ip.to_string()])
+        .with_detail(|d| d.addresses = Some(vec![ip.to_string()]))
         .warn(
             Reason::DnsIpLiteral,
             format!("the URL uses the fixed address {ip}, no DNS lookup"),

@@ -113,14 +113,14 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<
     let endpoint = ctx.endpoint;
     let mut check = ctx
         .check(CheckKind::Http, address)
-        .detail("method", endpoint.method.as_str());
+        .with_detail(|d| d.method = Some(endpoint.method.as_str().to_string()));
     let started = Instant::now();
     let exchanged = match (&ctx.route, session) {
         // The common case: the request goes over the connection the TLS phase just verified.
         (Route::Direct, Some(session)) => over_session(ctx, session).await,
         (route, _) => {
             if let Route::Proxy(url) = route {
-                check = check.detail("proxy", redact_userinfo(url));
+                check = check.with_detail(|d| d.proxy = Some(redact_userinfo(url)));
             }
             via_reqwest(ctx, address).await
         }
@@ -299,13 +299,12 @@ async fn judge(
     let server = header(hyper::header::SERVER);
     let location = header(hyper::header::LOCATION);
     let date = header(hyper::header::DATE);
-    let mut check = check
-        .detail("status", status.as_u16())
-        .detail("http_version", format!("{:?}", answer.version))
-        .detail("time_to_first_byte_ms", first_byte.as_millis() as u64);
-    if let Some(server) = &server {
-        check = check.detail("server", server.clone());
-    }
+    let check = check.with_detail(|d| {
+        d.status = Some(status.as_u16());
+        d.http_version = Some(format!("{:?}", answer.version));
+        d.time_to_first_byte_ms = Some(first_byte.as_millis() as u64);
+        d.server = server.clone();
+    });
     let expected = endpoint.expect_status.as_ref();
     let status_ok = expected.is_none_or(|list| list.contains(&status.as_u16()));
     let suspicious = matches!(status.as_u16(), 400 | 403) && answer.client_cert_requested;
@@ -348,7 +347,7 @@ async fn judge(
     }
     if status.is_redirection() && expected.is_none() {
         let to = location.unwrap_or_else(|| "(no Location header)".to_string());
-        return check.detail("location", to.clone()).warn(
+        return check.with_detail(|d| d.location = Some(to.clone())).warn(
             Reason::HttpRedirect,
             format!("{summary}: redirects to {to} (not followed)"),
         );
@@ -361,14 +360,16 @@ async fn judge(
         } else {
             "ahead of"
         };
-        return check.detail("clock_skew_seconds", skew.as_secs()).warn(
-            Reason::ClockSkew,
-            format!(
-                "{summary}; the server's clock ({}) is {} {direction} this machine's",
-                date.unwrap_or_default(),
-                secs(skew.unsigned_abs()),
-            ),
-        );
+        return check
+            .with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs()))
+            .warn(
+                Reason::ClockSkew,
+                format!(
+                    "{summary}; the server's clock ({}) is {} {direction} this machine's",
+                    date.unwrap_or_default(),
+                    secs(skew.unsigned_abs()),
+                ),
+            );
     }
     check.pass(format!("{summary} in {}", secs(first_byte)))
 }

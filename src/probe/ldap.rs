@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchOptions, StdStream};
-use serde_json::{Value, json};
 
 use super::{ProbeContext, ProbeFailure, secs};
-use crate::findings::{Check, CheckKind};
+use crate::findings::{Check, CheckKind, DirectoryEntry};
 use crate::profile::SearchDoc;
 use crate::reasons::Reason;
 
@@ -27,32 +26,10 @@ pub struct Identifiers {
     pub ods: Option<String>,
 }
 
-/// One directory entry, text attributes only, attribute names as the server sent them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub dn: String,
-    pub attrs: BTreeMap<String, Vec<String>>,
-}
-
-impl Entry {
-    /// Values of an attribute, matching its name case-insensitively (as LDAP does).
-    pub fn get(&self, name: &str) -> &[String] {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
-            .unwrap_or(&[])
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({"dn": self.dn, "attributes": self.attrs})
-    }
-}
-
 /// What a search found.
 #[derive(Clone, Debug)]
 pub struct Found {
-    pub entries: Vec<Entry>,
+    pub entries: Vec<DirectoryEntry>,
     /// Entries beyond the ones kept (server size limit or our cap reached).
     pub truncated: bool,
     pub filter: String,
@@ -262,7 +239,7 @@ pub async fn checks(ctx: &ProbeContext<'_>, address: SocketAddr) -> Vec<Check> {
     let new_check = |name: Option<&str>| {
         let check = ctx.check(CheckKind::Ldap, address);
         match name {
-            Some(name) => check.detail("search", name),
+            Some(name) => check.with_detail(|d| d.search = Some(name.to_string())),
             None => check,
         }
     };
@@ -297,7 +274,8 @@ pub async fn checks(ctx: &ProbeContext<'_>, address: SocketAddr) -> Vec<Check> {
     let mut out = Vec::new();
     for search in &endpoint.searches {
         let started = Instant::now();
-        let check = new_check(Some(&search.name)).detail("base", search.base.clone());
+        let check =
+            new_check(Some(&search.name)).with_detail(|d| d.base = Some(search.base.clone()));
         let filter = match substitute(&search.filter, ids) {
             Ok(filter) => filter,
             Err(message) => {
@@ -305,7 +283,7 @@ pub async fn checks(ctx: &ProbeContext<'_>, address: SocketAddr) -> Vec<Check> {
                 continue;
             }
         };
-        let check = check.detail("filter", filter.clone());
+        let check = check.with_detail(|d| d.filter = Some(filter.clone()));
         let result = session
             .search(&search.base, &filter, &search.attributes)
             .await;
@@ -323,16 +301,12 @@ pub async fn checks(ctx: &ProbeContext<'_>, address: SocketAddr) -> Vec<Check> {
 
 fn judge(check: Check, search: &SearchDoc, found: &Found) -> Check {
     let count = found.entries.len();
-    let sample: Vec<Value> = found
-        .entries
-        .iter()
-        .take(SAMPLE_ENTRIES)
-        .map(Entry::to_json)
-        .collect();
-    let check = check
-        .detail("entries", count)
-        .detail("truncated", found.truncated)
-        .detail("sample", sample);
+    let sample: Vec<DirectoryEntry> = found.entries.iter().take(SAMPLE_ENTRIES).cloned().collect();
+    let check = check.with_detail(|d| {
+        d.entries = Some(count as u64);
+        d.truncated = Some(found.truncated);
+        d.sample = Some(sample);
+    });
     let more = if found.truncated {
         " (more not read)"
     } else {
@@ -354,7 +328,7 @@ fn judge(check: Check, search: &SearchDoc, found: &Found) -> Check {
 }
 
 /// A one-line summary of what the entries say: interactions and endpoints, or accredited systems.
-pub fn summarise(entries: &[Entry]) -> String {
+pub fn summarise(entries: &[DirectoryEntry]) -> String {
     let mut interactions = std::collections::BTreeSet::new();
     let mut endpoints = std::collections::BTreeSet::new();
     let mut systems = Vec::new();
@@ -435,7 +409,7 @@ pub fn escape_filter_value(value: &str) -> String {
 }
 
 /// Parses a search result entry without panicking on malformed BER (ldap3's own parser panics).
-fn parse_entry(raw: ldap3::ResultEntry) -> Option<Entry> {
+fn parse_entry(raw: ldap3::ResultEntry) -> Option<DirectoryEntry> {
     let mut parts = raw.0.match_id(4)?.expect_constructed()?.into_iter();
     let dn = String::from_utf8(parts.next()?.expect_primitive()?).ok()?;
     let mut attrs = BTreeMap::new();
@@ -451,7 +425,7 @@ fn parse_entry(raw: ldap3::ResultEntry) -> Option<Entry> {
         }
         attrs.insert(name, values);
     }
-    Some(Entry { dn, attrs })
+    Some(DirectoryEntry { dn, attrs })
 }
 
 fn search_error(error: &LdapError) -> ProbeFailure {

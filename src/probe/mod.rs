@@ -70,7 +70,7 @@ impl Check {
     /// This check failed as `failure` says; the raw error goes into `details.error`.
     pub fn failed(self, failure: ProbeFailure) -> Check {
         let check = match failure.raw {
-            Some(raw) => self.detail("error", raw),
+            Some(raw) => self.with_detail(|d| d.error = Some(raw)),
             None => self,
         };
         check.fail(failure.reason, failure.message)

@@ -15,13 +15,12 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use rustls::{AlertDescription, ClientConfig, DigitallySignedStruct, SignatureScheme};
-use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::{ProbeContext, ProbeFailure, secs};
-use crate::findings::{Check, CheckKind};
+use crate::findings::{ChainCert, Check, CheckKind};
 use crate::pki::{CertInfo, TrustStore, rfc3339};
 use crate::profile::MinTls;
 use crate::reasons::Reason;
@@ -545,14 +544,14 @@ pub async fn check(
     let version = session.protocol_version();
     let suite = session.negotiated_cipher_suite();
     let is_tls13 = version == Some(rustls::ProtocolVersion::TLSv1_3);
-    let mut check = describe(check, &recorder, sent_cert)
-        .detail("protocol", version.map(protocol_name).unwrap_or("unknown"))
-        .detail(
-            "cipher_suite",
+    let mut check = describe(check, &recorder, sent_cert).with_detail(|d| {
+        d.protocol = Some(version.map(protocol_name).unwrap_or("unknown").to_string());
+        d.cipher_suite = Some(
             suite
                 .map(|s| format!("{:?}", s.suite()))
                 .unwrap_or_default(),
         );
+    });
 
     // TLS 1.3 servers judge our certificate after we have finished our side: a rejection
     // arrives as an alert on the first read. Wait briefly for it before calling this a pass:
@@ -604,9 +603,13 @@ pub async fn check(
         Some(a) if !a.warnings.is_empty() => {
             let (reason, _) = a.warnings[0];
             let text: Vec<String> = a.warnings.iter().map(|(_, m)| m.clone()).collect();
-            let codes: Vec<&str> = a.warnings.iter().map(|(r, _)| r.code()).collect();
+            let codes = a
+                .warnings
+                .iter()
+                .map(|(r, _)| r.code().to_string())
+                .collect();
             check
-                .detail("warnings", codes)
+                .with_detail(|d| d.warnings = Some(codes))
                 .warn(reason, format!("{}; {summary}", text.join("; ")))
         }
         _ => check.pass(summary),
@@ -617,17 +620,28 @@ pub async fn check(
 /// Adds what the handshake showed (chain, client-certificate request) to a check.
 fn describe(mut check: Check, recorder: &Recorder, sent_cert: bool) -> Check {
     if let Some(assessment) = recorder.assessment() {
-        let chain: Vec<Value> = assessment.chain.iter().map(CertInfo::to_json).collect();
-        check = check.detail("chain", chain);
+        let chain = assessment.chain.iter().map(chain_cert).collect();
+        check = check.with_detail(|d| d.chain = Some(chain));
     }
     let requested = recorder.client_cert_requested();
-    check = check.detail("client_cert_requested", requested.is_some());
-    if let Some(names) = requested {
-        check = check
-            .detail("acceptable_ca_names", names)
-            .detail("client_cert_sent", sent_cert);
+    check.with_detail(|d| {
+        d.client_cert_requested = Some(requested.is_some());
+        if let Some(names) = requested {
+            d.acceptable_ca_names = Some(names);
+            d.client_cert_sent = Some(sent_cert);
+        }
+    })
+}
+
+/// A certificate of the presented chain, as reports show it.
+pub fn chain_cert(info: &CertInfo) -> ChainCert {
+    ChainCert {
+        subject: info.subject.clone(),
+        issuer: info.issuer.clone(),
+        not_before: rfc3339(info.not_before),
+        not_after: rfc3339(info.not_after),
+        sha256: info.sha256.clone(),
     }
-    check
 }
 
 fn pass_summary(

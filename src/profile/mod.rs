@@ -15,7 +15,7 @@ pub use types::{DurationText, EndpointUrl, MinTls, ResolverAddr, Scheme, parse_d
 
 use crate::error::UsageError;
 use crate::maintenance::{Maintenance, MaintenanceMode};
-use crate::report::Format;
+use crate::output::Format;
 
 /// The most retries a run may ask for (flag or file).
 pub const MAX_RETRIES: u8 = 5;

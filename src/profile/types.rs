@@ -75,7 +75,18 @@ impl TryFrom<String> for EndpointUrl {
             }
         };
         let (host, ip) = match parsed.host() {
-            Some(url::Host::Domain(name)) if !name.is_empty() => (name.to_ascii_lowercase(), None),
+            // tcp:// is not a "special" scheme, so the url crate leaves IP literals as names.
+            Some(url::Host::Domain(name)) if !name.is_empty() => {
+                let literal = name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .ok();
+                match literal {
+                    Some(ip) => (ip.to_string(), Some(ip)),
+                    None => (name.to_ascii_lowercase(), None),
+                }
+            }
             Some(url::Host::Ipv4(v4)) => (v4.to_string(), Some(IpAddr::V4(v4))),
             Some(url::Host::Ipv6(v6)) => (v6.to_string(), Some(IpAddr::V6(v6))),
             _ => return Err(format!("`{raw}` has no host")),
@@ -208,6 +219,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_literals_in_tcp_urls_are_addresses_not_names() {
+        let url = EndpointUrl::try_from("tcp://10.239.1.2:636".to_string()).unwrap();
+        assert_eq!(url.ip, Some("10.239.1.2".parse().unwrap()));
+        let url = EndpointUrl::try_from("tcp://[::1]:443".to_string()).unwrap();
+        assert_eq!(url.ip, Some("::1".parse().unwrap()));
+        assert_eq!(url.authority(), "[::1]:443");
+        let url = EndpointUrl::try_from("tcp://spine.int.test:443".to_string()).unwrap();
+        assert_eq!(url.ip, None);
+    }
 
     #[test]
     fn urls() {

@@ -13,7 +13,7 @@ fn case_name(check: &Check) -> String {
         }
         _ => check.target.clone(),
     };
-    match check.details.get("search").and_then(|s| s.as_str()) {
+    match &check.details.search {
         Some(search) => format!("{} {target} search {search}", check.kind.as_str()),
         None => format!("{} {target}", check.kind.as_str()),
     }

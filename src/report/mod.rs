@@ -1,43 +1,18 @@
 //! Renderers: one module per output format. Renderers never probe; they turn a `Report` into text.
 
+pub mod certs;
 pub mod human;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod plan;
 pub mod prometheus;
 pub mod sds;
+pub mod windows;
 
 use std::time::Duration;
 
-/// Output formats for stdout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Human,
-    Json,
-    Junit,
-    Markdown,
-    Prometheus,
-}
-
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Human => "human",
-            Format::Json => "json",
-            Format::Junit => "junit",
-            Format::Markdown => "markdown",
-            Format::Prometheus => "prometheus",
-        }
-    }
-}
-
-/// Output formats of the commands that print data rather than a check report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DataFormat {
-    Human,
-    Json,
-}
+pub use crate::output::{DataFormat, Format};
 
 /// Renders a check report in any format (colour only applies to `human`).
 pub fn render(report: &crate::findings::Report, format: Format, style: &human::Style) -> String {

@@ -34,11 +34,7 @@ pub fn render(report: &Report) -> String {
     let mut not_after: BTreeMap<String, i64> = BTreeMap::new();
     for check in report.checks.iter().filter(|c| c.status != Status::Skip) {
         let address = check.address.map(|a| a.to_string()).unwrap_or_default();
-        let search = check
-            .details
-            .get("search")
-            .and_then(|s| s.as_str())
-            .unwrap_or_default();
+        let search = check.details.search.as_deref().unwrap_or_default();
         let key = labels(&[
             ("endpoint", &check.endpoint),
             ("kind", check.kind.as_str()),
@@ -50,17 +46,11 @@ pub fn render(report: &Report) -> String {
         let entry = series.entry(key).or_insert((1, 0.0));
         entry.0 = entry.0.min(up);
         entry.1 += check.duration.as_secs_f64();
-        let chain = check.details.get("chain").and_then(|c| c.as_array());
-        for element in chain.into_iter().flatten() {
-            let (Some(subject), Some(date)) =
-                (element["subject"].as_str(), element["not_after"].as_str())
-            else {
+        for element in check.details.chain.iter().flatten() {
+            let Ok(at) = element.not_after.parse::<jiff::Timestamp>() else {
                 continue;
             };
-            let Ok(at) = date.parse::<jiff::Timestamp>() else {
-                continue;
-            };
-            let key = labels(&[("endpoint", &check.endpoint), ("subject", subject)]);
+            let key = labels(&[("endpoint", &check.endpoint), ("subject", &element.subject)]);
             let entry = not_after.entry(key).or_insert(at.as_second());
             *entry = (*entry).min(at.as_second());
         }

@@ -1,10 +1,6 @@
 //! `int-check sds` output: the directory records found, as a table or JSON.
 
-use std::collections::BTreeMap;
-
-use serde_json::json;
-
-use crate::probe::ldap::Entry;
+use crate::findings::DirectoryEntry;
 
 /// Attributes the look-up asks for (MHS and Accredited System records).
 pub const ATTRIBUTES: &[&str] = &[
@@ -28,17 +24,17 @@ pub const ATTRIBUTES: &[&str] = &[
     "nhsAsClient",
 ];
 
-fn first<'a>(entry: &'a Entry, name: &str) -> &'a str {
+fn first<'a>(entry: &'a DirectoryEntry, name: &str) -> &'a str {
     entry.get(name).first().map(String::as_str).unwrap_or("-")
 }
 
-pub fn table(directory: &str, filter: &str, entries: &[Entry]) -> String {
+pub fn table(directory: &str, filter: &str, entries: &[DirectoryEntry]) -> String {
     let mut out = format!("{directory}  {filter}\n");
     if entries.is_empty() {
         out.push_str("no entries found\n");
         return out;
     }
-    let is_as = |e: &Entry| !e.get("nhsAsSvcIA").is_empty();
+    let is_as = |e: &DirectoryEntry| !e.get("nhsAsSvcIA").is_empty();
     let rows: Vec<Vec<String>> = if entries.iter().all(is_as) {
         let mut rows = vec![
             ["ASID", "ODS", "PARTY KEY", "PRODUCT", "INTERACTIONS"]
@@ -68,7 +64,7 @@ pub fn table(directory: &str, filter: &str, entries: &[Entry]) -> String {
             .map(String::from)
             .to_vec(),
         ];
-        let mut sorted: Vec<&Entry> = entries.iter().collect();
+        let mut sorted: Vec<&DirectoryEntry> = entries.iter().collect();
         sorted.sort_by_key(|e| first(e, "nhsMhsSvcIA").to_string());
         for e in sorted {
             rows.push(vec![
@@ -96,24 +92,4 @@ pub fn table(directory: &str, filter: &str, entries: &[Entry]) -> String {
     }
     out.push_str(&format!("{} entries\n", entries.len()));
     out
-}
-
-pub fn json(directory: &str, filter: &str, entries: &[Entry]) -> String {
-    let list: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let attrs: BTreeMap<&String, &Vec<String>> = e.attrs.iter().collect();
-            json!({"dn": e.dn, "attributes": attrs})
-        })
-        .collect();
-    let value = json!({
-        "schema": "int-check.sds.v1",
-        "directory": directory,
-        "filter": filter,
-        "count": entries.len(),
-        "entries": list,
-    });
-    let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
-    text.push('\n');
-    text
 }

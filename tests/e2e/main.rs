@@ -9,3 +9,4 @@ mod ldap;
 mod netns;
 mod outputs;
 mod pipeline;
+mod schemas;

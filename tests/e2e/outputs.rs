@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use int_check::findings::{Check, CheckKind, EndpointHeading, Report};
+use int_check::findings::{ChainCert, Check, CheckKind, EndpointHeading, Report};
 use int_check::maintenance::{Maintenance, WindowState};
 use int_check::reasons::Reason;
 use int_check::report::{self, Format};
@@ -19,8 +19,13 @@ use serde_json::json;
 fn fixed_report() -> Report {
     let addr: SocketAddr = "10.239.1.2:443".parse().unwrap();
     let ms = Duration::from_millis;
-    let chain = json!([{"subject": "CN=msg.int.spine2.ncrs.nhs.uk", "issuer": "C=GB, O=nhs, OU=CA, CN=NHS INT Authentication G2",
-        "not_before": "2026-01-01T00:00:00Z", "not_after": "2027-01-01T00:00:00Z", "sha256": "AA:BB"}]);
+    let chain = vec![ChainCert {
+        subject: "CN=msg.int.spine2.ncrs.nhs.uk".into(),
+        issuer: "C=GB, O=nhs, OU=CA, CN=NHS INT Authentication G2".into(),
+        not_before: "2026-01-01T00:00:00Z".into(),
+        not_after: "2027-01-01T00:00:00Z".into(),
+        sha256: "AA:BB".into(),
+    }];
     let checks = vec![
         Check::new(
             "spine-reliable",
@@ -44,7 +49,7 @@ fn fixed_report() -> Report {
         )
         .at(addr)
         .took(ms(41))
-        .detail("chain", chain)
+        .with_detail(|d| d.chain = Some(chain))
         .warn(
             Reason::TlsMissingIntermediate,
             "the server did not send 'NHS INT Authentication G2'; TLS 1.2",
@@ -107,6 +112,9 @@ fn golden_outputs_for_every_format() {
         Format::Prometheus,
     ] {
         let text = report::render(&report, format, &report::human::Style::plain());
+        if format == Format::Json {
+            validate_document(&serde_json::from_str(&text).unwrap());
+        }
         insta::assert_snapshot!(format!("report_{}", format.name()), text);
     }
     let quiet = report::human::Style {
@@ -232,6 +240,7 @@ async fn one_run_writes_several_report_files() {
     );
     let parsed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    validate_document(&parsed);
     assert_eq!(parsed["summary"]["fail"], 1);
     assert!(
         std::fs::read_to_string(&junit)

@@ -1,0 +1,429 @@
+//! Machine documents: the serde types of every JSON output (report, plan, certs, inspect,
+//! windows, sds), their schema names, and their JSON Schemas, generated from these types.
+//! Commands build a document from what they found and hand it to `report/`; nothing else
+//! decides what a JSON output looks like. Fields are added, never renamed or removed.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::findings::{Check, DirectoryEntry, Report};
+use crate::maintenance::{Maintenance, Occurrence, WindowState};
+
+/// Every machine document, by the name `int-check schema NAME` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Document {
+    /// `check --format json`, `certs verify --format json`
+    Report,
+    /// `check --dry-run --format json`
+    Plan,
+    /// `certs show --format json`
+    Certs,
+    /// `certs inspect --format json`
+    Inspect,
+    /// `windows --format json`
+    Windows,
+    /// `sds --format json`
+    Sds,
+}
+
+impl Document {
+    pub const ALL: [Document; 6] = [
+        Document::Report,
+        Document::Plan,
+        Document::Certs,
+        Document::Inspect,
+        Document::Windows,
+        Document::Sds,
+    ];
+
+    /// The `schema` field of the document: its name and version.
+    pub fn id(self) -> &'static str {
+        match self {
+            Document::Report => "int-check.report.v1",
+            Document::Plan => "int-check.plan.v1",
+            Document::Certs => "int-check.certs.v1",
+            Document::Inspect => "int-check.inspect.v1",
+            Document::Windows => "int-check.windows.v1",
+            Document::Sds => "int-check.sds.v1",
+        }
+    }
+
+    /// The JSON Schema (draft 2020-12) of the document, generated from its type.
+    pub fn json_schema(self) -> serde_json::Value {
+        let schema = match self {
+            Document::Report => schemars::schema_for!(ReportDoc),
+            Document::Plan => schemars::schema_for!(PlanDoc),
+            Document::Certs => schemars::schema_for!(CertsDoc),
+            Document::Inspect => schemars::schema_for!(InspectDoc),
+            Document::Windows => schemars::schema_for!(WindowsDoc),
+            Document::Sds => schemars::schema_for!(SdsDoc),
+        };
+        let mut generated = schema.to_value();
+        // The `schema` field holds exactly this document's name.
+        generated["properties"]["schema"] = serde_json::json!({"const": self.id()});
+        // Identification first, then what schemars generated.
+        let mut value = serde_json::Map::new();
+        value.insert(
+            "$schema".into(),
+            "https://json-schema.org/draft/2020-12/schema".into(),
+        );
+        value.insert(
+            "$id".into(),
+            format!("https://int-check.invalid/schemas/{}.json", self.id()).into(),
+        );
+        value.insert("title".into(), self.id().into());
+        if let serde_json::Value::Object(rest) = generated {
+            for (key, field) in rest {
+                value.entry(key).or_insert(field);
+            }
+        }
+        serde_json::Value::Object(value)
+    }
+}
+
+/// The name of a document, as its `schema` field.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(transparent)]
+pub struct SchemaName(&'static str);
+
+impl JsonSchema for SchemaName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SchemaName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string"})
+    }
+}
+
+impl From<Document> for SchemaName {
+    fn from(document: Document) -> Self {
+        SchemaName(document.id())
+    }
+}
+
+fn instant<S: serde::Serializer>(
+    at: &Option<jiff::Timestamp>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.collect_str(at),
+        None => serializer.serialize_none(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check report
+
+/// `int-check.report.v1`: a run's checks, in report order.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReportDoc {
+    pub schema: SchemaName,
+    /// The int-check version that wrote it.
+    pub version: String,
+    pub profile: String,
+    pub description: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub summary: SummaryDoc,
+    pub maintenance: MaintenanceDoc,
+    pub endpoints: Vec<EndpointDoc>,
+    pub checks: Vec<CheckDoc>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SummaryDoc {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub skip: usize,
+    pub total: usize,
+}
+
+/// The maintenance slots at the time of the run (all empty when the profile lists none).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MaintenanceDoc {
+    /// RFC 3339; null when the profile lists no slots.
+    #[serde(serialize_with = "instant")]
+    #[schemars(with = "Option<String>")]
+    pub at: Option<jiff::Timestamp>,
+    pub time_zone: &'static str,
+    /// Slots in progress.
+    pub active: Vec<Occurrence>,
+    /// The next slot of each service not in one now.
+    pub next: Vec<Occurrence>,
+}
+
+impl From<&WindowState> for MaintenanceDoc {
+    fn from(state: &WindowState) -> Self {
+        MaintenanceDoc {
+            at: state.at,
+            time_zone: crate::maintenance::ZONE,
+            active: state.active.clone(),
+            next: state.next.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EndpointDoc {
+    pub name: String,
+    pub url: String,
+}
+
+/// One check: what was tested, the verdict, and the facts behind it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CheckDoc {
+    pub endpoint: String,
+    /// `identity`, `dns`, `tcp`, `tls`, `http` or `ldap`.
+    pub kind: crate::findings::CheckKind,
+    /// `host:port`, or the host for DNS.
+    pub target: String,
+    /// The resolved address the check ran against.
+    pub address: Option<String>,
+    pub status: crate::findings::Status,
+    /// A stable reason code (`int-check explain CODE`); null on a pass.
+    pub reason: Option<String>,
+    pub message: String,
+    /// What to do next; null on a pass.
+    pub hint: Option<String>,
+    pub duration_ms: u64,
+    pub details: crate::findings::Details,
+}
+
+impl From<&Check> for CheckDoc {
+    fn from(c: &Check) -> Self {
+        CheckDoc {
+            endpoint: c.endpoint.clone(),
+            kind: c.kind,
+            target: c.target.clone(),
+            address: c.address.map(|a| a.to_string()),
+            status: c.status,
+            reason: c.reason.map(|r| r.code().to_string()),
+            message: c.message.clone(),
+            hint: c.hint().map(str::to_string),
+            duration_ms: c.duration.as_millis() as u64,
+            details: c.details.clone(),
+        }
+    }
+}
+
+impl From<&Report> for ReportDoc {
+    fn from(report: &Report) -> Self {
+        let summary = report.summary();
+        ReportDoc {
+            schema: Document::Report.into(),
+            version: report.tool_version.to_string(),
+            profile: report.profile.clone(),
+            description: report.description.clone(),
+            started_at: report.started_at.to_string(),
+            duration_ms: report.duration.as_millis() as u64,
+            summary: SummaryDoc {
+                pass: summary.pass,
+                warn: summary.warn,
+                fail: summary.fail,
+                skip: summary.skip,
+                total: summary.total(),
+            },
+            maintenance: (&report.maintenance).into(),
+            endpoints: report
+                .endpoints
+                .iter()
+                .map(|e| EndpointDoc {
+                    name: e.name.clone(),
+                    url: e.url.clone(),
+                })
+                .collect(),
+            checks: report.checks.iter().map(CheckDoc::from).collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan (--dry-run)
+
+/// `int-check.plan.v1`: what a run would check, without the network.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanDoc {
+    pub schema: SchemaName,
+    pub profile: String,
+    /// `system resolver` or the DNS servers, comma-separated.
+    pub resolver: String,
+    /// Every host to resolve, once, in first-use order.
+    pub hosts: Vec<String>,
+    pub trust: TrustDoc,
+    /// The client identity; null when none is configured.
+    pub identity: Option<PlannedIdentity>,
+    pub timeout_ms: u64,
+    pub endpoints: Vec<PlannedEndpointDoc>,
+    pub description: String,
+}
+
+/// Where a profile's anchors come from, and what they are.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TrustDoc {
+    pub source: String,
+    pub roots: Vec<AnchorDoc>,
+    pub intermediates: Vec<AnchorDoc>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AnchorDoc {
+    pub subject: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlannedIdentity {
+    pub cert: String,
+    pub key: String,
+    /// Whether the identity checks run first.
+    pub checked: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlannedEndpointDoc {
+    pub name: String,
+    pub url: String,
+    pub service: Option<String>,
+    pub mtls: bool,
+    /// Phases in order; each needs the one before.
+    pub phases: Vec<crate::findings::CheckKind>,
+    /// Directory searches (ldaps:// only).
+    pub searches: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates
+
+/// `int-check.certs.v1`: the profile's trust anchors.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CertsDoc {
+    pub schema: SchemaName,
+    pub profile: String,
+    pub source: String,
+    pub certificates: Vec<AnchorCertDoc>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AnchorCertDoc {
+    pub subject: String,
+    /// The subject's CN, when it has one.
+    pub common_name: Option<String>,
+    pub issuer: String,
+    /// RFC 3339.
+    pub not_before: String,
+    /// RFC 3339.
+    pub not_after: String,
+    pub sha256: String,
+    /// `root` or `intermediate`.
+    pub role: &'static str,
+    pub serial: String,
+    /// e.g. `RSA 4096 bits`.
+    pub key: String,
+    pub days_left: i64,
+    pub expires_within_a_year: bool,
+}
+
+/// `int-check.inspect.v1`: what a file really is.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InspectDoc {
+    pub schema: SchemaName,
+    pub file: String,
+    /// `PEM`, `DER`, `PEM on one line`, ...
+    pub encoding: String,
+    pub items: Vec<InspectedItem>,
+    /// Set when the file's extension says something else than its content.
+    pub extension_lies: Option<String>,
+}
+
+/// One thing found in a file. Key material is never included, only its kind.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InspectedItem {
+    Certificate {
+        subject: String,
+        issuer: String,
+        /// RFC 3339.
+        not_before: String,
+        /// RFC 3339.
+        not_after: String,
+        sha256: String,
+        self_signed: bool,
+        /// The built-in anchor this certificate is, if it is one.
+        pinned: Option<&'static str>,
+        /// e.g. `RSA 4096 bits`.
+        key: String,
+    },
+    PrivateKey {
+        format: &'static str,
+    },
+    EncryptedPrivateKey,
+    CertificateRequest,
+    Other {
+        label: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance windows
+
+/// `int-check.windows.v1`: which services are in a maintenance slot, and the next slots.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WindowsDoc {
+    /// RFC 3339: the instant evaluated.
+    #[serde(serialize_with = "instant")]
+    #[schemars(with = "Option<String>")]
+    pub at: Option<jiff::Timestamp>,
+    pub time_zone: &'static str,
+    pub active: Vec<Occurrence>,
+    pub next: Vec<Occurrence>,
+    pub schema: SchemaName,
+    pub profile: String,
+    /// Every service's weekly slots, as the profile writes them.
+    pub slots: Vec<ServiceSlots>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ServiceSlots {
+    pub service: String,
+    /// e.g. `Mon 20:00-Tue 06:00` (Europe/London wall-clock time).
+    pub weekly: Vec<String>,
+}
+
+impl WindowsDoc {
+    pub fn new(profile: &str, slots: &[Maintenance], state: &WindowState) -> WindowsDoc {
+        let now = MaintenanceDoc::from(state);
+        WindowsDoc {
+            at: now.at,
+            time_zone: now.time_zone,
+            active: now.active,
+            next: now.next,
+            schema: Document::Windows.into(),
+            profile: profile.to_string(),
+            slots: slots
+                .iter()
+                .map(|m| ServiceSlots {
+                    service: m.service.clone(),
+                    weekly: m.weekly.iter().map(|s| s.raw.clone()).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory
+
+/// `int-check.sds.v1`: the entries a directory look-up found.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SdsDoc {
+    pub schema: SchemaName,
+    /// The directory's URL.
+    pub directory: String,
+    /// The filter sent.
+    pub filter: String,
+    pub count: usize,
+    pub entries: Vec<DirectoryEntry>,
+}

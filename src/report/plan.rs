@@ -1,0 +1,64 @@
+//! `check --dry-run` for people: what a run would check, one line per endpoint.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::documents::PlanDoc;
+use crate::probe::secs;
+
+pub fn human(doc: &PlanDoc) -> String {
+    let mut out = format!(
+        "Plan for profile {} ({}): {} endpoints, no network used\n",
+        doc.profile,
+        doc.description,
+        doc.endpoints.len()
+    );
+    let _ = writeln!(
+        out,
+        "  resolve {} host(s) via {}: {}",
+        doc.hosts.len(),
+        doc.resolver,
+        doc.hosts.join(", ")
+    );
+    let _ = writeln!(out, "  trust   {}", doc.trust.source);
+    match &doc.identity {
+        Some(identity) => {
+            let first = if identity.checked {
+                ", checked first"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  client  {} (key {}){first}",
+                identity.cert, identity.key
+            );
+        }
+        None => out.push_str(
+            "  client  none (mutual-TLS endpoints will report tls.client_cert_required)\n",
+        ),
+    }
+    let _ = writeln!(
+        out,
+        "  timeout {} per phase\n",
+        secs(Duration::from_millis(doc.timeout_ms))
+    );
+    let width = doc
+        .endpoints
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0);
+    for endpoint in &doc.endpoints {
+        let phases: Vec<&str> = endpoint.phases.iter().map(|k| k.as_str()).collect();
+        let mtls = if endpoint.mtls { " mtls" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<22}{mtls}  {}",
+            endpoint.name,
+            phases.join(" > "),
+            endpoint.url
+        );
+    }
+    out
+}
