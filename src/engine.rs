@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
@@ -82,9 +84,30 @@ impl Engine {
             );
             tasks.spawn(async move {
                 let _permit = limit.acquire().await;
-                engine
-                    .run_endpoint(&plan.endpoints[index], &cache, &sinks[index])
+                let planned = &plan.endpoints[index];
+                // A bug in one endpoint's probes costs that endpoint, never the run.
+                let probed = AssertUnwindSafe(engine.run_endpoint(planned, &cache, &sinks[index]))
+                    .catch_unwind()
                     .await;
+                if let Err(panic) = probed {
+                    let mut sink = sinks[index].lock().unwrap_or_else(|e| e.into_inner());
+                    let check = internal_error_check(planned, &sink, panic.as_ref());
+                    let failed = check.kind;
+                    sink.push(check);
+                    // Every planned check stays in the report: the phases after it are skips.
+                    for kind in planned.phases.iter().filter(|k| **k > failed) {
+                        if !sink.iter().any(|c| c.kind == *kind) {
+                            sink.push(
+                                Check::new(
+                                    &planned.endpoint.name,
+                                    *kind,
+                                    planned.endpoint.url.authority(),
+                                )
+                                .skip("not run: int-check failed internally on this endpoint"),
+                            );
+                        }
+                    }
+                }
                 finished[index].store(true, Ordering::SeqCst);
                 let now = done.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Some(progress) = &engine.progress {
@@ -92,16 +115,7 @@ impl Engine {
                 }
             });
         }
-        let all = async {
-            while let Some(joined) = tasks.join_next().await {
-                // A panicking probe is a bug: surface it (exit 3) rather than pass off a partial run.
-                if let Err(error) = joined
-                    && error.is_panic()
-                {
-                    std::panic::resume_unwind(error.into_panic());
-                }
-            }
-        };
+        let all = async { while tasks.join_next().await.is_some() {} };
         let timed_out = match self.deadline {
             Some(deadline) => tokio::time::timeout(deadline, all).await.is_err(),
             None => {
@@ -114,7 +128,8 @@ impl Engine {
         }
         let mut out = Vec::new();
         for (index, planned) in plan.endpoints.iter().enumerate() {
-            let mut checks = std::mem::take(&mut *sinks[index].lock().expect("sink"));
+            let mut checks =
+                std::mem::take(&mut *sinks[index].lock().unwrap_or_else(|e| e.into_inner()));
             order(&mut checks);
             if timed_out && !finished[index].load(Ordering::SeqCst) {
                 checks.push(deadline_check(
@@ -155,7 +170,7 @@ impl Engine {
         let ctx = self.context(planned);
         let endpoint = ctx.endpoint;
         let url = &endpoint.url;
-        let push = |check: Check| sink.lock().expect("sink").push(check);
+        let push = |check: Check| sink.lock().unwrap_or_else(|e| e.into_inner()).push(check);
         tracing::debug!(endpoint = %endpoint.name, "start");
 
         let addresses: Vec<IpAddr> = match url.ip {
@@ -231,7 +246,7 @@ impl Engine {
         sink: &Sink,
     ) -> Option<Usable> {
         let endpoint = ctx.endpoint;
-        let push = |check: Check| sink.lock().expect("sink").push(check);
+        let push = |check: Check| sink.lock().unwrap_or_else(|e| e.into_inner()).push(check);
         let (stream, tcp_check) = self.connect_with_retries(ctx, address).await;
         push(tcp_check);
         let wants_tls = phases.contains(&CheckKind::Tls);
@@ -255,6 +270,7 @@ impl Engine {
         if !wants_tls {
             return None;
         }
+        failpoint("tls", &endpoint.name);
         let (check, session) = tls::check(ctx, address, stream).await;
         let held = matches!(check.status, Status::Pass | Status::Warn);
         push(check);
@@ -328,15 +344,68 @@ fn order(checks: &mut [Check]) {
     });
 }
 
-/// The failure an endpoint gets when the run deadline stops it before its last phase.
-fn deadline_check(planned: &PlannedEndpoint, done: &[Check], deadline: Duration) -> Check {
-    let next = planned
+/// Test builds only (feature `lab`): `INT_CHECK_LAB_PANIC=PHASE` (or `PHASE:ENDPOINT`) makes that
+/// phase panic, so the tests can show that a bug in one endpoint's probes never loses the run.
+fn failpoint(phase: &str, endpoint: &str) {
+    #[cfg(feature = "lab")]
+    if std::env::var("INT_CHECK_LAB_PANIC")
+        .is_ok_and(|p| p == phase || p == format!("{phase}:{endpoint}"))
+    {
+        panic!("lab failpoint in the {phase} phase of {endpoint}");
+    }
+    let _ = (phase, endpoint);
+}
+
+/// The first planned phase of an endpoint that has no check yet (else its last phase).
+fn next_phase(planned: &PlannedEndpoint, done: &[Check]) -> CheckKind {
+    planned
         .phases
         .iter()
         .find(|k| !done.iter().any(|c| c.kind == **k))
         .or(planned.phases.last())
         .copied()
-        .unwrap_or(CheckKind::Dns);
+        .unwrap_or(CheckKind::Dns)
+}
+
+/// The failure an endpoint gets when one of its probes panicked (a bug).
+fn internal_error_check(
+    planned: &PlannedEndpoint,
+    done: &[Check],
+    panic: &(dyn std::any::Any + Send),
+) -> Check {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string());
+    let kind = next_phase(planned, done);
+    tracing::error!(endpoint = %planned.endpoint.name, %what, "a probe panicked");
+    Check::new(&planned.endpoint.name, kind, planned.endpoint.url.authority())
+        .with_detail(|d| d.error = Some(bounded(&what, 1024)))
+        .fail(
+            Reason::RunInternalError,
+            format!(
+                "int-check failed internally during the {} phase; this endpoint's remaining checks did not run",
+                kind.as_str()
+            ),
+        )
+}
+
+/// At most `limit` bytes of `text`, cut at a character boundary, saying so when cut.
+fn bounded(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut cut = limit;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..cut], text.len())
+}
+
+/// The failure an endpoint gets when the run deadline stops it before its last phase.
+fn deadline_check(planned: &PlannedEndpoint, done: &[Check], deadline: Duration) -> Check {
+    let next = next_phase(planned, done);
     Check::new(
         &planned.endpoint.name,
         next,

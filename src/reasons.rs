@@ -170,6 +170,9 @@ reasons! {
     RunDeadline => "run.deadline",
         "The run's --deadline passed before this endpoint finished; its remaining phases did not run.",
         "Raise --deadline, lower --timeout, or look at which phase was slow (the checks before this one say what had finished).";
+    RunInternalError => "run.internal_error",
+        "int-check itself failed while checking this endpoint (a bug); the other endpoints' results are kept.",
+        "Please report it with the output of the same run with -vv (it holds no secrets). The details carry the internal message; the checks before this one still stand.";
     SkipDependencyFailed => "skip.dependency_failed",
         "This check did not run because a check it depends on failed.",
         "Fix the failure above it first.";

@@ -348,6 +348,8 @@ pub enum HttpReply {
     LdapCloseMidSearch,
     /// Wait this long, then answer 200 (a slow service, for the benchmark).
     Delayed(Duration),
+    /// Answer the first request with these bytes, whatever they are, and close.
+    Raw(Vec<u8>),
 }
 
 impl HttpReply {
@@ -500,6 +502,10 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
                     }
                     HttpReply::Silent => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    HttpReply::Raw(bytes) => {
+                        let _ = tls.write_all(&bytes).await;
+                        let _ = tls.flush().await;
                     }
                 }
                 let _ = tls.shutdown().await;

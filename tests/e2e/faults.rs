@@ -453,6 +453,12 @@ fn catalogue() -> Vec<Fault> {
                 "500ms",
             ])
         }),
+        fault!("run.internal_error", "fail", "tls", |lab| {
+            // A failpoint compiled into test builds only makes the TLS phase panic.
+            let mut case = served(&lab, "msg.int.test", |_| {}).await;
+            case.env.push(("INT_CHECK_LAB_PANIC", "tls".into()));
+            case
+        }),
         fault!("skip.dependency_failed", "skip", "tcp", |lab| {
             let _ = &lab;
             Case::one(EndpointSpec::new("svc", "https://gone.int.test/"))

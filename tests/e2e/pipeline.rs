@@ -623,3 +623,36 @@ async fn endpoint_anchors_survive_selection() {
     .await;
     assert_eq!(status(&run.check("first", "tls")).0, "pass");
 }
+
+/// A bug (a panic) in one endpoint's probes fails that endpoint with run.internal_error; the
+/// other endpoints' results and the report survive, and the exit code is 1, not 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_probe_costs_its_endpoint_not_the_run() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let url = format!("https://msg.int.test:{}/", addr.port());
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("first", url.clone()),
+            EndpointSpec::new("second", url),
+        ],
+        "",
+    );
+    let mut cmd = binary();
+    cmd.env("INT_CHECK_LAB_PANIC", "tls:first");
+    let run = run_with(cmd, &["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let tls = run.check("first", "tls");
+    assert_eq!(status(&tls), ("fail", "run.internal_error"));
+    assert!(
+        tls["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("failpoint")
+    );
+    assert_eq!(status(&run.check("first", "tcp")).0, "pass");
+    assert_eq!(status(&run.check("first", "http")).0, "skip");
+    assert_eq!(status(&run.check("second", "tls")).0, "pass");
+    assert_eq!(status(&run.check("second", "http")).0, "pass");
+}
