@@ -162,7 +162,7 @@ fn parse_report_target(text: &str) -> Result<ReportTarget, String> {
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not FORMAT=PATH, e.g. junit=report.xml"))?;
     let format = Format::from_str(format.trim(), true).map_err(|_| {
-        format!("`{format}` is not a format: use human, json, junit, markdown or prometheus")
+        format!("`{format}` is not a format: use human, json, junit, markdown, prometheus or html")
     })?;
     if path.trim().is_empty() {
         return Err(format!("`{text}` has no path after ="));

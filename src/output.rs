@@ -10,6 +10,8 @@ pub enum Format {
     Junit,
     Markdown,
     Prometheus,
+    // One self-contained page for people (no script, no external assets).
+    Html,
 }
 
 impl Format {
@@ -20,6 +22,7 @@ impl Format {
             Format::Junit => "junit",
             Format::Markdown => "markdown",
             Format::Prometheus => "prometheus",
+            Format::Html => "html",
         }
     }
 }

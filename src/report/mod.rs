@@ -1,6 +1,7 @@
 //! Renderers: one module per output format. Renderers never probe; they turn a `Report` into text.
 
 pub mod certs;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -22,6 +23,7 @@ pub fn render(report: &crate::findings::Report, format: Format, style: &human::S
         Format::Junit => junit::render(report),
         Format::Markdown => markdown::render(report),
         Format::Prometheus => prometheus::render(report),
+        Format::Html => html::render(report),
     }
 }
 

@@ -110,6 +110,7 @@ fn golden_outputs_for_every_format() {
         Format::Junit,
         Format::Markdown,
         Format::Prometheus,
+        Format::Html,
     ] {
         let text = report::render(&report, format, &report::human::Style::plain());
         if format == Format::Json {
@@ -182,6 +183,53 @@ async fn junit_from_a_real_run_validates_against_the_schema() {
         "warnings pass with system-out"
     );
     assert!(run.stdout.contains("<skipped "), "skips are skipped");
+}
+
+/// The HTML page from a real run parses cleanly with libxml2's HTML parser, shows every
+/// endpoint and check, and escapes what a profile or server could put in it.
+#[tokio::test(flavor = "multi_thread")]
+async fn html_from_a_real_run_is_well_formed_and_escaped() {
+    let (lab, _) = mixed_lab().await;
+    let addr = lab.serve("msg.int.test", lo(3), |_| {}).await;
+    let profile = lab.profile(
+        "html.toml",
+        &[
+            EndpointSpec::new("<script>alert(1)</script>", "https://gone.int.test/"),
+            EndpointSpec::new(
+                "ok & fine",
+                format!("https://msg.int.test:{}/", addr.port()),
+            ),
+        ],
+        "",
+    );
+    let page = lab.path("report.html");
+    let run = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "html",
+        "--report",
+        &format!("html={}", p(&page)),
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), run.stdout);
+    let xmllint = std::process::Command::new("xmllint")
+        .args(["--html", "--noout"])
+        .arg(&page)
+        .output()
+        .expect("xmllint is needed: apt-get install -y libxml2-utils (.ci/run does this)");
+    assert!(
+        xmllint.status.success() && xmllint.stderr.is_empty(),
+        "{}\n{}",
+        String::from_utf8_lossy(&xmllint.stderr),
+        run.stdout
+    );
+    assert!(!run.stdout.contains("<script>"));
+    assert!(run.stdout.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(run.stdout.contains("ok &amp; fine"));
+    assert!(run.stdout.contains("[dns.nxdomain]") && run.stdout.contains("What to do:"));
+    assert_eq!(run.stdout.matches("<h2>").count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
