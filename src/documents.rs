@@ -426,4 +426,8 @@ pub struct SdsDoc {
     pub filter: String,
     pub count: usize,
     pub entries: Vec<DirectoryEntry>,
+    /// Set when not every entry was read: the server's size limit or one of int-check's.
+    pub truncated_by: Option<String>,
+    /// Referrals to other directories the server returned.
+    pub references: Vec<String>,
 }

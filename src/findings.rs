@@ -143,6 +143,12 @@ pub struct Details {
     /// LDAP: whether more entries existed than were read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
+    /// LDAP: what stopped the reading early (the server's size limit or one of int-check's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_by: Option<String>,
+    /// LDAP: referrals to other directories the server returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<Vec<String>>,
     /// LDAP: the first entries, for the support call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample: Option<Vec<DirectoryEntry>>,

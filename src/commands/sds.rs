@@ -32,19 +32,21 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
     let outcome = setup.runtime.block_on(lookup(&engine, planned, &query));
     setup.runtime.shutdown_background();
     match outcome {
-        Ok(entries) => {
-            let text = match args.format {
-                DataFormat::Json => report::json::document(&SdsDoc {
-                    schema: Document::Sds.into(),
-                    directory: endpoint.url.raw.clone(),
-                    filter: query.filter.clone(),
-                    count: entries.len(),
-                    entries: entries.clone(),
-                }),
-                DataFormat::Human => report::sds::table(&endpoint.url.raw, &query.filter, &entries),
+        Ok(found) => {
+            let doc = SdsDoc {
+                schema: Document::Sds.into(),
+                directory: endpoint.url.raw.clone(),
+                filter: query.filter.clone(),
+                count: found.entries.len(),
+                entries: found.entries,
+                truncated_by: found.truncated_by,
+                references: found.references,
             };
-            write_stdout(&text)?;
-            Ok(Outcome::failed_if(entries.is_empty()))
+            write_stdout(&match args.format {
+                DataFormat::Json => report::json::document(&doc),
+                DataFormat::Human => report::sds::table(&doc),
+            })?;
+            Ok(Outcome::failed_if(doc.entries.is_empty()))
         }
         Err(failure) => {
             let mut stderr = std::io::stderr().lock();
@@ -90,7 +92,7 @@ async fn lookup(
     engine: &Engine,
     planned: &PlannedEndpoint,
     query: &SdsQuery,
-) -> Result<Vec<crate::findings::DirectoryEntry>, ProbeFailure> {
+) -> Result<ldap::Found, ProbeFailure> {
     let ctx = engine.context(planned);
     let url = &planned.endpoint.url;
     let addresses = match url.ip {
@@ -109,13 +111,13 @@ async fn lookup(
         .take(crate::plan::MAX_ADDRESSES_PER_HOST)
     {
         let address = std::net::SocketAddr::new(ip, url.port);
-        match ldap::open(&ctx, address).await {
+        match ldap::open(&ctx, address, None).await {
             Ok(mut session) => {
                 let found = session
                     .search("ou=services,o=nhs", &query.filter, &query.attributes)
                     .await;
                 session.close().await;
-                return found.map(|f| f.entries);
+                return found;
             }
             Err(f) => {
                 last = Some(ProbeFailure {

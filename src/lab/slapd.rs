@@ -44,6 +44,8 @@ pub struct SlapdOptions {
     pub verify_client: &'static str,
     /// The host name the server certificate carries.
     pub host: String,
+    /// `require bind`: no operation before a bind (anonymous binds allowed).
+    pub require_bind: bool,
 }
 
 impl Default for SlapdOptions {
@@ -52,6 +54,7 @@ impl Default for SlapdOptions {
             extra_ldif: String::new(),
             verify_client: "allow",
             host: "ldap.int.test".to_string(),
+            require_bind: false,
         }
     }
 }
@@ -82,6 +85,7 @@ impl Slapd {
              TLSCACertificateFile {root}\n\
              TLSVerifyClient {verify}\n\
              sizelimit unlimited\n\
+             {require}\
              database mdb\n\
              suffix \"o=nhs\"\n\
              rootdn \"cn=admin,o=nhs\"\n\
@@ -91,6 +95,11 @@ impl Slapd {
             dir = dir.display(),
             root = lab.root_file.display(),
             verify = options.verify_client,
+            require = if options.require_bind {
+                "require bind\n"
+            } else {
+                ""
+            },
         );
         let conf_path = dir.join("slapd.conf");
         std::fs::write(&conf_path, conf).unwrap();

@@ -87,7 +87,7 @@ pub async fn application(
 ) -> Vec<Check> {
     match kind {
         CheckKind::Http => vec![http::check(ctx, address, session).await],
-        CheckKind::Ldap => ldap::checks(ctx, address).await,
+        CheckKind::Ldap => ldap::checks(ctx, address, session).await,
         CheckKind::Identity | CheckKind::Dns | CheckKind::Tcp | CheckKind::Tls => Vec::new(),
     }
 }

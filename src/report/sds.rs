@@ -1,5 +1,6 @@
 //! `int-check sds` output: the directory records found, as a table or JSON.
 
+use crate::documents::SdsDoc;
 use crate::findings::DirectoryEntry;
 
 /// Attributes the look-up asks for (MHS and Accredited System records).
@@ -28,10 +29,17 @@ fn first<'a>(entry: &'a DirectoryEntry, name: &str) -> &'a str {
     entry.get(name).first().map(String::as_str).unwrap_or("-")
 }
 
-pub fn table(directory: &str, filter: &str, entries: &[DirectoryEntry]) -> String {
-    let mut out = format!("{directory}  {filter}\n");
+pub fn table(doc: &SdsDoc) -> String {
+    let entries = &doc.entries;
+    let mut out = format!("{}  {}\n", doc.directory, doc.filter);
+    for url in &doc.references {
+        out.push_str(&format!("the directory referred to {url}\n"));
+    }
     if entries.is_empty() {
         out.push_str("no entries found\n");
+        if let Some(why) = &doc.truncated_by {
+            out.push_str(&format!("not every entry was read ({why})\n"));
+        }
         return out;
     }
     let is_as = |e: &DirectoryEntry| !e.get("nhsAsSvcIA").is_empty();
@@ -90,6 +98,12 @@ pub fn table(directory: &str, filter: &str, entries: &[DirectoryEntry]) -> Strin
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    out.push_str(&format!("{} entries\n", entries.len()));
+    match &doc.truncated_by {
+        Some(why) => out.push_str(&format!(
+            "{} entries shown; more were not read ({why})\n",
+            entries.len()
+        )),
+        None => out.push_str(&format!("{} entries\n", entries.len())),
+    }
     out
 }

@@ -344,3 +344,21 @@ async fn sds_command_failures_are_one_line_with_a_hint() {
         run.stderr
     );
 }
+
+/// LDAPv3 needs no bind to search, so an anonymous session searches at once; a directory that
+/// insists on a bind first gets an anonymous one and the search again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_that_requires_a_bind_gets_an_anonymous_one() {
+    let options = SlapdOptions {
+        require_bind: true,
+        ..SlapdOptions::default()
+    };
+    let (lab, slapd) = directory(options).await;
+    let profile = sds_profile(&lab, &slapd, "party_key = \"YES-0000806\"", "");
+    let run = run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(
+        search(&ldap_checks(&run), "party-key")["details"]["entries"],
+        5
+    );
+}

@@ -6,6 +6,7 @@ mod config;
 mod faults;
 mod http;
 mod ldap;
+mod ldap_hostile;
 mod netns;
 mod outputs;
 mod pipeline;
