@@ -44,6 +44,9 @@ reasons! {
     DnsNoAddress => "dns.no_address",
         "The name exists but has no A or AAAA record.",
         "The name has no address in this DNS view: compare with the HSCN DNS servers (--resolver 155.231.231.1) and report it to the NHS DNS team if they agree.";
+    DnsSinkhole => "dns.sinkhole",
+        "The name resolved to 0.0.0.0, :: or a loopback address: a DNS filter's or sinkhole's answer, not the service's.",
+        "A DNS filter (a corporate web filter, a security product, a Pi-hole-style blocker) answers for this name: ask your network team to let *.nhs.uk resolve normally, or query the HSCN resolvers with --resolver 155.231.231.1. If you reach INT through a local tunnel on purpose, set [dns] allow_loopback = true.";
     DnsHostsOverride => "dns.hosts_override",
         "The hosts file pins this name to fixed addresses.",
         "INT runs in AWS and its addresses are not constant: remove the entry from the hosts file and use the DNS service names (the NHS integration environments page says so).";

@@ -25,6 +25,7 @@ pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
     if !args.resolvers.is_empty() {
         cli.dns = Some(DnsDoc {
             servers: Some(args.resolvers.clone()),
+            allow_loopback: None,
         });
     }
     if args.client_cert.is_some() || args.client_key.is_some() {

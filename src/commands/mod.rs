@@ -156,7 +156,8 @@ impl Setup {
             deadline: options.deadline,
             retries: options.retries,
             progress: options.progress,
-            resolver: Resolver::new(&profile.dns_servers, self.timeout, &self.hosts_file),
+            resolver: Resolver::new(&profile.dns_servers, self.timeout, &self.hosts_file)
+                .allow_loopback(profile.allow_loopback),
             tls: TlsSetup::new(
                 self.provider.clone(),
                 profile.min_tls,

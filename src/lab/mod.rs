@@ -606,7 +606,7 @@ impl Lab {
     /// Writes a profile using the lab DNS and the lab G2 anchors.
     pub fn profile(&self, file: &str, endpoints: &[EndpointSpec], extra: &str) -> PathBuf {
         let mut text = format!(
-            "name = \"lab\"\ndescription = \"test lab\"\n{extra}\n[dns]\nservers = [\"{}\"]\n[trust]\nca_files = [\"{}\", \"{}\"]\n",
+            "name = \"lab\"\ndescription = \"test lab\"\n{extra}\n[dns]\nservers = [\"{}\"]\n# The lab lives on loopback.\nallow_loopback = true\n[trust]\nca_files = [\"{}\", \"{}\"]\n",
             self.dns.addr,
             self.root_file.display(),
             self.subca_file.display()

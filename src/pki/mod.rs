@@ -384,8 +384,19 @@ pub fn pinned_name(sha256: &str) -> Option<&'static str> {
 
 /// Tells what a file holds: PEM or DER, certificates or keys, and whether its extension lies.
 pub fn inspect_file(path: &Path) -> Result<FileInspection, UsageError> {
-    use rustls::pki_types::pem::SectionKind;
     let bytes = read_pki_file(path, "certificate or key")?;
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    Ok(inspect_bytes(&bytes, &extension))
+}
+
+/// What bytes hold, given the extension of the file they came from (lower case, no dot).
+pub fn inspect_bytes(bytes: &[u8], extension: &str) -> FileInspection {
+    use rustls::pki_types::pem::SectionKind;
+    let bytes = bytes.to_vec();
     let text = std::str::from_utf8(&bytes).ok();
     let mut items = Vec::new();
     let encoding = if text.is_some_and(|t| t.contains("-----BEGIN ")) {
@@ -437,17 +448,12 @@ pub fn inspect_file(path: &Path) -> Result<FileInspection, UsageError> {
     } else {
         "unknown"
     };
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
     let has_cert = items.iter().any(|i| matches!(i, FileItem::Certificate(_)));
     let has_key = items
         .iter()
         .any(|i| matches!(i, FileItem::PrivateKey(_) | FileItem::EncryptedPrivateKey));
     let is_pem = encoding != "DER" && encoding != "unknown";
-    let extension_lies = match extension.as_str() {
+    let extension_lies = match extension {
         "der" if is_pem => Some(
             "the extension .der says binary DER, but the file is PEM text (the NHS page's instructions produce exactly this): name it .pem, or write real DER with `int-check certs export --format der`"
                 .to_string(),
@@ -461,9 +467,9 @@ pub fn inspect_file(path: &Path) -> Result<FileInspection, UsageError> {
         )),
         _ => None,
     };
-    Ok(FileInspection {
+    FileInspection {
         encoding,
         items,
         extension_lies,
-    })
+    }
 }

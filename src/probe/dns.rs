@@ -23,6 +23,7 @@ pub struct Resolver {
     servers: Vec<(ResolverAddr, TokioResolver)>,
     timeout: Duration,
     hosts: HostsFile,
+    allow_loopback: bool,
 }
 
 /// The result of resolving one host, shared by every endpoint on that host.
@@ -54,7 +55,14 @@ impl Resolver {
             servers,
             timeout,
             hosts: HostsFile::load(hosts_file),
+            allow_loopback: false,
         }
+    }
+
+    /// Accept loopback answers (a local tunnel or a test lab) instead of failing them.
+    pub fn allow_loopback(mut self, allow: bool) -> Resolver {
+        self.allow_loopback = allow;
+        self
     }
 
     /// A label for reports: "system" or the server list.
@@ -92,6 +100,7 @@ impl Resolver {
         } else {
             self.resolve_servers(host).await
         };
+        let result = result.and_then(|resolved| self.not_a_sinkhole(host, resolved));
         DnsOutcome {
             result,
             duration: started.elapsed(),
@@ -124,6 +133,28 @@ impl Resolver {
             }
             Ok(Err(e)) => Err(classify_system_error(host, &e)),
         }
+    }
+
+    /// An answer of 0.0.0.0, :: or (unless allowed) a loopback address is a DNS filter's or
+    /// sinkhole's, not the service's: connecting there reaches this machine, not Spine.
+    fn not_a_sinkhole(&self, host: &str, resolved: Resolved) -> Result<Resolved, ProbeFailure> {
+        let bad: Vec<IpAddr> = resolved
+            .addresses
+            .iter()
+            .copied()
+            .filter(|ip| ip.is_unspecified() || (ip.is_loopback() && !self.allow_loopback))
+            .collect();
+        if bad.is_empty() {
+            return Ok(resolved);
+        }
+        Err(ProbeFailure::new(
+            Reason::DnsSinkhole,
+            format!(
+                "{} answered {host} with {}: a DNS filter or sinkhole answer, not a Spine address",
+                resolved.answered_by,
+                join_ips(&bad)
+            ),
+        ))
     }
 
     /// Asks every configured server at once; the first definite answer (addresses or
@@ -179,13 +210,13 @@ impl Resolver {
                 Err(f) => matches!(f.reason, Reason::DnsNxdomain | Reason::DnsNoAddress),
             };
             if definite {
-                if outcome.is_none() {
-                    outcome = Some(result);
-                }
-            } else {
-                failures.push(result.unwrap_err());
+                // The answer is in: a dead or slow server must not hold the phase.
+                outcome = Some(result);
+                break;
             }
+            failures.extend(result.err());
         }
+        queries.abort_all();
         let servers = self
             .servers
             .iter()
@@ -194,7 +225,7 @@ impl Resolver {
                 (
                     addr.to_string(),
                     if said.is_empty() {
-                        "no answer".into()
+                        "no answer (yet)".into()
                     } else {
                         said
                     },

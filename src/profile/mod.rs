@@ -101,6 +101,8 @@ pub struct HttpDoc {
 #[serde(deny_unknown_fields)]
 pub struct DnsDoc {
     pub servers: Option<Vec<ResolverAddr>>,
+    /// Accept loopback answers (a local tunnel or test lab); otherwise they are a sinkhole.
+    pub allow_loopback: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -298,6 +300,7 @@ impl ProfileDoc {
             let low = self.dns.take().unwrap_or_default();
             self.dns = Some(DnsDoc {
                 servers: pick(low.servers, dns.servers),
+                allow_loopback: pick(low.allow_loopback, dns.allow_loopback),
             });
         }
         if let Some(trust) = top.trust {
@@ -395,6 +398,8 @@ pub struct Profile {
     pub ods: Option<String>,
     /// Empty: use the system resolver.
     pub dns_servers: Vec<ResolverAddr>,
+    /// Loopback answers are accepted (a tunnel or lab), not failed as a sinkhole.
+    pub allow_loopback: bool,
     /// Empty: use the built-in G2 anchors.
     pub ca_files: Vec<PathBuf>,
     pub min_tls: MinTls,
@@ -522,6 +527,11 @@ impl Profile {
             party_key: doc.party_key,
             asid: doc.asid,
             ods: doc.ods,
+            allow_loopback: doc
+                .dns
+                .as_ref()
+                .and_then(|d| d.allow_loopback)
+                .unwrap_or(false),
             dns_servers: doc.dns.and_then(|d| d.servers).unwrap_or_default(),
             ca_files: trust.ca_files.unwrap_or_default(),
             min_tls: trust.min_tls.unwrap_or(MinTls::V1_2),

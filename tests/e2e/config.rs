@@ -29,6 +29,7 @@ fn example_config_parses_and_documents_every_key() {
         "asid",
         "ods",
         "servers",
+        "allow_loopback",
         "ca_files",
         "min_tls",
         "expiry_warning_days",

@@ -205,6 +205,11 @@ fn catalogue() -> Vec<Fault> {
                 .set("empty.int.test", DnsAnswer::Addresses(Vec::new()));
             Case::one(EndpointSpec::new("svc", "https://empty.int.test/"))
         }),
+        fault!("dns.sinkhole", "fail", "dns", |lab| {
+            // A filter's answer: 0.0.0.0 (and loopback, when the profile does not allow it).
+            lab.dns.point("msg.int.test", &["0.0.0.0".parse().unwrap()]);
+            Case::one(EndpointSpec::new("svc", "https://msg.int.test/"))
+        }),
         fault!("dns.hosts_override", "warn", "dns", |lab| {
             let mut case = served(&lab, "msg.int.test", |_| {}).await;
             let hosts = lab.write("hosts", "127.0.0.1 msg.int.test\n");

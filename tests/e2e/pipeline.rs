@@ -656,3 +656,80 @@ async fn a_panicking_probe_costs_its_endpoint_not_the_run() {
     assert_eq!(status(&run.check("second", "tls")).0, "pass");
     assert_eq!(status(&run.check("second", "http")).0, "pass");
 }
+
+/// 0.0.0.0 is always a filter's answer; a loopback answer is one too unless the profile says
+/// it reaches INT through a local tunnel ([dns] allow_loopback).
+#[tokio::test(flavor = "multi_thread")]
+async fn sinkhole_answers_fail_and_loopback_needs_saying_so() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let strict = lab.write("strict.toml", "[dns]\nallow_loopback = false\n");
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--config",
+        p(&strict),
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    let dns = run.check("svc", "dns");
+    assert_eq!(status(&dns), ("fail", "dns.sinkhole"));
+    assert!(
+        dns["message"].as_str().unwrap().contains("127.0.0.1"),
+        "{dns:#}"
+    );
+    assert!(dns["hint"].as_str().unwrap().contains("allow_loopback"));
+    assert_eq!(status(&run.check("svc", "tcp")).0, "skip");
+    // The lab's own profile allows loopback: the same endpoint passes.
+    let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+/// With one configured DNS server dead and another answering, the DNS phase ends when the
+/// answer arrives, not at the timeout; the report says the dead one gave no answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_dns_server_does_not_hold_the_phase() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let dead_addr = dead.local_addr().unwrap().to_string();
+    let live = lab.dns.addr.to_string();
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "4s",
+        "--resolver",
+        &dead_addr,
+        "--resolver",
+        &live,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let dns = run.check("svc", "dns");
+    assert!(dns["duration_ms"].as_u64().unwrap() < 1000, "{dns:#}");
+    assert_eq!(dns["details"]["servers"][&dead_addr], "no answer (yet)");
+    assert_eq!(dns["details"]["resolver"], live);
+    assert!(run.elapsed.as_secs_f64() < 3.0, "took {:?}", run.elapsed);
+    drop(dead);
+}
