@@ -74,6 +74,9 @@ reasons! {
     TlsHandshakeTimeout => "tls.handshake_timeout",
         "The TCP connection opened but the TLS handshake did not finish within the timeout.",
         "Something accepts the connection but does not speak TLS back: often a firewall or proxy that passes TCP but holds the traffic. Check the port, and any TLS-inspecting proxy on the path.";
+    TlsNotTls => "tls.not_tls",
+        "The port answered, but not with TLS: plain HTTP, an SSH or mail banner, or other bytes (the message quotes them).",
+        "The URL points at the wrong port or service, or something on the path answers in its place: check the port (Spine: 443 for HTTPS, 636 for LDAPS) and any proxy or load balancer in front of the service.";
     TlsExpired => "tls.expired",
         "A certificate in the server's chain has expired (the message says which and when).",
         "If the date looks wrong, check this machine's clock. Otherwise the service is presenting an expired certificate: report it to the NHS national service desk.";

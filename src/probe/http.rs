@@ -271,7 +271,10 @@ fn no_answer(
             };
             ProbeFailure::new(
                 Reason::HttpClientCertRejected,
-                format!("the service {what} (alert {alert:?})"),
+                format!(
+                    "the service {what} (TLS alert {})",
+                    super::tls::alert_name(alert)
+                ),
             )
             .raw(error_chain(error))
         }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod ldap;
 pub mod tcp;
 pub mod tls;
+pub mod wire_bytes;
 
 use std::fmt;
 use std::net::SocketAddr;

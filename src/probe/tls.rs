@@ -19,6 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::wire_bytes::{Recorded, not_tls};
 use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{ChainCert, Check, CheckKind};
 use crate::pki::{CertInfo, TrustStore, rfc3339};
@@ -495,7 +496,7 @@ fn server_name_text(name: &ServerName<'_>) -> String {
 
 /// A verified TLS connection the application phase can use instead of connecting again.
 pub struct Session {
-    pub stream: tokio_rustls::client::TlsStream<TcpStream>,
+    pub stream: tokio_rustls::client::TlsStream<Recorded>,
     /// Whether the server asked for a client certificate during the handshake.
     pub client_cert_requested: bool,
 }
@@ -519,6 +520,7 @@ pub async fn check(
     };
     let (config, recorder) = setup.client_config(ctx.trust);
     let connector = TlsConnector::from(Arc::new(config));
+    let (stream, first_bytes) = Recorded::new(stream);
     let handshake = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
     let handshake_time = started.elapsed();
     let sent_cert = setup.has_identity();
@@ -526,6 +528,10 @@ pub async fn check(
     let mut tls = match handshake {
         Err(_) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
+            // A banner (SSH, SMTP) then silence is a wrong port, not a slow TLS server.
+            if let Some(what) = not_tls(&first_bytes.get()) {
+                return (check.fail(Reason::TlsNotTls, what), None);
+            }
             let message = format!(
                 "the TCP connection opened but the TLS handshake did not finish within {}",
                 secs(timeout)
@@ -534,7 +540,10 @@ pub async fn check(
         }
         Ok(Err(error)) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
-            let failure = classify_failure(&error, &recorder, sent_cert, false);
+            let failure = match not_tls(&first_bytes.get()) {
+                Some(what) => ProbeFailure::new(Reason::TlsNotTls, what).raw(&error),
+                None => classify_failure(&error, &recorder, sent_cert, false),
+            };
             return (check.failed(failure), None);
         }
         Ok(Ok(tls)) => tls,
@@ -702,7 +711,7 @@ fn classify_failure(
             Reason::TlsProtocolVersion,
             "the server offers no TLS version or cipher suite this client accepts; Spine requires TLS 1.2 or later".to_string(),
         ),
-        Some(other) => (Reason::TlsHandshakeFailed, format!("TLS error: {other}")),
+        Some(other) => (Reason::TlsHandshakeFailed, rustls_error_words(other)),
         None => match error.kind() {
             ErrorKind::UnexpectedEof
             | ErrorKind::ConnectionReset
@@ -712,6 +721,13 @@ fn classify_failure(
                     (
                         Reason::TlsClientCertRequired,
                         "the server asked for a client certificate and dropped the connection when none was sent".into(),
+                    )
+                } else if asked {
+                    // The alert, if any, was lost in the reset: the server's last act was to
+                    // receive our certificate.
+                    (
+                        Reason::TlsClientCertRejected,
+                        "the server dropped the connection right after receiving our client certificate: it rejected it".into(),
                     )
                 } else {
                     (
@@ -729,6 +745,50 @@ fn classify_failure(
     ProbeFailure::new(reason, message).raw(error)
 }
 
+/// An alert by its name in the TLS specifications (RFC 8446 section 6), e.g. `unknown_ca`.
+pub fn alert_name(alert: AlertDescription) -> String {
+    let debug = format!("{alert:?}");
+    let mut name = String::with_capacity(debug.len() + 4);
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+        } else {
+            name.push(c);
+        }
+    }
+    // rustls names an alert it does not know `Unknown(0x..)`.
+    name.replace("unknown(", "alert (")
+}
+
+/// A rustls error in words a person can act on (the error itself goes into the details).
+fn rustls_error_words(error: &rustls::Error) -> String {
+    use rustls::Error as E;
+    use rustls::InvalidMessage as M;
+    match error {
+        E::InvalidMessage(M::HandshakePayloadTooLarge | M::MessageTooLarge) => {
+            "the server sent a handshake message (usually its certificate chain) larger than the 64 KiB a TLS client accepts: the server sends too many or too large certificates".to_string()
+        }
+        E::InvalidMessage(_) => {
+            "the server sent a message that is not valid TLS: a broken TLS implementation, or something on the path rewriting the traffic".to_string()
+        }
+        E::PeerMisbehaved(_) => {
+            "the server broke the TLS protocol during the handshake (a broken TLS implementation or a middlebox)".to_string()
+        }
+        E::NoCertificatesPresented => "the server sent no certificate".to_string(),
+        E::DecryptError => {
+            "a handshake message did not decrypt: the connection was altered on the way, or the server is broken".to_string()
+        }
+        E::InvalidCertificate(_) => "the server's certificate was rejected".to_string(),
+        E::PeerIncompatible(_) => {
+            "the server offers no TLS version or cipher suite this client accepts; Spine requires TLS 1.2 or later".to_string()
+        }
+        _ => "the TLS handshake failed".to_string(),
+    }
+}
+
 fn classify_alert(
     alert: AlertDescription,
     asked: bool,
@@ -736,7 +796,7 @@ fn classify_alert(
     after_handshake: bool,
 ) -> (Reason, String) {
     use AlertDescription as A;
-    let name = format!("{alert:?}");
+    let name = alert_name(alert);
     // In TLS 1.3 our side of the handshake is over when the server judges our certificate,
     // so any alert after it is about the certificate. Servers (rustls, OpenSSL) answer a
     // certificate whose signature does not verify with decrypt_error.
@@ -770,6 +830,9 @@ fn classify_alert(
             Reason::TlsClientCertRequired,
             "the server asked for a client certificate and failed the handshake when none was sent (alert handshake_failure)".into(),
         ),
-        _ => (Reason::TlsHandshakeFailed, format!("the server sent TLS alert {name}")),
+        _ => (
+            Reason::TlsHandshakeFailed,
+            format!("the server ended the handshake with the TLS alert {name}"),
+        ),
     }
 }

@@ -301,9 +301,15 @@ fn catalogue() -> Vec<Fault> {
             .await
             .args(&["--client-cert", p(&cert), "--client-key", p(&key)])
         }),
-        fault!("tls.handshake_failed", "fail", "tls", |lab| {
+        fault!("tls.not_tls", "fail", "tls", |lab| {
             // Not TLS at all: an HTTP server answers the ClientHello in plain text.
             let addr = raw_peer(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
+        }),
+        fault!("tls.handshake_failed", "fail", "tls", |lab| {
+            // A TLS server that refuses the handshake outright (alert handshake_failure).
+            let addr = raw_peer(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]).await;
             lab.dns.point("msg.int.test", &[lo(1)]);
             Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
         }),

@@ -9,5 +9,6 @@ mod ldap;
 mod ldap_hostile;
 mod netns;
 mod outputs;
+mod peers;
 mod pipeline;
 mod schemas;

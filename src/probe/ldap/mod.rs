@@ -21,6 +21,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::tls::Session as TlsSession;
+use super::wire_bytes::Recorded;
 use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind, DirectoryEntry};
 use crate::profile::SearchDoc;
@@ -64,7 +65,7 @@ enum Frame {
 
 /// A directory session over a verified TLS connection.
 pub struct Session {
-    stream: TlsStream<TcpStream>,
+    stream: TlsStream<Recorded>,
     buffer: Vec<u8>,
     next_id: i64,
     timeout: Duration,
@@ -112,7 +113,7 @@ pub async fn open(
 async fn connect(
     ctx: &ProbeContext<'_>,
     address: SocketAddr,
-) -> Result<(TlsStream<TcpStream>, bool), ProbeFailure> {
+) -> Result<(TlsStream<Recorded>, bool), ProbeFailure> {
     let timeout = ctx.timeout;
     let tcp = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
         Err(_) => {
@@ -143,6 +144,7 @@ async fn connect(
         )
     })?;
     let connector = TlsConnector::from(Arc::new(config));
+    let (tcp, first_bytes) = Recorded::new(tcp);
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Err(_) => Err(ProbeFailure::new(
             Reason::LdapTimeout,
@@ -154,6 +156,10 @@ async fn connect(
         Ok(Err(e)) => Err(recorder
             .assessment()
             .and_then(|a| a.problem)
+            .or_else(|| {
+                super::wire_bytes::not_tls(&first_bytes.get())
+                    .map(|what| ProbeFailure::new(Reason::TlsNotTls, what).raw(&e))
+            })
             .unwrap_or_else(|| {
                 ProbeFailure::new(
                     Reason::TlsHandshakeFailed,
@@ -233,17 +239,21 @@ impl Session {
         match (alert, self.client_cert) {
             (Some(alert), (true, true)) => ProbeFailure::new(
                 Reason::TlsClientCertRejected,
-                format!("the directory rejected our client certificate (TLS alert {alert:?})"),
+                format!("the directory rejected our client certificate (TLS alert {})", super::tls::alert_name(alert)),
             ),
             (Some(alert), (true, false)) => ProbeFailure::new(
                 Reason::TlsClientCertRequired,
                 format!(
-                    "the directory requires a client certificate and none is configured (TLS alert {alert:?})"
+                    "the directory requires a client certificate and none is configured (TLS alert {})",
+                    super::tls::alert_name(alert)
                 ),
             ),
             (Some(alert), _) => ProbeFailure::new(
                 Reason::LdapProtocolError,
-                format!("the directory ended the TLS session {doing} (alert {alert:?})"),
+                format!(
+                    "the directory ended the TLS session {doing} (TLS alert {})",
+                    super::tls::alert_name(alert)
+                ),
             ),
             (None, _) => ProbeFailure::new(
                 Reason::LdapProtocolError,

@@ -1,0 +1,180 @@
+//! Peers that do not speak what the URL says, named by what they said; and a chain served by
+//! OpenSSL's own s_server, judged the same way as `openssl s_client` judges it.
+
+use int_check::lab::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A raw TCP peer: `greeting` on connect (a banner), then `reply` to whatever arrives.
+async fn peer(greeting: &'static [u8], reply: &'static [u8]) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = stream.write_all(greeting).await;
+                let mut buf = [0u8; 1024];
+                if matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {
+                    let _ = stream.write_all(reply).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peers_that_are_not_tls_are_named_by_what_they_said() {
+    for (greeting, reply, expected) in [
+        (
+            &b""[..],
+            &b"HTTP/1.1 400 Bad Request\r\n\r\n"[..],
+            "plain HTTP, not TLS: 'HTTP/1.1 400 Bad Request'",
+        ),
+        (
+            b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n",
+            b"",
+            "an SSH server answered on this port, not TLS: 'SSH-2.0-OpenSSH_9.2p1 Debian'",
+        ),
+        (
+            b"220 mail.example ESMTP Postfix\r\n",
+            b"",
+            "banner answered on this port, not TLS: '220 mail.example ESMTP Postfix'",
+        ),
+        (
+            b"",
+            b"\x00\x01garbage\xff",
+            "bytes that are not TLS: '\\x00\\x01garbage\\xff'",
+        ),
+    ] {
+        let lab = Lab::start().await;
+        let addr = peer(greeting, reply).await;
+        lab.dns.point("msg.int.test", &[lo(1)]);
+        let profile = lab.profile(
+            "p.toml",
+            &[EndpointSpec::new(
+                "svc",
+                format!("https://msg.int.test:{}/", addr.port()),
+            )],
+            "",
+        );
+        let run = run(&[
+            "--profile",
+            p(&profile),
+            "--format",
+            "json",
+            "--timeout",
+            "2s",
+        ])
+        .await;
+        assert_eq!(run.code, 1);
+        let tls = run.check("svc", "tls");
+        assert_eq!(status(&tls), ("fail", "tls.not_tls"), "{tls:#}");
+        let message = tls["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+        assert!(tls["hint"].as_str().unwrap().contains("port"));
+        assert!(run.elapsed.as_secs_f64() < 3.0);
+    }
+}
+
+/// `openssl s_server` serving a leaf whose issuer (the SubCA) it does not send, and then one
+/// from a CA nobody pinned: int-check and `openssl s_client -verify_return_error` agree.
+#[tokio::test(flavor = "multi_thread")]
+async fn chains_served_by_openssl_are_judged_like_openssl_does() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let cert = lab.write("leaf.pem", &leaf.pem);
+    let key = lab.write("leaf.key", &leaf.key_pem);
+    let stranger = Pki::g2();
+    let rogue = stranger.leaf(&LeafSpec::server("msg.int.test"));
+    let rogue_chain = lab.write("rogue.pem", &format!("{}{}", rogue.pem, stranger.subca.pem));
+    let rogue_key = lab.write("rogue.key", &rogue.key_pem);
+    let bundle = lab.write(
+        "anchors.pem",
+        &format!("{}{}", lab.pki.root.pem, lab.pki.subca.pem),
+    );
+    let root_only = lab.write("root.pem", &lab.pki.root.pem);
+    for (chain, key, ours, openssl_ok) in [
+        // Leaf only: the profile knows the SubCA, so int-check completes the chain and warns;
+        // OpenSSL with only the root cannot build it.
+        (&cert, &key, ("warn", "tls.missing_intermediate"), false),
+        (
+            &rogue_chain,
+            &rogue_key,
+            ("fail", "tls.untrusted_issuer"),
+            false,
+        ),
+    ] {
+        let port = closed_port(lo(1)).await;
+        let mut server = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-cert", p(chain), "-key", p(key), "-www"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl CLI");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 10, "s_server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        lab.dns.point("msg.int.test", &[lo(1)]);
+        let profile = lab.profile(
+            "p.toml",
+            &[EndpointSpec::new(
+                "svc",
+                format!("https://msg.int.test:{port}/"),
+            )],
+            "",
+        );
+        let run = run(&[
+            "--profile",
+            p(&profile),
+            "--format",
+            "json",
+            "--only",
+            "tls",
+        ])
+        .await;
+        assert_eq!(status(&run.check("svc", "tls")), ours, "{}", run.stdout);
+        let client = std::process::Command::new("openssl")
+            .args(["s_client", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args([
+                "-servername",
+                "msg.int.test",
+                "-verify_return_error",
+                "-CAfile",
+                p(&root_only),
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            client.status.success(),
+            openssl_ok,
+            "{}",
+            String::from_utf8_lossy(&client.stdout)
+        );
+        // With the SubCA in OpenSSL's bundle too, OpenSSL accepts the leaf-only chain, as we do.
+        if ours.0 == "warn" {
+            let client = std::process::Command::new("openssl")
+                .args(["s_client", "-connect"])
+                .arg(format!("127.0.0.1:{port}"))
+                .args([
+                    "-servername",
+                    "msg.int.test",
+                    "-verify_return_error",
+                    "-CAfile",
+                    p(&bundle),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert!(client.status.success());
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+}
