@@ -89,6 +89,24 @@ reasons! {
     TlsUntrustedIssuer => "tls.untrusted_issuer",
         "The server's chain does not lead to a trusted anchor of this profile (for INT: NHS PTL Root Authority G2 via NHS INT Authentication G2).",
         "If the issuer is a proxy or firewall CA, something is intercepting TLS: exempt Spine hosts from inspection. If it is an NHS CA, install the G2 Root (Trusted Root Certification Authorities) and SubCA (Intermediate Certification Authorities) from the NHS page, or pass them with --ca-file.";
+    TlsSelfSigned => "tls.self_signed",
+        "The server's certificate is self-signed: no CA issued it.",
+        "The service presents a placeholder or default certificate instead of its INT certificate: report it to the service owner (for Spine, the NHS national service desk), or check you reached the right host and port.";
+    TlsLeafUsage => "tls.leaf_usage",
+        "The server's certificate is not allowed for a TLS server: a CA certificate, an extended key usage without serverAuth, or a keyUsage without digitalSignature.",
+        "The service is presenting the wrong certificate (a CA or a client certificate): report it to the service owner; clients are right to refuse it.";
+    TlsChainStructure => "tls.chain_structure",
+        "The chain breaks a rule of certificate paths: a non-CA used as an issuer, a path-length or name-constraint violation, an unknown critical extension, or too many certificates.",
+        "The server's chain is built wrongly: report the chain in the details to the service owner. If an intermediate is the problem, compare it with the one published on the NHS page.";
+    TlsWeakSignature => "tls.weak_signature",
+        "A certificate in the chain is signed with SHA-1 or MD5, which are broken and refused.",
+        "The service must replace the certificate (or intermediate) named in the message with one signed with SHA-256 or better: report it to the service owner.";
+    TlsWeakKey => "tls.weak_key",
+        "A certificate in the chain has an RSA key below 2048 bits.",
+        "The service must replace the certificate named in the message with one with a key of 2048 bits or more: report it to the service owner.";
+    TlsUnsupportedAlgorithm => "tls.unsupported_algorithm",
+        "The chain uses a signature or key algorithm this tool cannot verify; the chain may be valid.",
+        "Not necessarily a server fault: check the same service with an OpenSSL-based client (openssl s_client -verify_return_error). If it verifies there, your own client may still need the algorithm.";
     TlsProtocolVersion => "tls.protocol_version",
         "The server and this tool share no TLS version at or above the profile's min_tls.",
         "Spine requires TLS 1.2 or later: if the server really offers less, report it; if min_tls is 1.3 in your profile, lower it to 1.2.";

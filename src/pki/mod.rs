@@ -226,6 +226,19 @@ pub struct CertInfo {
     pub client_auth_eku: Option<bool>,
     /// The DER of the subject name.
     pub subject_der: Vec<u8>,
+    /// The signature algorithm, by name (`sha256WithRSAEncryption`, `ecdsa-with-SHA1`, ...).
+    pub signature_algorithm: String,
+    /// SHA-1 or MD5: broken for signatures.
+    pub weak_signature: bool,
+    /// basicConstraints: `Some(pathlen)` for a CA (`Some(None)` without a limit), `None` otherwise.
+    pub ca: Option<Option<u32>>,
+    /// `None` without an extendedKeyUsage extension; else whether it allows serverAuth.
+    pub server_auth_eku: Option<bool>,
+    /// `None` without a keyUsage extension; else whether it allows digitalSignature and
+    /// keyEncipherment.
+    pub key_usage: Option<(bool, bool)>,
+    /// Critical extensions this tool does not know (by OID).
+    pub unknown_critical: Vec<String>,
 }
 
 impl CertInfo {
@@ -263,7 +276,47 @@ impl CertInfo {
             .ok()
             .flatten()
             .map(|eku| eku.value.client_auth || eku.value.any);
+        let server_auth_eku = cert
+            .extended_key_usage()
+            .ok()
+            .flatten()
+            .map(|eku| eku.value.server_auth || eku.value.any);
+        let key_usage = cert
+            .key_usage()
+            .ok()
+            .flatten()
+            .map(|ku| (ku.value.digital_signature(), ku.value.key_encipherment()));
+        let ca = match cert.basic_constraints() {
+            Ok(Some(bc)) if bc.value.ca => Some(bc.value.path_len_constraint),
+            _ => None,
+        };
+        let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
+        let (signature_algorithm, weak_signature) = signature_name(&sig_oid);
+        const KNOWN: [&str; 9] = [
+            "2.5.29.15", // keyUsage
+            "2.5.29.17", // subjectAltName
+            "2.5.29.19", // basicConstraints
+            "2.5.29.37", // extendedKeyUsage
+            "2.5.29.30", // nameConstraints
+            "2.5.29.32", // certificatePolicies
+            "2.5.29.36", // policyConstraints
+            "2.5.29.54", // inhibitAnyPolicy
+            "2.5.29.14", // subjectKeyIdentifier
+        ];
+        let unknown_critical = cert
+            .extensions()
+            .iter()
+            .filter(|e| e.critical)
+            .map(|e| e.oid.to_id_string())
+            .filter(|oid| !KNOWN.contains(&oid.as_str()))
+            .collect();
         Some(CertInfo {
+            signature_algorithm,
+            weak_signature,
+            ca,
+            server_auth_eku,
+            key_usage,
+            unknown_critical,
             serial: cert.raw_serial_as_string(),
             key,
             rsa_bits,
@@ -297,6 +350,27 @@ impl CertInfo {
     }
 }
 
+/// A signature algorithm's name, and whether it is broken (SHA-1, MD5).
+fn signature_name(oid: &str) -> (String, bool) {
+    let (name, weak) = match oid {
+        "1.2.840.113549.1.1.4" => ("md5WithRSAEncryption", true),
+        "1.2.840.113549.1.1.5" => ("sha1WithRSAEncryption", true),
+        "1.2.840.10045.4.1" => ("ecdsa-with-SHA1", true),
+        "1.2.840.10040.4.3" => ("dsa-with-SHA1", true),
+        "1.2.840.113549.1.1.11" => ("sha256WithRSAEncryption", false),
+        "1.2.840.113549.1.1.12" => ("sha384WithRSAEncryption", false),
+        "1.2.840.113549.1.1.13" => ("sha512WithRSAEncryption", false),
+        "1.2.840.113549.1.1.10" => ("RSASSA-PSS", false),
+        "1.2.840.10045.4.3.2" => ("ecdsa-with-SHA256", false),
+        "1.2.840.10045.4.3.3" => ("ecdsa-with-SHA384", false),
+        "1.2.840.10045.4.3.4" => ("ecdsa-with-SHA512", false),
+        "1.3.101.112" => ("Ed25519", false),
+        "1.3.101.113" => ("Ed448", false),
+        other => return (other.to_string(), false),
+    };
+    (name.to_string(), weak)
+}
+
 /// SHA-256 fingerprint as colon-separated upper-case hex, the way the NHS page and openssl print it.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
@@ -310,9 +384,16 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 /// Seconds since the epoch as RFC 3339 (UTC).
 pub fn rfc3339(seconds: i64) -> String {
+    // X.509 dates stop at 9999-12-31 ("no expiry"); anything beyond is shown as that.
     jiff::Timestamp::from_second(seconds)
         .map(|t| t.to_string())
-        .unwrap_or_else(|_| seconds.to_string())
+        .unwrap_or_else(|_| {
+            if seconds > 0 {
+                "9999-12-31T23:59:59Z".to_string()
+            } else {
+                "0001-01-01T00:00:00Z".to_string()
+            }
+        })
 }
 
 #[cfg(test)]

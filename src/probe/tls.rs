@@ -26,8 +26,6 @@ use crate::pki::{CertInfo, TrustStore, rfc3339};
 use crate::profile::MinTls;
 use crate::reasons::Reason;
 
-/// Servers may send any number of certificates; we look at this many at most.
-const MAX_CHAIN: usize = 10;
 /// The shortest wait for a TLS 1.3 server's verdict on our client certificate.
 const MIN_ALERT_WAIT: Duration = Duration::from_millis(25);
 
@@ -237,8 +235,9 @@ impl Recorder {
     ) -> Assessment {
         let (trust, provider, expiry_warning) =
             (&*self.trust, &*self.provider, self.expiry_warning);
-        let presented: Vec<CertificateDer<'_>> =
-            intermediates.iter().take(MAX_CHAIN - 1).cloned().collect();
+        // Every certificate sent, in any order (RFC 8446 4.4.2): rustls bounds the whole message
+        // (64 KiB), webpki bounds the path building.
+        let presented: Vec<CertificateDer<'_>> = intermediates.to_vec();
         let chain: Vec<CertInfo> = std::iter::once(end_entity)
             .chain(presented.iter())
             .filter_map(CertInfo::of)
@@ -302,6 +301,33 @@ impl Recorder {
                 return assessment;
             }
         };
+        // What webpki does not judge: the leaf's own key (it signs the handshake) and its key
+        // usage (rustls ignores keyUsage; OpenSSL and others do not).
+        if let Some(leaf) = assessment.chain.first() {
+            if let Some(bits) = leaf.rsa_bits.filter(|b| *b < 2048) {
+                assessment.problem = Some(ProbeFailure::new(
+                    Reason::TlsWeakKey,
+                    format!(
+                        "{} has an RSA key of {bits} bits; at least 2048 are required",
+                        at(&assessment.chain, 0)
+                    ),
+                ));
+                return assessment;
+            }
+            if let Some((signature, encipherment)) = leaf.key_usage
+                && !signature
+                && !(encipherment && leaf.rsa_bits.is_some())
+            {
+                assessment.problem = Some(ProbeFailure::new(
+                    Reason::TlsLeafUsage,
+                    format!(
+                        "{} has a keyUsage that does not allow digitalSignature, which a TLS server key needs",
+                        at(&assessment.chain, 0)
+                    ),
+                ));
+                return assessment;
+            }
+        }
 
         if let Err(error) = ee.verify_is_valid_for_subject_name(server_name) {
             let leaf = assessment.chain.first();
@@ -365,14 +391,10 @@ impl Recorder {
             .chain(path.iter().filter_map(CertInfo::of))
             .chain(root)
             .collect();
-        if let Some(expired) = elements.iter().find(|c| c.not_after < now_secs) {
+        if elements.iter().any(|c| c.not_after < now_secs) {
             assessment.problem = Some(ProbeFailure::new(
                 Reason::TlsExpired,
-                format!(
-                    "{} expired on {}",
-                    short_name(expired),
-                    rfc3339(expired.not_after)
-                ),
+                expired_text(&elements, trust, now_secs),
             ));
             return assessment;
         }
@@ -392,6 +414,26 @@ impl Recorder {
     }
 }
 
+/// `'NHS INT Authentication G2' (position 2 of the chain)`: how a report names one element.
+fn at(chain: &[CertInfo], index: usize) -> String {
+    match (chain.get(index), index) {
+        (Some(cert), 0) => format!("the server's certificate {}", short_name(cert)),
+        (Some(cert), i) => format!("{} (position {} of the chain)", short_name(cert), i + 1),
+        (None, _) => "a certificate of the chain".to_string(),
+    }
+}
+
+/// The pinned certificate (anchor or known intermediate) with the same subject as `cert`.
+fn pinned_namesake(trust: &TrustStore, cert: &CertInfo) -> Option<CertInfo> {
+    trust
+        .roots
+        .iter()
+        .chain(trust.intermediates.iter())
+        .filter_map(CertInfo::of)
+        .find(|p| p.subject == cert.subject)
+}
+
+/// Names the fault behind webpki's verdict, from what the chain itself shows.
 fn chain_problem(
     error: &webpki::Error,
     chain: &[CertInfo],
@@ -401,27 +443,155 @@ fn chain_problem(
     use webpki::Error as E;
     let top = chain.last();
     let issuer = top.map(|c| c.issuer.clone()).unwrap_or_default();
+    // Issuers only: a self-signed root's own signature is never checked.
+    let issuers = || {
+        chain
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.self_signed || chain.len() == 1)
+    };
     let (reason, message) = match error {
-        E::CertExpired { .. } => {
-            let expired = chain.iter().find(|c| c.not_after < now);
-            let text = match expired {
-                Some(c) => format!("{} expired on {}", short_name(c), rfc3339(c.not_after)),
-                None => "a certificate in the chain has expired".to_string(),
-            };
-            (Reason::TlsExpired, text)
-        }
+        E::CertExpired { .. } => (Reason::TlsExpired, expired_text(chain, trust, now)),
         E::CertNotValidYet { .. } => {
-            let early = chain.iter().find(|c| c.not_before > now);
+            let early = chain.iter().position(|c| c.not_before > now);
             let text = match early {
-                Some(c) => format!(
+                Some(i) => format!(
                     "{} is not valid until {}",
-                    short_name(c),
-                    rfc3339(c.not_before)
+                    at(chain, i),
+                    rfc3339(chain[i].not_before)
                 ),
                 None => "a certificate in the chain is not valid yet".to_string(),
             };
             (Reason::TlsNotYetValid, text)
         }
+        E::CaUsedAsEndEntity => (
+            Reason::TlsLeafUsage,
+            format!(
+                "{} is a CA certificate (basicConstraints CA:TRUE), not a server certificate",
+                at(chain, 0)
+            ),
+        ),
+        E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => (
+            Reason::TlsLeafUsage,
+            format!(
+                "{} is not for TLS servers: its extended key usage lacks serverAuth",
+                at(chain, 0)
+            ),
+        ),
+        E::EndEntityUsedAsCa => {
+            let culprit = (1..chain.len())
+                .find(|i| chain[*i].ca.is_none())
+                .unwrap_or(1);
+            (
+                Reason::TlsChainStructure,
+                format!(
+                    "{} is not a CA certificate, but the chain uses it to issue {}",
+                    at(chain, culprit),
+                    short_name(
+                        &chain[culprit.saturating_sub(1).min(chain.len().saturating_sub(1))]
+                    )
+                ),
+            )
+        }
+        E::PathLenConstraintViolated => {
+            let limited = (1..chain.len())
+                .find_map(|i| chain[i].ca.flatten().map(|n| (i, n)))
+                .map(|(i, n)| format!("{} allows {n} CA(s) below it", at(chain, i)))
+                .unwrap_or_else(|| "an issuing CA limits the path length".to_string());
+            (
+                Reason::TlsChainStructure,
+                format!("the chain has more CA certificates than allowed: {limited}"),
+            )
+        }
+        E::NameConstraintViolation => (
+            Reason::TlsChainStructure,
+            format!(
+                "{} names a host outside the name constraints of a CA that issued it",
+                at(chain, 0)
+            ),
+        ),
+        E::UnsupportedCriticalExtension => {
+            let found = chain
+                .iter()
+                .enumerate()
+                .find_map(|(i, c)| c.unknown_critical.first().map(|oid| (i, oid.clone())));
+            let text = match found {
+                Some((i, oid)) => format!(
+                    "{} carries a critical extension ({oid}) that TLS clients do not understand and must refuse",
+                    at(chain, i)
+                ),
+                None => {
+                    "a certificate carries a critical extension TLS clients must refuse".to_string()
+                }
+            };
+            (Reason::TlsChainStructure, text)
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            if let Some((i, cert)) = issuers().find(|(_, c)| c.weak_signature) {
+                (
+                    Reason::TlsWeakSignature,
+                    format!(
+                        "{} is signed with {} (SHA-1 or MD5), which is broken: clients refuse it",
+                        at(chain, i),
+                        cert.signature_algorithm
+                    ),
+                )
+            } else if let Some((i, cert)) = chain
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.rsa_bits.is_some_and(|b| b < 2048))
+            {
+                (
+                    Reason::TlsWeakKey,
+                    format!(
+                        "{} has an RSA key of {} bits; at least 2048 are required",
+                        at(chain, i),
+                        cert.rsa_bits.unwrap_or_default()
+                    ),
+                )
+            } else {
+                let alg = issuers()
+                    .map(|(_, c)| c.signature_algorithm.clone())
+                    .next()
+                    .unwrap_or_default();
+                (
+                    Reason::TlsUnsupportedAlgorithm,
+                    format!(
+                        "the chain uses a signature algorithm this tool cannot verify ({alg}); it may well be valid, and OpenSSL-based clients can accept it: this result alone is not a server fault"
+                    ),
+                )
+            }
+        }
+        E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch => {
+            // A certificate that carries a pinned certificate's name but is not it.
+            let impostor = chain.iter().enumerate().skip(1).find_map(|(i, c)| {
+                pinned_namesake(trust, c)
+                    .filter(|p| p.sha256 != c.sha256)
+                    .map(|p| (i, p))
+            });
+            let text = match impostor {
+                Some((i, pinned)) => format!(
+                    "{} carries the name of the pinned {} but is not it (SHA-256 {} instead of {}): a stale or impostor intermediate, whose signature does not verify with the pinned certificate",
+                    at(chain, i),
+                    short_name(&pinned),
+                    chain[i].sha256,
+                    pinned.sha256
+                ),
+                None => format!(
+                    "issued by a CA named {issuer}, but its signature does not verify against the pinned certificate of that name: a different (rogue or replaced) CA"
+                ),
+            };
+            (Reason::TlsUntrustedIssuer, text)
+        }
+        E::UnknownIssuer if chain.first().is_some_and(|c| c.self_signed) => (
+            Reason::TlsSelfSigned,
+            format!(
+                "{} is self-signed: no CA issued it, so it cannot chain to {}",
+                at(chain, 0),
+                trust_label(trust)
+            ),
+        ),
         E::UnknownIssuer => (
             Reason::TlsUntrustedIssuer,
             format!(
@@ -429,14 +599,25 @@ fn chain_problem(
                 trust_label(trust)
             ),
         ),
-        E::InvalidSignatureForPublicKey
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-        | E::UnsupportedSignatureAlgorithmContext(_)
-        | E::SignatureAlgorithmMismatch => (
-            Reason::TlsUntrustedIssuer,
+        E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded
+        | E::MaximumPathDepthExceeded => (
+            Reason::TlsChainStructure,
             format!(
-                "issued by a CA named {issuer}, but its signature does not verify against the pinned certificate of that name: a different (rogue or replaced) CA"
+                "the server sent {} certificates: too many to build a path within this client's limits",
+                chain.len()
             ),
+        ),
+        E::BadDer
+        | E::BadDerTime
+        | E::TrailingData(_)
+        | E::UnsupportedCertVersion
+        | E::ExtensionValueInvalid
+        | E::MalformedExtensions
+        | E::InvalidCertValidity
+        | E::InvalidSerialNumber => (
+            Reason::TlsHandshakeFailed,
+            "a certificate in the server's chain is not valid X.509 DER".to_string(),
         ),
         _ => (
             Reason::TlsHandshakeFailed,
@@ -444,6 +625,29 @@ fn chain_problem(
         ),
     };
     ProbeFailure::new(reason, message).raw(format!("{error:?}"))
+}
+
+/// Which element expired, and whether it is the pinned anchor itself or the server's own
+/// (stale) copy of a pinned certificate.
+fn expired_text(elements: &[CertInfo], trust: &TrustStore, now: i64) -> String {
+    let Some(i) = elements.iter().position(|c| c.not_after < now) else {
+        return "a certificate in the chain has expired".to_string();
+    };
+    let expired = &elements[i];
+    let when = rfc3339(expired.not_after);
+    match pinned_namesake(trust, expired) {
+        Some(pinned) if pinned.sha256 == expired.sha256 => format!(
+            "the pinned {} itself expired on {when}: the profile's trust anchors need its replacement",
+            short_name(expired)
+        ),
+        Some(pinned) => format!(
+            "{} expired on {when}: the server sends an old copy; the pinned {} is valid until {}",
+            at(elements, i),
+            short_name(&pinned),
+            rfc3339(pinned.not_after)
+        ),
+        None => format!("{} expired on {when}", at(elements, i)),
+    }
 }
 
 fn trust_label(trust: &TrustStore) -> String {

@@ -26,6 +26,18 @@ struct Case {
     env: Vec<(&'static str, String)>,
     /// A directory server that must live until the run ends.
     slapd: Option<Slapd>,
+    /// A server process (openssl s_server) that must live until the run ends.
+    process: Option<Killed>,
+}
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Case {
@@ -313,6 +325,105 @@ fn catalogue() -> Vec<Fault> {
             lab.dns.point("msg.int.test", &[lo(1)]);
             Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
         }),
+        fault!("tls.self_signed", "fail", "tls", |lab| {
+            let (cert, key) = openssl_cert(&lab, "self", "ec", None, SERVER_EXT, "sha256");
+            serve_files(&lab, &[&cert], &key).await
+        }),
+        fault!("tls.leaf_usage", "fail", "tls", |lab| {
+            // A client certificate (extended key usage clientAuth only) on a server.
+            with_leaf(&lab, |l| l.client = true).await
+        }),
+        fault!("tls.chain_structure", "fail", "tls", |lab| {
+            // A leaf issued by another leaf (not a CA) that the SubCA issued.
+            let (middle, middle_key) = openssl_cert(
+                &lab,
+                "middle",
+                "ec",
+                Some(Issuer::SubCa),
+                SERVER_EXT,
+                "sha256",
+            );
+            let (leaf, key) = openssl_cert(
+                &lab,
+                "leaf",
+                "ec",
+                Some(Issuer::File(&middle, &middle_key)),
+                SERVER_EXT,
+                "sha256",
+            );
+            let subca = lab.write("subca-only.pem", &lab.pki.subca.pem);
+            serve_files(&lab, &[&leaf, &middle, &subca], &key).await
+        }),
+        fault!("tls.weak_signature", "fail", "tls", |lab| {
+            let (leaf, key) =
+                openssl_cert(&lab, "sha1", "ec", Some(Issuer::SubCa), SERVER_EXT, "sha1");
+            let subca = lab.write("subca-only.pem", &lab.pki.subca.pem);
+            serve_files(&lab, &[&leaf, &subca], &key).await
+        }),
+        fault!("tls.weak_key", "fail", "tls", |lab| {
+            // rustls will not even load an RSA-1024 key: OpenSSL serves it (security level 0).
+            let (leaf, key) = openssl_cert(
+                &lab,
+                "rsa1024",
+                "rsa:1024",
+                Some(Issuer::SubCa),
+                SERVER_EXT,
+                "sha256",
+            );
+            let chain = lab.write(
+                "rsa1024-chain.pem",
+                &format!(
+                    "{}{}",
+                    std::fs::read_to_string(&leaf).unwrap(),
+                    lab.pki.subca.pem
+                ),
+            );
+            let port = closed_port(lo(1)).await;
+            let child = std::process::Command::new("openssl")
+                .args([
+                    "s_server",
+                    "-quiet",
+                    "-www",
+                    "-cipher",
+                    "DEFAULT@SECLEVEL=0",
+                    "-accept",
+                ])
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["-cert", p(&chain), "-key", p(&key)])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("openssl CLI");
+            let started = std::time::Instant::now();
+            while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                assert!(started.elapsed().as_secs() < 10, "s_server did not start");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            let mut case = Case::one(EndpointSpec::new(
+                "svc",
+                format!("https://msg.int.test:{port}/"),
+            ));
+            case.process = Some(Killed(child));
+            case
+        }),
+        fault!("tls.unsupported_algorithm", "fail", "tls", |lab| {
+            // An Ed448 intermediate under the pinned root: valid, but ring cannot verify Ed448.
+            let (middle, middle_key) =
+                openssl_cert(&lab, "ed448", "ed448", Some(Issuer::Root), CA_EXT, "sha256");
+            let (leaf, key) = openssl_cert(
+                &lab,
+                "leaf448",
+                "ec",
+                Some(Issuer::File(&middle, &middle_key)),
+                SERVER_EXT,
+                "sha256",
+            );
+            serve_files(&lab, &[&leaf, &middle], &key).await
+        }),
         fault!("tls.missing_intermediate", "warn", "tls", |lab| {
             served(&lab, "msg.int.test", |s| s.chain.truncate(1)).await
         }),
@@ -477,6 +588,122 @@ fn catalogue() -> Vec<Fault> {
     ]
 }
 
+const SERVER_EXT: &str = "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:msg.int.test\n";
+const CA_EXT: &str =
+    "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n";
+
+/// Who signs a certificate made with the openssl CLI.
+enum Issuer<'a> {
+    Root,
+    SubCa,
+    File(&'a std::path::Path, &'a std::path::Path),
+}
+
+fn run_openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl CLI");
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A certificate for msg.int.test made and signed with the openssl CLI (self-signed without
+/// an issuer): key type `ec`, `rsa:BITS` or `ed448`, extensions as an extfile, a digest.
+fn openssl_cert(
+    lab: &Lab,
+    name: &str,
+    key_type: &str,
+    issuer: Option<Issuer<'_>>,
+    extensions: &str,
+    digest: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = lab.path(&format!("{name}.key"));
+    let csr = lab.path(&format!("{name}.csr"));
+    let cert = lab.path(&format!("{name}.pem"));
+    let ext = lab.write(&format!("{name}.ext"), extensions);
+    let mut newkey = vec!["-newkey", key_type];
+    if key_type == "ec" {
+        newkey.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
+    }
+    let digest_flag = format!("-{digest}");
+    let subject = format!(
+        "/CN={}",
+        if name == "ed448" {
+            "Lab Ed448 CA"
+        } else {
+            "msg.int.test"
+        }
+    );
+    let mut req = vec![
+        "req",
+        "-new",
+        "-nodes",
+        "-keyout",
+        p(&key),
+        "-subj",
+        &subject,
+        "-out",
+        p(&csr),
+    ];
+    req.extend(&newkey);
+    run_openssl(&req);
+    let (ca_cert, ca_key) = match issuer {
+        None => (None, None),
+        Some(Issuer::Root) => (
+            Some(lab.write("root-ca.pem", &lab.pki.root.pem)),
+            Some(lab.write("root-ca.key", &lab.pki.root.key.serialize_pem())),
+        ),
+        Some(Issuer::SubCa) => (
+            Some(lab.write("subca-ca.pem", &lab.pki.subca.pem)),
+            Some(lab.write("subca-ca.key", &lab.pki.subca.key.serialize_pem())),
+        ),
+        Some(Issuer::File(c, k)) => (Some(c.to_path_buf()), Some(k.to_path_buf())),
+    };
+    let mut x509 = vec![
+        "x509",
+        "-req",
+        "-in",
+        p(&csr),
+        "-days",
+        "30",
+        "-extfile",
+        p(&ext),
+        "-out",
+        p(&cert),
+    ];
+    if key_type != "ed448" || ca_cert.is_none() {
+        x509.push(&digest_flag);
+    }
+    match (&ca_cert, &ca_key) {
+        (Some(c), Some(k)) => x509.extend(["-CA", p(c), "-CAkey", p(k), "-set_serial", "7"]),
+        _ => x509.extend(["-key", p(&key)]),
+    }
+    run_openssl(&x509);
+    (cert, key)
+}
+
+/// A lab TLS server for msg.int.test presenting these PEM certificates with this key.
+async fn serve_files(lab: &Lab, chain: &[&std::path::Path], key: &std::path::Path) -> Case {
+    use rustls::pki_types::pem::PemObject;
+    let chain: Vec<rustls::pki_types::CertificateDer<'static>> = chain
+        .iter()
+        .map(|path| rustls::pki_types::CertificateDer::from_pem_file(path).unwrap())
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.chain = chain;
+    spec.key = key;
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
+}
+
 /// A client certificate with an RSA-1024 key, made and signed by the lab SubCA with the
 /// openssl CLI (ring cannot make such keys, and this way the certificate is not ours).
 fn weak_identity(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf) {
@@ -565,6 +792,7 @@ async fn run_fault(fault: &Fault, setup: Setup) -> Result<(), String> {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = run_with(cmd, &argv).await;
     drop(case.slapd);
+    drop(case.process);
     let json: Value = serde_json::from_str(&run.stdout)
         .map_err(|e| format!("stdout is not JSON ({e}): {}{}", run.stdout, run.stderr))?;
     validate_document(&json);
