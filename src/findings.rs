@@ -284,7 +284,7 @@ impl Check {
     pub fn pass(mut self, message: impl Into<String>) -> Self {
         self.status = Status::Pass;
         self.reason = None;
-        self.message = message.into();
+        self.message = capped(message.into());
         self
     }
 
@@ -303,7 +303,7 @@ impl Check {
     fn outcome(mut self, status: Status, reason: Reason, message: impl Into<String>) -> Self {
         self.status = status;
         self.reason = Some(reason);
-        self.message = message.into();
+        self.message = capped(message.into());
         self
     }
 
@@ -317,6 +317,23 @@ impl Check {
     pub fn hint(&self) -> Option<&'static str> {
         self.reason.map(Reason::hint)
     }
+}
+
+/// A message is read by a person: at most MAX_MESSAGE_BYTES, and a cut says so.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+fn capped(mut message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let total = message.len();
+    let mut cut = MAX_MESSAGE_BYTES - 64;
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    message.truncate(cut);
+    message.push_str(&format!("… (cut at 4 KiB; {total} bytes in all)"));
+    message
 }
 
 /// Counts by status.
@@ -412,5 +429,24 @@ pub fn apply_maintenance(
             slot.service,
             crate::maintenance::local(slot.end)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_capped_and_say_so() {
+        let long = "é".repeat(5000);
+        let check = Check::new("e", CheckKind::Dns, "t").fail(Reason::DnsTimeout, long);
+        assert!(check.message.len() <= MAX_MESSAGE_BYTES);
+        assert!(
+            check
+                .message
+                .ends_with("(cut at 4 KiB; 10000 bytes in all)")
+        );
+        let short = Check::new("e", CheckKind::Dns, "t").pass("fine");
+        assert_eq!(short.message, "fine");
     }
 }

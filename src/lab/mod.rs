@@ -350,6 +350,12 @@ pub enum HttpReply {
     Delayed(Duration),
     /// Answer the first request with these bytes, whatever they are, and close.
     Raw(Vec<u8>),
+    /// A 200 announcing 100000 bytes that sends 16 and stalls.
+    StalledBody,
+    /// `100 Continue` every 100 ms, never a final answer.
+    Informational,
+    /// The start of a head, then nothing.
+    PartialHead,
 }
 
 impl HttpReply {
@@ -501,6 +507,28 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
                         let _ = tls.write_all(simple("200 OK", "", "ok").as_bytes()).await;
                     }
                     HttpReply::Silent => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    HttpReply::StalledBody => {
+                        let head = "HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 100000\r\n\r\n0123456789abcdef";
+                        let _ = tls.write_all(head.as_bytes()).await;
+                        let _ = tls.flush().await;
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    HttpReply::Informational => loop {
+                        if tls
+                            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                            .await
+                            .is_err()
+                            || tls.flush().await.is_err()
+                        {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    },
+                    HttpReply::PartialHead => {
+                        let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-").await;
+                        let _ = tls.flush().await;
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                     }
                     HttpReply::Raw(bytes) => {

@@ -9,7 +9,11 @@ use http_body_util::Empty;
 use hyper::{HeaderMap, StatusCode, Version};
 use reqwest::redirect::Policy;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::tls::Session;
+use super::wire_bytes::{Recorded, printable_line};
 use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
 use crate::profile::HttpMethod;
@@ -17,10 +21,14 @@ use crate::reasons::Reason;
 
 /// Clocks further apart than this make certificates and Spine timestamps go wrong.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+/// A server Date further off than this is that server's broken clock.
+const IMPLAUSIBLE_SKEW: Duration = Duration::from_secs(365 * 86_400);
 /// How much of the body a report quotes.
 const BODY_QUOTE_BYTES: usize = 200;
-/// How much of the body is read at most (enough to recognise an error page).
+/// How much of the body is kept at most (enough to recognise an error page).
 const BODY_READ_BYTES: usize = 4096;
+/// How much of a body is read (and dropped past BODY_READ_BYTES) to see that it completes.
+const BODY_LIMIT: usize = 64 * 1024;
 const USER_AGENT: &str = concat!("int-check/", env!("CARGO_PKG_VERSION"));
 
 /// Where HTTPS requests go: straight to the resolved address, or through a proxy.
@@ -72,38 +80,55 @@ enum Body {
     Hyper(hyper::body::Incoming),
 }
 
+/// What arrived of a body.
+struct BodyRead {
+    /// The first BODY_READ_BYTES, as text.
+    prefix: String,
+    /// Bytes received in all.
+    received: usize,
+    /// The body did not end (nor reach BODY_LIMIT) within the time left.
+    stalled: bool,
+}
+
 impl Body {
-    /// At most BODY_READ_BYTES, within `budget`: a body that never finishes must not hold the run.
-    async fn prefix(self, budget: Duration) -> String {
-        let mut body = Vec::new();
+    /// Reads up to BODY_LIMIT within `budget`, keeping the first BODY_READ_BYTES: a body that
+    /// never finishes must not hold the run, and must be told apart from one that finished.
+    async fn read(self, budget: Duration) -> BodyRead {
+        let mut kept = Vec::new();
+        let mut received = 0usize;
+        let mut keep = |data: &[u8]| {
+            received += data.len();
+            let room = BODY_READ_BYTES.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+            received < BODY_LIMIT
+        };
         let reading = async {
             match self {
                 Body::Reqwest(mut response) => {
-                    while body.len() < BODY_READ_BYTES {
-                        match response.chunk().await {
-                            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                            _ => break,
+                    while let Ok(Some(chunk)) = response.chunk().await {
+                        if !keep(&chunk) {
+                            break;
                         }
                     }
                 }
                 Body::Hyper(mut incoming) => {
                     use http_body_util::BodyExt;
-                    while body.len() < BODY_READ_BYTES {
-                        match incoming.frame().await {
-                            Some(Ok(frame)) => {
-                                if let Some(data) = frame.data_ref() {
-                                    body.extend_from_slice(data);
-                                }
-                            }
-                            _ => break,
+                    while let Some(Ok(frame)) = incoming.frame().await {
+                        if let Some(data) = frame.data_ref()
+                            && !keep(data)
+                        {
+                            break;
                         }
                     }
                 }
             }
         };
-        let _ = tokio::time::timeout(budget, reading).await;
-        body.truncate(BODY_READ_BYTES);
-        String::from_utf8_lossy(&body).into_owned()
+        let stalled = tokio::time::timeout(budget, reading).await.is_err();
+        BodyRead {
+            prefix: String::from_utf8_lossy(&kept).into_owned(),
+            received,
+            stalled,
+        }
     }
 }
 
@@ -150,6 +175,7 @@ fn timed_out(timeout: Duration) -> ProbeFailure {
 async fn over_session(ctx: &ProbeContext<'_>, session: Session) -> Result<Answer, ProbeFailure> {
     let (endpoint, timeout, sent_cert) = (ctx.endpoint, ctx.timeout, ctx.tls.has_identity());
     let asked = session.client_cert_requested;
+    let informational = Arc::new(AtomicUsize::new(0));
     let parsed = url::Url::parse(&endpoint.url.raw).map_err(|e| {
         ProbeFailure::new(Reason::HttpProtocolError, "the URL cannot be requested").raw(e)
     })?;
@@ -163,25 +189,69 @@ async fn over_session(ctx: &ProbeContext<'_>, session: Session) -> Result<Answer
         HttpMethod::Head => hyper::Method::HEAD,
         HttpMethod::Post => hyper::Method::POST,
     };
+    let (stream, first_bytes) = Recorded::new(session.stream);
     let exchange = async {
-        let io = hyper_util::rt::TokioIo::new(session.stream);
+        let io = hyper_util::rt::TokioIo::new(stream);
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io).await?;
         tokio::spawn(async move {
             // Ends when the answer is read or dropped; its errors surface through the request.
             let _ = connection.await;
         });
-        let request = hyper::Request::builder()
+        let mut request = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, host)
             .header(hyper::header::USER_AGENT, USER_AGENT)
             .body(Empty::<Bytes>::new())
             .expect("method, path and headers from a parsed URL are valid");
+        let counter = informational.clone();
+        hyper::ext::on_informational(&mut request, move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         sender.send_request(request).await
     };
     match tokio::time::timeout(timeout, exchange).await {
-        Err(_) => Err(timed_out(timeout)),
+        Err(_) => {
+            let first = first_bytes.get();
+            let count = informational.load(Ordering::Relaxed);
+            Err(if count > 0 {
+                ProbeFailure::new(
+                    Reason::HttpTimeout,
+                    format!(
+                        "the service sent {count} informational (1xx) answer(s) but no final answer within {}",
+                        secs(timeout)
+                    ),
+                )
+            } else if !first.is_empty() {
+                ProbeFailure::new(
+                    Reason::HttpTimeout,
+                    format!(
+                        "the service started an answer ('{}') but did not finish its head within {}",
+                        printable_line(&first),
+                        secs(timeout)
+                    ),
+                )
+            } else {
+                timed_out(timeout)
+            })
+        }
+        Ok(Err(error)) if error.is_parse() || error.is_parse_status() => {
+            let first = first_bytes.get();
+            Err(ProbeFailure::new(
+                Reason::HttpProtocolError,
+                format!(
+                    "the service answered with something that is not HTTP: '{}'",
+                    printable_line(&first)
+                ),
+            )
+            .raw(error_chain(&error)))
+        }
+        Ok(Err(error)) if error.is_incomplete_message() => Err(ProbeFailure::new(
+            Reason::HttpProtocolError,
+            "the service closed the connection before a complete answer",
+        )
+        .raw(error_chain(&error))),
         Ok(Err(error)) => Err(no_answer(&error, asked, sent_cert)),
         Ok(Ok(response)) => {
             let (parts, incoming) = response.into_parts();
@@ -292,6 +362,17 @@ async fn judge(
 ) -> Check {
     let (endpoint, sent_cert) = (ctx.endpoint, ctx.tls.has_identity());
     let status = answer.status;
+    if !(100..=599).contains(&status.as_u16()) {
+        return check
+            .with_detail(|d| d.status = Some(status.as_u16()))
+            .fail(
+                Reason::HttpProtocolError,
+                format!(
+                    "the service answered status {}, which is not an HTTP status (100-599)",
+                    status.as_u16()
+                ),
+            );
+    }
     let header = |name: hyper::header::HeaderName| {
         answer
             .headers
@@ -312,12 +393,22 @@ async fn judge(
     let status_ok = expected.is_none_or(|list| list.contains(&status.as_u16()));
     let suspicious = matches!(status.as_u16(), 400 | 403) && answer.client_cert_requested;
 
-    // The body matters only when the answer is not a plain pass; read a bounded prefix.
-    let body = if !status_ok || suspicious {
-        answer.body.prefix(budget).await
+    // Read (bounded) to the end: a body that stalls is a failure of its own.
+    let declared = header(hyper::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    let read = if endpoint.method == HttpMethod::Head {
+        BodyRead {
+            prefix: String::new(),
+            received: 0,
+            stalled: false,
+        }
     } else {
-        String::new()
+        answer.body.read(budget).await
     };
+    let stall = read.stalled.then(|| {
+        let of = declared.map(|n| format!(" of {n}")).unwrap_or_default();
+        format!("the body stalled after {}{of} bytes", read.received)
+    });
+    let body = read.prefix;
     let summary = format!(
         "{} {}{}",
         status.as_u16(),
@@ -343,9 +434,20 @@ async fn judge(
     }
     if !status_ok {
         let list: Vec<String> = expected.into_iter().flatten().map(u16::to_string).collect();
+        let stalled = stall.map(|s| format!(" ({s})")).unwrap_or_default();
         return check.fail(
             Reason::HttpUnexpectedStatus,
-            format!("{summary}, expected {}{}", list.join(" or "), quote(&body)),
+            format!(
+                "{summary}, expected {}{}{stalled}",
+                list.join(" or "),
+                quote(&body)
+            ),
+        );
+    }
+    if let Some(stall) = stall {
+        return check.fail(
+            Reason::HttpTimeout,
+            format!("{summary}, but {stall} within the timeout"),
         );
     }
     if status.is_redirection() && expected.is_none() {
@@ -363,6 +465,18 @@ async fn judge(
         } else {
             "ahead of"
         };
+        // Years off is a server whose clock was never set, not this machine's problem.
+        if skew.unsigned_abs() > IMPLAUSIBLE_SKEW {
+            return check
+                .with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs()))
+                .warn(
+                    Reason::ClockSkew,
+                    format!(
+                        "{summary}; the server's Date header ({}) is implausibly far {direction} this machine's clock: that server's clock is wrong, not necessarily this machine's",
+                        date.unwrap_or_default(),
+                    ),
+                );
+        }
         return check
             .with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs()))
             .warn(

@@ -11,14 +11,14 @@ use tokio::net::TcpStream;
 /// How many of the first bytes are kept.
 pub const KEPT: usize = 96;
 
-/// A TCP stream that remembers the first bytes it read.
-pub struct Recorded {
-    inner: TcpStream,
+/// A stream (TCP by default) that remembers the first bytes it read.
+pub struct Recorded<S = TcpStream> {
+    inner: S,
     first: Arc<Mutex<Vec<u8>>>,
 }
 
-impl Recorded {
-    pub fn new(inner: TcpStream) -> (Recorded, FirstBytes) {
+impl<S> Recorded<S> {
+    pub fn new(inner: S) -> (Recorded<S>, FirstBytes) {
         let first = Arc::new(Mutex::new(Vec::new()));
         (
             Recorded {
@@ -40,7 +40,7 @@ impl FirstBytes {
     }
 }
 
-impl AsyncRead for Recorded {
+impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -60,7 +60,7 @@ impl AsyncRead for Recorded {
     }
 }
 
-impl AsyncWrite for Recorded {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

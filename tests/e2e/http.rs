@@ -259,3 +259,53 @@ async fn requests_go_through_a_working_https_proxy() {
         [format!("proxied.int.test:{}", addr.port())]
     );
 }
+
+/// HTTP answers that go wrong in different ways are told apart: a body that stalls, an endless
+/// run of 1xx, a head that never finishes, bytes that are not HTTP, a status outside 100-599.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_http_answers_are_told_apart() {
+    let cases: Vec<(HttpReply, (&str, &str), &str)> = vec![
+        (
+            HttpReply::StalledBody,
+            ("fail", "http.timeout"),
+            "200 OK from lab, but the body stalled after 16 of 100000 bytes",
+        ),
+        (
+            HttpReply::Informational,
+            ("fail", "http.timeout"),
+            "informational (1xx) answer(s) but no final answer",
+        ),
+        (
+            HttpReply::PartialHead,
+            ("fail", "http.timeout"),
+            "started an answer ('HTTP/1.1 200 OK') but did not finish its head",
+        ),
+        (
+            HttpReply::Raw(b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()),
+            ("fail", "http.protocol_error"),
+            "something that is not HTTP: 'SSH-2.0-OpenSSH_9.2'",
+        ),
+        (
+            HttpReply::Raw(b"HTTP/1.1 700 Odd\r\nContent-Length: 0\r\n\r\n".to_vec()),
+            ("fail", "http.protocol_error"),
+            "status 700, which is not an HTTP status (100-599)",
+        ),
+        (
+            HttpReply::Echo {
+                status: "200 OK".into(),
+                headers: "Date: Sat, 01 Jan 2000 00:00:00 GMT\r\n".into(),
+            },
+            ("warn", "clock.skew"),
+            "that server's clock is wrong",
+        ),
+    ];
+    for (reply, expected, words) in cases {
+        let (_lab, run) = serve(reply, "", &["--timeout", "1s"]).await;
+        let http = run.check("svc", "http");
+        assert_eq!(status(&http), expected, "{http:#}");
+        let message = http["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message}");
+        assert!(!message.contains("invalid HTTP"), "{message}");
+        assert!(run.elapsed.as_secs_f64() < 3.0, "took {:?}", run.elapsed);
+    }
+}
