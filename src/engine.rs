@@ -226,7 +226,8 @@ impl Engine {
         };
         match usable {
             Some(Usable { address, session }) => {
-                for check in probe::application(kind, &ctx, address, session).await {
+                let checks = probe::application(kind, &ctx, address, session).await;
+                for check in verdict_to_tls(checks, address, sink) {
                     push(check);
                 }
             }
@@ -271,7 +272,8 @@ impl Engine {
             return None;
         }
         failpoint("tls", &endpoint.name);
-        let (check, session) = tls::check(ctx, address, stream).await;
+        let reads_next = phases.iter().any(|k| k.is_application());
+        let (check, session) = tls::check(ctx, address, stream, reads_next).await;
         let held = matches!(check.status, Status::Pass | Status::Warn);
         push(check);
         held.then_some(Usable { address, session })
@@ -298,13 +300,19 @@ impl Engine {
                 return (
                     stream,
                     check
-                        .with_detail(|d| d.attempts = Some(u32::from(attempt) + 1))
+                        .with_detail(|d| {
+                            d.attempts = Some(u32::from(attempt) + 1);
+                            d.round_trips = Some(u32::from(attempt) + 1);
+                        })
                         .warn(Reason::TcpRetried, message),
                 );
             }
             if stream.is_some() || !transient || attempt >= self.retries {
                 let check = if attempt > 0 {
-                    check.with_detail(|d| d.attempts = Some(u32::from(attempt) + 1))
+                    check.with_detail(|d| {
+                        d.attempts = Some(u32::from(attempt) + 1);
+                        d.round_trips = Some(u32::from(attempt) + 1);
+                    })
                 } else {
                     check
                 };
@@ -314,6 +322,46 @@ impl Engine {
             tracing::info!(%address, attempt, "retrying TCP connection");
         }
     }
+}
+
+/// A TLS 1.3 server's verdict on our client certificate arrives on the first read, which the
+/// application phase makes: it is the TLS phase's finding. The TLS check of that address takes
+/// it, and the application checks become skips.
+fn verdict_to_tls(checks: Vec<Check>, address: SocketAddr, sink: &Sink) -> Vec<Check> {
+    let verdict = checks.iter().find(|c| {
+        matches!(
+            c.reason,
+            Some(Reason::TlsClientCertRejected | Reason::TlsClientCertRequired)
+        )
+    });
+    let Some(verdict) = verdict.cloned() else {
+        return checks;
+    };
+    let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(tls) = sink
+        .iter_mut()
+        .find(|c| c.kind == CheckKind::Tls && c.address == Some(address))
+    {
+        let message = format!(
+            "{} (seen on the first read, by the {} phase)",
+            verdict.message,
+            verdict.kind.as_str()
+        );
+        tls.status = Status::Fail;
+        tls.reason = verdict.reason;
+        tls.message = message;
+        tls.details.error = verdict.details.error.clone();
+    }
+    checks
+        .into_iter()
+        .map(|c| {
+            let mut skipped = Check::new(&c.endpoint, c.kind, c.target.clone())
+                .skip("not run: the server refused the client certificate (see the TLS check)");
+            skipped.address = c.address;
+            skipped.details.search = c.details.search;
+            skipped
+        })
+        .collect()
 }
 
 /// An address whose TLS phase held, with its connection when it can carry the request.

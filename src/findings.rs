@@ -167,6 +167,10 @@ pub struct Details {
     /// Identity: whole days until the certificate expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
+    /// Network round trips this check cost, where measurable (DNS: lookups; TCP: connects;
+    /// TLS: 1 for TLS 1.3, 2 for TLS 1.2; HTTP: the request; LDAP: the operations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trips: Option<u32>,
     /// Attempts made (more than 1 after --retries).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,

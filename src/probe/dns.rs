@@ -365,6 +365,7 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
     if let Some(pinned) = &outcome.pinned {
         check = check.with_detail(|d| d.hosts_file = Some(join_ips(pinned)));
     }
+    check = check.with_detail(|d| d.round_trips = Some(outcome.attempts.into()));
     if outcome.attempts > 1 {
         check = check.with_detail(|d| d.attempts = Some(outcome.attempts.into()));
     }

@@ -142,7 +142,10 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<
     let started = Instant::now();
     let exchanged = match (&ctx.route, session) {
         // The common case: the request goes over the connection the TLS phase just verified.
-        (Route::Direct, Some(session)) => over_session(ctx, session).await,
+        (Route::Direct, Some(session)) => {
+            check = check.with_detail(|d| d.round_trips = Some(1));
+            over_session(ctx, session).await
+        }
         (route, _) => {
             if let Route::Proxy(url) = route {
                 check = check.with_detail(|d| d.proxy = Some(redact_userinfo(url)));
@@ -247,6 +250,23 @@ async fn over_session(ctx: &ProbeContext<'_>, session: Session) -> Result<Answer
             )
             .raw(error_chain(&error)))
         }
+        Ok(Err(error))
+            if error.is_incomplete_message() && asked && first_bytes.get().is_empty() =>
+        {
+            // Closed before a byte, after asking for a client certificate: its verdict on it.
+            let (reason, what) = if sent_cert {
+                (
+                    Reason::TlsClientCertRejected,
+                    "closed the connection after receiving our client certificate: it rejected it",
+                )
+            } else {
+                (
+                    Reason::TlsClientCertRequired,
+                    "asked for a client certificate and closed the connection when none was sent",
+                )
+            };
+            Err(ProbeFailure::new(reason, format!("the service {what}")).raw(error_chain(&error)))
+        }
         Ok(Err(error)) if error.is_incomplete_message() => Err(ProbeFailure::new(
             Reason::HttpProtocolError,
             "the service closed the connection before a complete answer",
@@ -334,13 +354,19 @@ fn no_answer(
     });
     match alert {
         Some(alert) if asked => {
-            let what = if sent_cert {
-                "rejected the client certificate"
+            let (reason, what) = if sent_cert {
+                (
+                    Reason::TlsClientCertRejected,
+                    "rejected the client certificate",
+                )
             } else {
-                "requires a client certificate and none was sent"
+                (
+                    Reason::TlsClientCertRequired,
+                    "requires a client certificate and none was sent",
+                )
             };
             ProbeFailure::new(
-                Reason::HttpClientCertRejected,
+                reason,
                 format!(
                     "the service {what} (TLS alert {})",
                     super::tls::alert_name(alert)

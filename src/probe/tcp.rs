@@ -15,7 +15,9 @@ pub async fn connect(ctx: &ProbeContext<'_>, address: SocketAddr) -> (Option<Tcp
     let timeout = ctx.timeout;
     let started = Instant::now();
     let attempt = tokio::time::timeout(timeout, TcpStream::connect(address)).await;
-    let check = ctx.check(CheckKind::Tcp, address);
+    let check = ctx
+        .check(CheckKind::Tcp, address)
+        .with_detail(|d| d.round_trips = Some(1));
     let elapsed = started.elapsed();
     match attempt {
         Ok(Ok(stream)) => {

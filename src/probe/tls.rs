@@ -27,7 +27,7 @@ use crate::profile::MinTls;
 use crate::reasons::Reason;
 
 /// The shortest wait for a TLS 1.3 server's verdict on our client certificate.
-const MIN_ALERT_WAIT: Duration = Duration::from_millis(25);
+const MIN_ALERT_WAIT: Duration = Duration::from_millis(10);
 
 /// What every TLS connection of a run shares: provider, versions, identity, clock.
 pub struct TlsSetup {
@@ -707,10 +707,14 @@ pub struct Session {
 
 /// Runs the TLS phase over a connected socket and returns its check, and the connection when
 /// the phase held and nothing was read from it.
+///
+/// `reads_next`: a phase (HTTP, LDAP) reads from this connection next, and will meet a TLS 1.3
+/// server's verdict on our client certificate there; without one, this phase waits for it.
 pub async fn check(
     ctx: &ProbeContext<'_>,
     address: SocketAddr,
     stream: TcpStream,
+    reads_next: bool,
 ) -> (Check, Option<Session>) {
     let (setup, timeout, host) = (ctx.tls, ctx.timeout, ctx.endpoint.url.host.as_str());
     let started = Instant::now();
@@ -758,6 +762,7 @@ pub async fn check(
     let suite = session.negotiated_cipher_suite();
     let is_tls13 = version == Some(rustls::ProtocolVersion::TLSv1_3);
     let mut check = describe(check, &recorder, sent_cert).with_detail(|d| {
+        d.round_trips = Some(if is_tls13 { 1 } else { 2 });
         d.protocol = Some(version.map(protocol_name).unwrap_or("unknown").to_string());
         d.cipher_suite = Some(
             suite
@@ -767,14 +772,14 @@ pub async fn check(
     });
 
     // TLS 1.3 servers judge our certificate after we have finished our side: a rejection
-    // arrives as an alert on the first read. Wait briefly for it before calling this a pass:
-    // the alert follows our Finished by one round trip, and the handshake took about two, so
-    // three handshake times (at least MIN_ALERT_WAIT) cover it. A later alert still shows up
-    // in the HTTP or LDAP phase, which reads from the server.
+    // arrives as an alert on the first read. When the HTTP or LDAP phase reads next, it meets
+    // the alert there at no cost (and the engine reports it as this phase's finding). Only
+    // when nothing reads next does this phase wait, for one round trip (the handshake's own
+    // time, which is one round trip under TLS 1.3) after our Finished.
     let mut clean = true;
-    if is_tls13 && recorder.client_cert_requested().is_some() {
+    if is_tls13 && recorder.client_cert_requested().is_some() && !reads_next {
         let remaining = timeout.saturating_sub(started.elapsed());
-        let grace = (handshake_time * 3).max(MIN_ALERT_WAIT).min(remaining);
+        let grace = handshake_time.max(MIN_ALERT_WAIT).min(remaining);
         tracing::debug!(
             ?grace,
             "waiting for the server's verdict on the client certificate"

@@ -52,6 +52,8 @@ async fn party_key_and_asid_lookups_find_the_spine_records() {
     let party = search(&checks, "party-key");
     assert_eq!(status(party), ("pass", ""));
     assert_eq!(party["details"]["entries"], 5);
+    // Over the verified TLS session, without a bind: one round trip per search.
+    assert_eq!(party["details"]["round_trips"], 1);
     assert_eq!(
         party["details"]["filter"],
         "(&(objectClass=nhsMhs)(nhsMHSPartyKey=YES-0000806))"

@@ -733,3 +733,86 @@ async fn a_dead_dns_server_does_not_hold_the_phase() {
     assert!(run.elapsed.as_secs_f64() < 3.0, "took {:?}", run.elapsed);
     drop(dead);
 }
+
+/// TLS 1.3: the server's verdict on our certificate arrives on the first read. With an HTTP
+/// phase after it, no time is spent waiting in the TLS phase: the HTTP read meets the alert and
+/// the TLS check reports it. With `--only tls`, the TLS phase waits one round trip for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls13_client_certificate_rejection_is_a_tls_finding_without_a_wait() {
+    let lab = Lab::start().await;
+    let stranger = Pki::g2();
+    let root = stranger.root.cert.clone();
+    let addr = lab
+        .serve("msg.int.test", lo(1), |s| {
+            s.client_auth = ClientAuth::Required(root)
+        })
+        .await;
+    let (cert, key) = lab.client_identity(&lab.pki, "me.int.test");
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let base = [
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&key),
+    ];
+    let run = lab::run(&base).await;
+    assert_eq!(run.code, 1);
+    let tls = run.check("svc", "tls");
+    assert_eq!(
+        status(&tls),
+        ("fail", "tls.client_cert_rejected"),
+        "{tls:#}"
+    );
+    assert!(
+        tls["message"]
+            .as_str()
+            .unwrap()
+            .contains("by the http phase"),
+        "{tls:#}"
+    );
+    assert_eq!(status(&run.check("svc", "http")).0, "skip");
+
+    let mut only_tls = base.to_vec();
+    only_tls.extend(["--only", "tls"]);
+    let run = lab::run(&only_tls).await;
+    let tls = run.check("svc", "tls");
+    assert_eq!(
+        status(&tls),
+        ("fail", "tls.client_cert_rejected"),
+        "{tls:#}"
+    );
+}
+
+/// The report shows what the network cost: round trips per check.
+#[tokio::test(flavor = "multi_thread")]
+async fn round_trips_are_counted_per_check() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
+    for (kind, trips) in [("dns", 1), ("tcp", 1), ("tls", 1), ("http", 1)] {
+        assert_eq!(
+            run.check("svc", kind)["details"]["round_trips"],
+            trips,
+            "{kind}"
+        );
+    }
+}

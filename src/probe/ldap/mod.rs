@@ -72,6 +72,10 @@ pub struct Session {
     /// Whether the server asked for a client certificate, and whether one was sent.
     client_cert: (bool, bool),
     bound: bool,
+    /// Whether the directory has sent anything yet on this session.
+    heard: bool,
+    /// Requests that waited for an answer (round trips), so far.
+    pub round_trips: u32,
 }
 
 /// A session on the TLS connection the TLS phase verified, or a fresh one (the `sds` command,
@@ -93,6 +97,8 @@ pub async fn open(
         timeout: ctx.timeout,
         client_cert: (requested, sent),
         bound: false,
+        heard: false,
+        round_trips: 0,
     };
     if let Some(dn) = &ctx.endpoint.bind_dn {
         let password = match &ctx.endpoint.bind_password_env {
@@ -216,13 +222,46 @@ impl Session {
     }
 
     async fn read_some(&mut self, chunk: &mut [u8], doing: &str) -> Result<usize, ProbeFailure> {
+        use std::io::ErrorKind as K;
         match self.stream.read(chunk).await {
-            Ok(0) => Err(ProbeFailure::new(
+            Ok(0) => Err(self.closed(doing, None)),
+            Ok(n) => {
+                self.heard = true;
+                Ok(n)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+                ) =>
+            {
+                Err(self.closed(doing, Some(&e)))
+            }
+            Err(e) => Err(self.io_failure(&e, doing)),
+        }
+    }
+
+    /// The directory closed the session. Before saying anything, after asking for a client
+    /// certificate, that is its verdict on the certificate (TLS 1.3 servers may close without
+    /// an alert); otherwise the connection just ended.
+    fn closed(&self, doing: &str, error: Option<&std::io::Error>) -> ProbeFailure {
+        let failure = match (self.heard, self.client_cert) {
+            (false, (true, false)) => ProbeFailure::new(
+                Reason::TlsClientCertRequired,
+                "the directory asked for a client certificate and closed the connection when none was sent",
+            ),
+            (false, (true, true)) => ProbeFailure::new(
+                Reason::TlsClientCertRejected,
+                "the directory closed the connection after receiving our client certificate: it rejected it",
+            ),
+            _ => ProbeFailure::new(
                 Reason::LdapProtocolError,
                 format!("the directory closed the connection {doing}"),
-            )),
-            Ok(n) => Ok(n),
-            Err(e) => Err(self.io_failure(&e, doing)),
+            ),
+        };
+        match error {
+            Some(e) => failure.raw(e),
+            None => failure,
         }
     }
 
@@ -307,6 +346,7 @@ impl Session {
         let timeout = self.timeout;
         let exchange = async {
             self.send(&wire::bind(id, dn, password), &doing).await?;
+            self.round_trips += 1;
             self.response(id, &doing).await
         };
         let response = tokio::time::timeout(timeout, exchange)
@@ -389,6 +429,7 @@ impl Session {
             self.send(&request, "while sending the search")
                 .await
                 .map_err(|f| (f, None))?;
+            self.round_trips += 1;
             self.collect(id, filter_text).await
         };
         match tokio::time::timeout(timeout, work).await {
@@ -564,6 +605,8 @@ pub async fn checks(
             return out;
         }
     };
+    // A bind's round trip is counted with the first search.
+    let mut bind_trips = session.round_trips;
     if endpoint.searches.is_empty() {
         let result = session.read_root().await;
         session.close().await;
@@ -586,10 +629,14 @@ pub async fn checks(
             }
         };
         let check = check.with_detail(|d| d.filter = Some(filter.clone()));
+        let before = session.round_trips;
         let result = session
             .search(&search.base, &filter, &search.attributes)
             .await;
-        let check = check.took(started.elapsed());
+        let trips = session.round_trips - before + std::mem::take(&mut bind_trips);
+        let check = check
+            .took(started.elapsed())
+            .with_detail(|d| d.round_trips = Some(trips));
         out.push(match result {
             Err(f) => check.failed(f),
             Ok(found) => judge(check, search, &found),
