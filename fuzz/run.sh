@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS each (default 60), one after another, growing the corpus in
-# fuzz/corpus/TARGET. Crashes land in fuzz/artifacts/TARGET; copy them into fuzz/regressions/TARGET
-# (replayed by `cargo test`, see tests/e2e/fuzz_regressions.rs) once fixed.
+# fuzz/corpus/TARGET (which keeps inputs worth replaying, regressions included). A crash stops
+# the script with its exit code and leaves the input in fuzz/artifacts/TARGET: fix it, then copy
+# the input into fuzz/corpus/TARGET so that every later run replays it.
 # Needs the nightly toolchain and cargo-fuzz: cargo install cargo-fuzz --locked
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 for target in ldap_message ldap_filter profile pki_inspect; do
   mkdir -p "fuzz/corpus/$target"
   echo "== $target for ${seconds}s"
+  status=0
   cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=512 -print_final_stats=1 2>&1 |
-    grep -E "^(stat::|#[0-9]+.*DONE|==[0-9]+==|SUMMARY|Done)" || true
+    -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=512 -print_final_stats=1 \
+    >"$log" 2>&1 || status=$?
+  grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|#[0-9]+.*DONE)" "$log" || true
+  if [ "$status" -ne 0 ]; then
+    tail -40 "$log"
+    echo "fuzz target $target failed (exit $status): see fuzz/artifacts/$target"
+    exit "$status"
+  fi
 done

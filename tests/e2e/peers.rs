@@ -178,3 +178,37 @@ async fn chains_served_by_openssl_are_judged_like_openssl_does() {
         let _ = server.wait();
     }
 }
+
+/// RFC 8446: the server's certificates may come in any order, with duplicates and the root:
+/// the issuer is found wherever it is, even after ten unrelated certificates.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_issuer_is_found_anywhere_in_what_the_server_sent() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let strangers: Vec<_> = (0..10).map(|_| Pki::g2()).collect();
+    let mut chain = vec![leaf.cert.clone()];
+    for stranger in &strangers {
+        chain.push(stranger.root.cert.clone());
+    }
+    chain.push(lab.pki.root.cert.clone());
+    chain.push(lab.pki.subca.cert.clone());
+    chain.push(lab.pki.subca.cert.clone());
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.chain = chain;
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    // Only the root is pinned: the SubCA must come from what the server sent.
+    let root = lab.write("root-only.pem", &lab.pki.root.pem);
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("svc", format!("https://msg.int.test:{}/", addr.port()))
+                .with(&format!("ca_files = [\"{}\"]", p(&root))),
+        ],
+        "",
+    );
+    let run = run(&["--profile", p(&profile), "--format", "json"]).await;
+    let tls = run.check("svc", "tls");
+    assert_eq!(status(&tls), ("pass", ""), "{tls:#}");
+    assert_eq!(tls["details"]["chain"].as_array().unwrap().len(), 14);
+}
