@@ -44,6 +44,9 @@ reasons! {
     DnsNoAddress => "dns.no_address",
         "The name exists but has no A or AAAA record.",
         "The name has no address in this DNS view: compare with the HSCN DNS servers (--resolver 155.231.231.1) and report it to the NHS DNS team if they agree.";
+    DnsBadReply => "dns.bad_reply",
+        "The DNS server's replies were unusable: a wrong transaction ID or question, undecodable bytes, a CNAME loop, or a truncated answer with TCP 53 refused (the message says which).",
+        "Something between you and the DNS server rewrites or answers DNS (a firewall or DNS filter), or the server is broken: compare with the HSCN resolvers (--resolver 155.231.231.1) and allow TCP 53 as well as UDP 53.";
     DnsSinkhole => "dns.sinkhole",
         "The name resolved to 0.0.0.0, :: or a loopback address: a DNS filter's or sinkhole's answer, not the service's.",
         "A DNS filter (a corporate web filter, a security product, a Pi-hole-style blocker) answers for this name: ask your network team to let *.nhs.uk resolve normally, or query the HSCN resolvers with --resolver 155.231.231.1. If you reach INT through a local tunnel on purpose, set [dns] allow_loopback = true.";

@@ -217,6 +217,19 @@ fn catalogue() -> Vec<Fault> {
                 .set("empty.int.test", DnsAnswer::Addresses(Vec::new()));
             Case::one(EndpointSpec::new("svc", "https://empty.int.test/"))
         }),
+        fault!("dns.bad_reply", "fail", "dns", |lab| {
+            let _ = &lab;
+            // A server (or a middlebox in front of it) replying with the wrong transaction ID.
+            let server = crate::dns_hostile::hostile_dns(crate::dns_hostile::Misbehaviour::WrongId)
+                .await
+                .to_string();
+            Case::one(EndpointSpec::new("svc", "https://msg.int.test/")).args(&[
+                "--timeout",
+                "1s",
+                "--resolver",
+                &server,
+            ])
+        }),
         fault!("dns.sinkhole", "fail", "dns", |lab| {
             // A filter's answer: 0.0.0.0 (and loopback, when the profile does not allow it).
             lab.dns.point("msg.int.test", &["0.0.0.0".parse().unwrap()]);

@@ -3,6 +3,7 @@
 
 mod certs;
 mod config;
+pub mod dns_hostile;
 mod faults;
 mod http;
 mod ldap;

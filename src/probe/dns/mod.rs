@@ -6,12 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
 use tokio::task::JoinSet;
+
+pub mod client;
 
 use super::{ProbeFailure, secs};
 use crate::findings::{Check, CheckKind, ServerAnswer};
@@ -20,7 +17,7 @@ use crate::reasons::Reason;
 
 /// How a run resolves names.
 pub struct Resolver {
-    servers: Vec<(ResolverAddr, TokioResolver)>,
+    servers: Vec<ResolverAddr>,
     timeout: Duration,
     hosts: HostsFile,
     allow_loopback: bool,
@@ -47,10 +44,7 @@ pub struct Resolved {
 
 impl Resolver {
     pub fn new(servers: &[ResolverAddr], timeout: Duration, hosts_file: &Path) -> Resolver {
-        let servers = servers
-            .iter()
-            .map(|server| (*server, build_resolver(*server, timeout)))
-            .collect();
+        let servers = servers.to_vec();
         Resolver {
             servers,
             timeout,
@@ -70,7 +64,7 @@ impl Resolver {
         if self.servers.is_empty() {
             "system resolver".to_string()
         } else {
-            let list: Vec<String> = self.servers.iter().map(|(a, _)| a.to_string()).collect();
+            let list: Vec<String> = self.servers.iter().map(|a| a.to_string()).collect();
             list.join(", ")
         }
     }
@@ -163,15 +157,12 @@ impl Resolver {
         &self,
         host: &str,
     ) -> (Result<Resolved, ProbeFailure>, Vec<(String, String)>) {
-        // A trailing dot: query the name as given, never with search domains appended.
-        let fqdn = format!("{}.", host.trim_end_matches('.'));
         let mut queries = JoinSet::new();
-        for (index, (_, resolver)) in self.servers.iter().enumerate() {
-            let resolver = resolver.clone();
-            let fqdn = fqdn.clone();
-            let timeout = self.timeout;
+        for (index, server) in self.servers.iter().enumerate() {
+            let (server, host, timeout) = (server.0, host.to_string(), self.timeout);
             queries.spawn(async move {
-                let answer = tokio::time::timeout(timeout, resolver.lookup_ip(fqdn.as_str())).await;
+                // Bounded inside: each question has `timeout` in all, UDP and TCP.
+                let answer = client::resolve(server, &host, timeout).await;
                 (index, answer)
             });
         }
@@ -182,24 +173,22 @@ impl Resolver {
             let Ok((index, answer)) = joined else {
                 continue;
             };
-            let server = self.servers[index].0.to_string();
+            let server = self.servers[index].to_string();
             let result = match answer {
-                Err(_) => Err(ProbeFailure::new(
-                    Reason::DnsTimeout,
-                    format!("{server} did not answer within {}", secs(self.timeout)),
+                Ok(client::Reply::Addresses(addresses)) => Ok(Resolved {
+                    addresses,
+                    answered_by: server.clone(),
+                }),
+                Ok(client::Reply::NoSuchName) => Err(ProbeFailure::new(
+                    Reason::DnsNxdomain,
+                    format!("{server} says {host} does not exist (NXDOMAIN)"),
                 )),
-                Ok(Ok(lookup)) => {
-                    let addresses = unique(lookup.iter());
-                    if addresses.is_empty() {
-                        Err(no_address(host))
-                    } else {
-                        Ok(Resolved {
-                            addresses,
-                            answered_by: server.clone(),
-                        })
-                    }
-                }
-                Ok(Err(e)) => Err(classify_hickory_error(host, &server, &e)),
+                Ok(client::Reply::NoAddress) => Err(no_address(host)),
+                Ok(client::Reply::Error(code)) => Err(ProbeFailure::new(
+                    Reason::DnsServfail,
+                    format!("{server} answered {code} for {host}"),
+                )),
+                Err(trouble) => Err(trouble_failure(&server, host, trouble, self.timeout)),
             };
             said[index] = match &result {
                 Ok(r) => join_ips(&r.addresses),
@@ -221,7 +210,7 @@ impl Resolver {
             .servers
             .iter()
             .zip(said)
-            .map(|((addr, _), said)| {
+            .map(|(addr, said)| {
                 (
                     addr.to_string(),
                     if said.is_empty() {
@@ -237,24 +226,38 @@ impl Resolver {
     }
 }
 
-fn build_resolver(server: ResolverAddr, timeout: Duration) -> TokioResolver {
-    let mut name_server = NameServerConfig::udp_and_tcp(server.0.ip());
-    for connection in &mut name_server.connections {
-        connection.port = server.0.port();
+/// A server's trouble as a finding.
+fn trouble_failure(
+    server: &str,
+    host: &str,
+    trouble: client::Trouble,
+    timeout: Duration,
+) -> ProbeFailure {
+    use client::Trouble as T;
+    match trouble {
+        T::Silent => ProbeFailure::new(
+            Reason::DnsTimeout,
+            format!("{server} did not answer within {}", secs(timeout)),
+        ),
+        T::Unusable(why) => ProbeFailure::new(
+            Reason::DnsTimeout,
+            format!("{server} is unreachable: {why}"),
+        ),
+        T::Mismatched(why) => ProbeFailure::new(
+            Reason::DnsBadReply,
+            format!("{server} gave no usable reply for {host}: {why}"),
+        ),
+        T::TruncatedNoTcp(why) => {
+            ProbeFailure::new(Reason::DnsBadReply, format!("{server}: {why}"))
+        }
+        T::CnameLoop(chain) => ProbeFailure::new(
+            Reason::DnsBadReply,
+            format!(
+                "{server} answered {host} with a CNAME chain that loops or does not end: {}",
+                chain.join(" -> ")
+            ),
+        ),
     }
-    let config = ResolverConfig::from_name_servers(vec![name_server]);
-    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
-    let options = builder.options_mut();
-    options.timeout = timeout;
-    // One try per phase: the phase timeout is the whole budget (attempts counts retries).
-    options.attempts = 0;
-    options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
-    options.use_hosts_file = ResolveHosts::Never;
-    // No silent second try over TCP after an error answer: --retries decides, and says so.
-    options.try_tcp_on_error = false;
-    builder
-        .build()
-        .expect("a resolver with one plain UDP/TCP server always builds")
 }
 
 /// When several servers failed without a definite answer, report the most telling failure.
@@ -271,45 +274,6 @@ fn worst(failures: Vec<ProbeFailure>) -> ProbeFailure {
             Reason::DnsTimeout,
             "no DNS server answered".to_string(),
         ))
-}
-
-fn classify_hickory_error(host: &str, server: &str, error: &NetError) -> ProbeFailure {
-    if error.is_nx_domain() {
-        return ProbeFailure::new(
-            Reason::DnsNxdomain,
-            format!("{server} says {host} does not exist (NXDOMAIN)"),
-        );
-    }
-    if error.is_no_records_found() {
-        return no_address(host);
-    }
-    match error {
-        NetError::Timeout => {
-            ProbeFailure::new(Reason::DnsTimeout, format!("{server} did not answer"))
-        }
-        NetError::Dns(DnsError::ResponseCode(code)) => ProbeFailure::new(
-            Reason::DnsServfail,
-            format!("{server} answered {} for {host}", rcode_name(*code)),
-        ),
-        NetError::Io(_) | NetError::NoConnections => ProbeFailure::new(
-            Reason::DnsTimeout,
-            format!("{server} is unreachable ({error})"),
-        ),
-        other => ProbeFailure::new(
-            Reason::DnsServfail,
-            format!("{server} gave no usable answer for {host}: {other}"),
-        ),
-    }
-}
-
-fn rcode_name(code: ResponseCode) -> String {
-    match code {
-        ResponseCode::ServFail => "SERVFAIL".to_string(),
-        ResponseCode::Refused => "REFUSED".to_string(),
-        ResponseCode::FormErr => "FORMERR".to_string(),
-        ResponseCode::NotImp => "NOTIMP".to_string(),
-        other => other.to_string().to_ascii_uppercase(),
-    }
 }
 
 /// getaddrinfo reports through message text only; map its well-known messages.

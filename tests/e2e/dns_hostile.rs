@@ -1,0 +1,108 @@
+//! DNS servers that misbehave on purpose (a raw UDP server built here): each fault named.
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, Record};
+use int_check::lab::*;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Misbehaviour {
+    WrongId,
+    OtherQuestion,
+    Garbage,
+    CnameLoop,
+    TruncatedNoTcp,
+}
+
+/// A UDP DNS server on 127.0.0.1 that answers every query the way `mode` says.
+pub async fn hostile_dns(mode: Misbehaviour) -> std::net::SocketAddr {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut reply = Message::new(
+                query.metadata.id,
+                MessageType::Response,
+                query.metadata.op_code,
+            );
+            reply.metadata.recursion_desired = true;
+            reply.metadata.recursion_available = true;
+            reply.metadata.response_code = ResponseCode::NoError;
+            reply.queries = query.queries.clone();
+            let name = query.queries[0].name().clone();
+            match mode {
+                Misbehaviour::WrongId => reply.metadata.id = query.metadata.id.wrapping_add(1),
+                Misbehaviour::OtherQuestion => {
+                    let mut other = query.queries[0].clone();
+                    other.set_name(Name::from_ascii("other.int.test.").unwrap());
+                    reply.queries = vec![other];
+                }
+                Misbehaviour::Garbage => {
+                    let _ = socket.send_to(b"\x00\x01garbage", from).await;
+                    continue;
+                }
+                Misbehaviour::CnameLoop => {
+                    let b = Name::from_ascii("b.int.test.").unwrap();
+                    reply.answers.push(Record::from_rdata(
+                        name.clone(),
+                        60,
+                        RData::CNAME(CNAME(b.clone())),
+                    ));
+                    reply
+                        .answers
+                        .push(Record::from_rdata(b, 60, RData::CNAME(CNAME(name))));
+                }
+                Misbehaviour::TruncatedNoTcp => reply.metadata.truncation = true,
+            }
+            let _ = socket.send_to(&reply.to_vec().unwrap(), from).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn misbehaving_dns_servers_are_named() {
+    for (mode, words) in [
+        (Misbehaviour::WrongId, "transaction ID"),
+        (
+            Misbehaviour::OtherQuestion,
+            "answered another question (other.int.test.",
+        ),
+        (Misbehaviour::Garbage, "could not be decoded as DNS"),
+        (Misbehaviour::CnameLoop, "CNAME chain that loops"),
+        (Misbehaviour::TruncatedNoTcp, "truncated and TCP 53 failed"),
+    ] {
+        let lab = Lab::start().await;
+        let server = hostile_dns(mode).await.to_string();
+        let profile = lab.profile(
+            "p.toml",
+            &[EndpointSpec::new("svc", "https://msg.int.test/")],
+            "",
+        );
+        let run = run(&[
+            "--profile",
+            p(&profile),
+            "--format",
+            "json",
+            "--timeout",
+            "1s",
+            "--resolver",
+            &server,
+        ])
+        .await;
+        assert_eq!(run.code, 1, "{mode:?}");
+        let dns = run.check("svc", "dns");
+        assert_eq!(status(&dns), ("fail", "dns.bad_reply"), "{mode:?}: {dns:#}");
+        let message = dns["message"].as_str().unwrap();
+        assert!(message.contains(words), "{mode:?}: {message}");
+        assert!(
+            run.elapsed.as_secs_f64() < 3.0,
+            "{mode:?} took {:?}",
+            run.elapsed
+        );
+    }
+}
