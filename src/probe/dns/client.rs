@@ -169,23 +169,34 @@ async fn ask(
             wrong.get_or_insert(format!("a reply came from {from}, not from {server}"));
             continue;
         }
-        let reply = match Message::from_vec(&buf[..n]) {
+        let reply = match read_reply(&buf[..n], id, name, kind) {
             Ok(reply) => reply,
-            Err(_) => {
-                wrong.get_or_insert(format!("a reply of {n} bytes could not be decoded as DNS"));
+            Err(why) => {
+                wrong.get_or_insert(why);
                 continue;
             }
         };
-        if let Some(why) = mismatch(&reply, id, name, kind) {
-            wrong.get_or_insert(why);
-            continue;
-        }
         if reply.metadata.truncation {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             return over_tcp(server, &bytes, id, name, kind, left).await;
         }
         return Ok(reply);
     }
+}
+
+/// A reply's bytes as the answer to our query (`id`, `name`, `kind`), or why they are not one.
+pub fn read_reply(bytes: &[u8], id: u16, name: &Name, kind: RecordType) -> Result<Message, String> {
+    let reply = Message::from_vec(bytes)
+        .map_err(|_| format!("a reply of {} bytes could not be decoded as DNS", bytes.len()))?;
+    match mismatch(&reply, id, name, kind) {
+        Some(why) => Err(why),
+        None => Ok(reply),
+    }
+}
+
+/// The addresses a reply gives for `name`, following its CNAMEs (fuzzing and tests).
+pub fn addresses_in(reply: &Message, name: &Name) -> Result<Vec<IpAddr>, String> {
+    follow(name, reply).map_err(|t| format!("{t:?}"))
 }
 
 /// Why a reply is not the answer to our query, if it is not.
