@@ -414,6 +414,31 @@ impl Recorder {
     }
 }
 
+/// The TLS phase's verdict on a chain for `host`, without a connection: the reason of its
+/// problem, else of its first warning, else `None` (a pass). For tests and tools.
+pub fn judge_chain(
+    trust: Arc<TrustStore>,
+    chain: &[CertificateDer<'static>],
+    host: &str,
+) -> Option<Reason> {
+    let recorder = Recorder {
+        trust,
+        provider: Arc::new(rustls::crypto::ring::default_provider()),
+        identity: None,
+        expiry_warning: Duration::from_secs(30 * 86_400),
+        at: None,
+        assessment: Mutex::new(None),
+        client_auth: Mutex::new(None),
+    };
+    let name = ServerName::try_from(host.to_string()).ok()?;
+    let (leaf, rest) = chain.split_first()?;
+    let assessment = recorder.assess(leaf, rest, &name, UnixTime::now());
+    assessment
+        .problem
+        .map(|p| p.reason)
+        .or_else(|| assessment.warnings.first().map(|(r, _)| *r))
+}
+
 /// `'NHS INT Authentication G2' (position 2 of the chain)`: how a report names one element.
 fn at(chain: &[CertInfo], index: usize) -> String {
     match (chain.get(index), index) {

@@ -900,3 +900,121 @@ fn every_reason_code_has_a_row_and_every_row_a_code() {
         }
     }
 }
+
+/// The same chains judged by `openssl verify -purpose sslserver` (OpenSSL 3, default security
+/// level) and by int-check, side by side. Where the two differ, int-check is deliberately
+/// stricter (or says it cannot judge), and the README lists each case.
+#[tokio::test(flavor = "multi_thread")]
+async fn certificate_verdicts_compared_with_openssl_verify() {
+    let lab = Arc::new(Lab::start().await);
+    let root = lab.write("cmp-root.pem", &lab.pki.root.pem);
+    let subca = lab.write("cmp-subca.pem", &lab.pki.subca.pem);
+    let (self_signed, _) = openssl_cert(&lab, "cmp-self", "ec", None, SERVER_EXT, "sha256");
+    let client_ext = SERVER_EXT.replace("serverAuth", "clientAuth");
+    let (client_eku, _) = openssl_cert(
+        &lab,
+        "cmp-client",
+        "ec",
+        Some(Issuer::SubCa),
+        &client_ext,
+        "sha256",
+    );
+    let (sha1, _) = openssl_cert(
+        &lab,
+        "cmp-sha1",
+        "ec",
+        Some(Issuer::SubCa),
+        SERVER_EXT,
+        "sha1",
+    );
+    let (rsa1024, _) = openssl_cert(
+        &lab,
+        "cmp-rsa1024",
+        "rsa:1024",
+        Some(Issuer::SubCa),
+        SERVER_EXT,
+        "sha256",
+    );
+    let (middle, middle_key) = openssl_cert(
+        &lab,
+        "cmp-middle",
+        "ec",
+        Some(Issuer::SubCa),
+        SERVER_EXT,
+        "sha256",
+    );
+    let (under_leaf, _) = openssl_cert(
+        &lab,
+        "cmp-under",
+        "ec",
+        Some(Issuer::File(&middle, &middle_key)),
+        SERVER_EXT,
+        "sha256",
+    );
+    let (good, _) = openssl_cert(
+        &lab,
+        "cmp-good",
+        "ec",
+        Some(Issuer::SubCa),
+        SERVER_EXT,
+        "sha256",
+    );
+    // (certificate, extra untrusted intermediates, OpenSSL accepts?, int-check's reason)
+    let cases: Vec<(&std::path::Path, Vec<&std::path::Path>, bool, &str)> = vec![
+        (&good, vec![], true, ""),
+        (&self_signed, vec![], false, "tls.self_signed"),
+        (&client_eku, vec![], false, "tls.leaf_usage"),
+        (&under_leaf, vec![&middle], false, "tls.chain_structure"),
+        // Stricter than `openssl verify` at its default level: SHA-1 and RSA-1024 are refused
+        // (as OpenSSL's own TLS stack refuses them at Debian's default SECLEVEL=2).
+        (&sha1, vec![], true, "tls.weak_signature"),
+        (&rsa1024, vec![], true, "tls.weak_key"),
+    ];
+    for (cert, extra, openssl_accepts, reason) in cases {
+        let mut untrusted = std::fs::read_to_string(&subca).unwrap();
+        for e in &extra {
+            untrusted.push_str(&std::fs::read_to_string(e).unwrap());
+        }
+        let untrusted_file = lab.write("cmp-untrusted.pem", &untrusted);
+        let out = std::process::Command::new("openssl")
+            .args([
+                "verify",
+                "-purpose",
+                "sslserver",
+                "-CAfile",
+                p(&root),
+                "-untrusted",
+                p(&untrusted_file),
+            ])
+            .arg(cert)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.success(),
+            openssl_accepts,
+            "{}: {}{}",
+            cert.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // int-check judges the same chain (certificate + intermediates) offline, as a server's.
+        let verdict = offline_verdict(&lab, cert, &extra);
+        assert_eq!(verdict, reason, "{}", cert.display());
+    }
+}
+
+/// int-check's TLS verdict on a chain (certificate, intermediates, SubCA), judged without a
+/// connection by the same code the TLS phase runs (the rows above go through real handshakes).
+fn offline_verdict(lab: &Lab, cert: &std::path::Path, extra: &[&std::path::Path]) -> String {
+    use rustls::pki_types::pem::PemObject;
+    let mut chain = vec![rustls::pki_types::CertificateDer::from_pem_file(cert).unwrap()];
+    for e in extra {
+        chain.push(rustls::pki_types::CertificateDer::from_pem_file(e).unwrap());
+    }
+    chain.push(lab.pki.subca.cert.clone());
+    let trust =
+        int_check::pki::TrustStore::from_files(&[lab.root_file.clone(), lab.subca_file.clone()]);
+    let verdict =
+        int_check::probe::tls::judge_chain(Arc::new(trust.unwrap()), &chain, "msg.int.test");
+    verdict.map(|r| r.code().to_string()).unwrap_or_default()
+}

@@ -186,8 +186,12 @@ async fn ask(
 
 /// A reply's bytes as the answer to our query (`id`, `name`, `kind`), or why they are not one.
 pub fn read_reply(bytes: &[u8], id: u16, name: &Name, kind: RecordType) -> Result<Message, String> {
-    let reply = Message::from_vec(bytes)
-        .map_err(|_| format!("a reply of {} bytes could not be decoded as DNS", bytes.len()))?;
+    let reply = Message::from_vec(bytes).map_err(|_| {
+        format!(
+            "a reply of {} bytes could not be decoded as DNS",
+            bytes.len()
+        )
+    })?;
     match mismatch(&reply, id, name, kind) {
         Some(why) => Err(why),
         None => Ok(reply),
