@@ -250,13 +250,9 @@ impl Recorder {
         let ee = match webpki::EndEntityCert::try_from(end_entity) {
             Ok(ee) => ee,
             Err(e) => {
-                assessment.problem = Some(
-                    ProbeFailure::new(
-                        Reason::TlsHandshakeFailed,
-                        "the server certificate is not valid X.509",
-                    )
-                    .raw(format!("{e:?}")),
-                );
+                // Parsing already judges some rules (an unknown critical extension).
+                let now_secs = now.as_secs() as i64;
+                assessment.problem = Some(chain_problem(&e, &assessment.chain, trust, now_secs));
                 return assessment;
             }
         };

@@ -644,14 +644,12 @@ fn openssl_cert(
         newkey.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
     }
     let digest_flag = format!("-{digest}");
-    let subject = format!(
-        "/CN={}",
-        if name == "ed448" {
-            "Lab Ed448 CA"
-        } else {
-            "msg.int.test"
-        }
-    );
+    // CAs get a name of their own: a CA named like its issuer would be self-issued.
+    let subject = if extensions.contains("CA:TRUE") {
+        format!("/CN=Lab {name} CA")
+    } else {
+        "/CN=msg.int.test".to_string()
+    };
     let mut req = vec![
         "req",
         "-new",
@@ -683,7 +681,7 @@ fn openssl_cert(
         "-in",
         p(&csr),
         "-days",
-        "30",
+        "365",
         "-extfile",
         p(&ext),
         "-out",
@@ -765,7 +763,7 @@ fn weak_identity(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf) {
         p(&ca_key),
         "-CAcreateserial",
         "-days",
-        "30",
+        "365",
         "-extfile",
         p(&ext),
         "-out",
@@ -959,12 +957,41 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         SERVER_EXT,
         "sha256",
     );
+    // The SubCA allows one CA below it (pathlen 1): two break the rule.
+    let (ca1, ca1_key) = openssl_cert(&lab, "cmp-ca1", "ec", Some(Issuer::SubCa), CA_EXT, "sha256");
+    let (ca2, ca2_key) = openssl_cert(
+        &lab,
+        "cmp-ca2",
+        "ec",
+        Some(Issuer::File(&ca1, &ca1_key)),
+        CA_EXT,
+        "sha256",
+    );
+    let (too_deep, _) = openssl_cert(
+        &lab,
+        "cmp-deep",
+        "ec",
+        Some(Issuer::File(&ca2, &ca2_key)),
+        SERVER_EXT,
+        "sha256",
+    );
+    let critical = format!("{SERVER_EXT}1.2.3.4 = critical,ASN1:NULL\n");
+    let (odd_critical, _) = openssl_cert(
+        &lab,
+        "cmp-critical",
+        "ec",
+        Some(Issuer::SubCa),
+        &critical,
+        "sha256",
+    );
     // (certificate, extra untrusted intermediates, OpenSSL accepts?, int-check's reason)
     let cases: Vec<(&std::path::Path, Vec<&std::path::Path>, bool, &str)> = vec![
         (&good, vec![], true, ""),
         (&self_signed, vec![], false, "tls.self_signed"),
         (&client_eku, vec![], false, "tls.leaf_usage"),
         (&under_leaf, vec![&middle], false, "tls.chain_structure"),
+        (&too_deep, vec![&ca2, &ca1], false, "tls.chain_structure"),
+        (&odd_critical, vec![], false, "tls.chain_structure"),
         // Stricter than `openssl verify` at its default level: SHA-1 and RSA-1024 are refused
         // (as OpenSSL's own TLS stack refuses them at Debian's default SECLEVEL=2).
         (&sha1, vec![], true, "tls.weak_signature"),
