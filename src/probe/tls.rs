@@ -771,7 +771,16 @@ pub async fn check(
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
             let failure = match not_tls(&first_bytes.get()) {
                 Some(what) => ProbeFailure::new(Reason::TlsNotTls, what).raw(&error),
-                None => classify_failure(&error, &recorder, sent_cert, false),
+                None => {
+                    let mut failure = classify_failure(&error, &recorder, sent_cert, false);
+                    if too_large(&error) {
+                        failure.message.push_str(&format!(
+                            " ({} bytes had arrived when the client stopped; the limit is 65535 bytes per handshake message)",
+                            first_bytes.total()
+                        ));
+                    }
+                    failure
+                }
             };
             return (check.failed(failure), None);
         }
@@ -991,6 +1000,18 @@ pub fn alert_name(alert: AlertDescription) -> String {
     }
     // rustls names an alert it does not know `Unknown(0x..)`.
     name.replace("unknown(", "alert (")
+}
+
+fn too_large(error: &std::io::Error) -> bool {
+    matches!(
+        error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::HandshakePayloadTooLarge
+                | rustls::InvalidMessage::MessageTooLarge
+        ))
+    )
 }
 
 /// A rustls error in words a person can act on (the error itself goes into the details).

@@ -15,28 +15,36 @@ pub const KEPT: usize = 96;
 pub struct Recorded<S = TcpStream> {
     inner: S,
     first: Arc<Mutex<Vec<u8>>>,
+    total: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl<S> Recorded<S> {
     pub fn new(inner: S) -> (Recorded<S>, FirstBytes) {
         let first = Arc::new(Mutex::new(Vec::new()));
+        let total = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         (
             Recorded {
                 inner,
                 first: first.clone(),
+                total: total.clone(),
             },
-            FirstBytes(first),
+            FirstBytes(first, total),
         )
     }
 }
 
 /// A handle on the first bytes, readable after the stream has gone into the TLS client.
 #[derive(Clone)]
-pub struct FirstBytes(Arc<Mutex<Vec<u8>>>);
+pub struct FirstBytes(Arc<Mutex<Vec<u8>>>, Arc<std::sync::atomic::AtomicUsize>);
 
 impl FirstBytes {
     pub fn get(&self) -> Vec<u8> {
         self.0.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// Bytes received in all.
+    pub fn total(&self) -> usize {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -48,6 +56,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            self.total.fetch_add(
+                buf.filled().len() - before,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         if let Poll::Ready(Ok(())) = polled
             && let Ok(mut first) = self.first.lock()
             && first.len() < KEPT

@@ -212,3 +212,36 @@ async fn the_issuer_is_found_anywhere_in_what_the_server_sent() {
     assert_eq!(status(&tls), ("pass", ""), "{tls:#}");
     assert_eq!(tls["details"]["chain"].as_array().unwrap().len(), 14);
 }
+
+/// A chain too large for a TLS client (over 64 KiB in one handshake message) is named with its
+/// size and the limit, not as a bare protocol error.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_certificate_chain_is_named_with_sizes() {
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let filler = Pki::g2();
+    let mut chain = vec![leaf.cert.clone(), lab.pki.subca.cert.clone()];
+    while chain.iter().map(|c| c.len()).sum::<usize>() < 80 * 1024 {
+        chain.push(filler.root.cert.clone());
+    }
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.chain = chain;
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let run = run(&["--profile", p(&profile), "--format", "json"]).await;
+    let tls = run.check("svc", "tls");
+    assert_eq!(status(&tls), ("fail", "tls.handshake_failed"), "{tls:#}");
+    let message = tls["message"].as_str().unwrap();
+    assert!(
+        message.contains("larger than the 64 KiB") && message.contains("bytes had arrived"),
+        "{message}"
+    );
+}
