@@ -140,6 +140,7 @@ impl Engine {
             }
             out.extend(checks);
         }
+        crate::findings::blame_clocks(&mut out);
         out
     }
 

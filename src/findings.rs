@@ -323,6 +323,36 @@ impl Check {
     }
 }
 
+/// Clock skew seen by one server only is that server's clock; seen by every server, it is
+/// this machine's. Adds which to each `clock.skew` warning, from the run's other answers.
+pub fn blame_clocks(checks: &mut [Check]) {
+    const AGREE: i64 = 300;
+    let offsets: Vec<i64> = checks
+        .iter()
+        .filter_map(|c| c.details.clock_skew_seconds)
+        .collect();
+    let agreeing = offsets.iter().filter(|s| s.abs() <= AGREE).count();
+    let skewed = offsets.len() - agreeing;
+    for check in checks
+        .iter_mut()
+        .filter(|c| c.reason == Some(Reason::ClockSkew))
+    {
+        let verdict = if agreeing > 0 {
+            format!(
+                "; {agreeing} other server(s) agree with this machine's clock, so this server's clock is wrong"
+            )
+        } else if skewed > 1 {
+            format!(
+                "; all {skewed} servers disagree with this machine's clock: fix this machine's clock (NTP)"
+            )
+        } else {
+            continue;
+        };
+        let message = format!("{}{verdict}", check.message);
+        check.message = capped(message);
+    }
+}
+
 /// A message is read by a person: at most MAX_MESSAGE_BYTES, and a cut says so.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 

@@ -483,7 +483,14 @@ async fn judge(
             format!("{summary}: redirects to {to} (not followed)"),
         );
     }
-    if let Some(skew) = date.as_deref().and_then(clock_skew)
+    let skew = date.as_deref().and_then(clock_skew);
+    // Every server's offset is kept, so that the run can tell one wrong server clock from a
+    // wrong local clock (`findings::blame_clocks`).
+    let check = match skew {
+        Some(skew) => check.with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs())),
+        None => check,
+    };
+    if let Some(skew) = skew
         && skew.unsigned_abs() > MAX_CLOCK_SKEW
     {
         let direction = if skew.is_negative() {

@@ -309,3 +309,52 @@ async fn broken_http_answers_are_told_apart() {
         assert!(run.elapsed.as_secs_f64() < 3.0, "took {:?}", run.elapsed);
     }
 }
+
+/// One server two hours off while another agrees with this machine: that server's clock is
+/// blamed. Both off by the same: this machine's clock is.
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_skew_blames_the_clock_the_other_answers_disagree_with() {
+    let date = |offset_hours: i64| {
+        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(offset_hours);
+        format!(
+            "Date: {}\r\n",
+            jiff::fmt::rfc2822::DateTimePrinter::new()
+                .timestamp_to_rfc9110_string(&at)
+                .unwrap()
+        )
+    };
+    for (offsets, words) in [
+        (
+            [-2i64, 0],
+            "other server(s) agree with this machine's clock",
+        ),
+        ([-2, -2], "fix this machine's clock"),
+    ] {
+        let lab = Lab::start().await;
+        let mut endpoints = Vec::new();
+        for (i, offset) in offsets.iter().enumerate() {
+            let host = format!("s{i}.int.test");
+            let headers = date(*offset);
+            let addr = lab
+                .serve(&host, lo(1 + i as u8), move |s| {
+                    s.reply = HttpReply::Echo {
+                        status: "200 OK".into(),
+                        headers,
+                    }
+                })
+                .await;
+            endpoints.push(EndpointSpec::new(
+                &format!("s{i}"),
+                format!("https://{host}:{}/", addr.port()),
+            ));
+        }
+        let profile = lab.profile("p.toml", &endpoints, "");
+        let run = run(&["--profile", p(&profile), "--format", "json"]).await;
+        let skewed = run.check("s0", "http");
+        assert_eq!(status(&skewed), ("warn", "clock.skew"));
+        assert!(
+            skewed["message"].as_str().unwrap().contains(words),
+            "{skewed:#}"
+        );
+    }
+}
