@@ -372,13 +372,9 @@ pub enum InspectedItem {
 /// `int-check.windows.v1`: which services are in a maintenance slot, and the next slots.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WindowsDoc {
-    /// RFC 3339: the instant evaluated.
-    #[serde(serialize_with = "instant")]
-    #[schemars(with = "Option<String>")]
-    pub at: Option<jiff::Timestamp>,
-    pub time_zone: &'static str,
-    pub active: Vec<Occurrence>,
-    pub next: Vec<Occurrence>,
+    /// The slots at the instant evaluated (`at`, `time_zone`, `active`, `next`).
+    #[serde(flatten)]
+    pub state: MaintenanceDoc,
     pub schema: SchemaName,
     pub profile: String,
     /// Every service's weekly slots, as the profile writes them.
@@ -394,12 +390,8 @@ pub struct ServiceSlots {
 
 impl WindowsDoc {
     pub fn new(profile: &str, slots: &[Maintenance], state: &WindowState) -> WindowsDoc {
-        let now = MaintenanceDoc::from(state);
         WindowsDoc {
-            at: now.at,
-            time_zone: now.time_zone,
-            active: now.active,
-            next: now.next,
+            state: MaintenanceDoc::from(state),
             schema: Document::Windows.into(),
             profile: profile.to_string(),
             slots: slots

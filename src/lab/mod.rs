@@ -543,6 +543,49 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
     addr
 }
 
+/// `openssl s_server -www` on 127.0.0.1: a TLS stack this project did not write. Stopped when
+/// dropped.
+pub struct OpensslServer {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl OpensslServer {
+    /// Serves the chain in `cert` (leaf first) with `key`; `extra` adds s_server flags.
+    pub async fn start(cert: &Path, key: &Path, extra: &[&str]) -> OpensslServer {
+        let port = closed_port(lo(1)).await;
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the openssl CLI is needed: apt-get install -y openssl (.ci/run does this)");
+        let server = OpensslServer { port, child };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "openssl s_server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A server that accepts TCP connections and never says anything (a TLS black hole).
 pub async fn silent_server(ip: IpAddr) -> SocketAddr {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();

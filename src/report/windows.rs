@@ -6,17 +6,22 @@ use crate::documents::WindowsDoc;
 use crate::maintenance::local;
 
 pub fn human(doc: &WindowsDoc) -> String {
-    let at = doc.at.map(local).unwrap_or_default();
+    let at = doc.state.at.map(local).unwrap_or_default();
     let mut out = format!(
         "Maintenance slots of profile {} at {at} ({})\n",
-        doc.profile, doc.time_zone
+        doc.profile, doc.state.time_zone
     );
     if doc.slots.is_empty() {
         out.push_str("  this profile lists no maintenance slots\n");
     }
     for service in &doc.slots {
         let weekly = service.weekly.join(", ");
-        match doc.active.iter().find(|o| o.service == service.service) {
+        match doc
+            .state
+            .active
+            .iter()
+            .find(|o| o.service == service.service)
+        {
             Some(o) => {
                 let _ = writeln!(
                     out,
@@ -26,7 +31,7 @@ pub fn human(doc: &WindowsDoc) -> String {
                 );
             }
             None => {
-                let next = doc.next.iter().find(|o| o.service == service.service);
+                let next = doc.state.next.iter().find(|o| o.service == service.service);
                 let when = next
                     .map(|o| format!("{} to {}", local(o.start), local(o.end)))
                     .unwrap_or_default();

@@ -27,17 +27,7 @@ struct Case {
     /// A directory server that must live until the run ends.
     slapd: Option<Slapd>,
     /// A server process (openssl s_server) that must live until the run ends.
-    process: Option<Killed>,
-}
-
-/// A child process killed when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    process: Option<OpensslServer>,
 }
 
 impl Case {
@@ -391,36 +381,14 @@ fn catalogue() -> Vec<Fault> {
                     lab.pki.subca.pem
                 ),
             );
-            let port = closed_port(lo(1)).await;
-            let child = std::process::Command::new("openssl")
-                .args([
-                    "s_server",
-                    "-quiet",
-                    "-www",
-                    "-cipher",
-                    "DEFAULT@SECLEVEL=0",
-                    "-accept",
-                ])
-                .arg(format!("127.0.0.1:{port}"))
-                .args(["-cert", p(&chain), "-key", p(&key)])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("openssl CLI");
-            let started = std::time::Instant::now();
-            while tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_err()
-            {
-                assert!(started.elapsed().as_secs() < 10, "s_server did not start");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
+            let server =
+                OpensslServer::start(&chain, &key, &["-cipher", "DEFAULT@SECLEVEL=0"]).await;
             lab.dns.point("msg.int.test", &[lo(1)]);
             let mut case = Case::one(EndpointSpec::new(
                 "svc",
-                format!("https://msg.int.test:{port}/"),
+                format!("https://msg.int.test:{}/", server.port),
             ));
-            case.process = Some(Killed(child));
+            case.process = Some(server);
             case
         }),
         fault!("tls.unsupported_algorithm", "fail", "tls", |lab| {

@@ -105,20 +105,8 @@ async fn chains_served_by_openssl_are_judged_like_openssl_does() {
             false,
         ),
     ] {
-        let port = closed_port(lo(1)).await;
-        let mut server = std::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-cert", p(chain), "-key", p(key), "-www"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("openssl CLI");
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed().as_secs() < 10, "s_server did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let server = OpensslServer::start(chain, key, &[]).await;
+        let port = server.port;
         lab.dns.point("msg.int.test", &[lo(1)]);
         let profile = lab.profile(
             "p.toml",
@@ -174,8 +162,7 @@ async fn chains_served_by_openssl_are_judged_like_openssl_does() {
                 .unwrap();
             assert!(client.status.success());
         }
-        let _ = server.kill();
-        let _ = server.wait();
+        drop(server);
     }
 }
 
