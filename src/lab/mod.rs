@@ -40,7 +40,7 @@ pub struct Ca {
 }
 
 impl Ca {
-    fn issuer(&self) -> Issuer<'_, &KeyPair> {
+    pub fn issuer(&self) -> Issuer<'_, &KeyPair> {
         Issuer::from_params(&self.params, &self.key)
     }
 }
@@ -54,14 +54,17 @@ fn nhs_name(cn: &str) -> DistinguishedName {
     name
 }
 
-/// Sets validity to [today + from_days, today + to_days].
+/// Sets validity to [today + from_days, today + to_days]; past 9999-12-31 (RFC 5280's "no
+/// expiry") is that date.
 pub fn set_validity(params: &mut CertificateParams, from_days: i64, to_days: i64) {
     let date = |days: i64| {
-        let d = jiff::Timestamp::now()
+        let today = jiff::Timestamp::now()
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-            .date()
-            + jiff::Span::new().days(days);
-        rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8)
+            .date();
+        match today.checked_add(jiff::Span::new().days(days)) {
+            Ok(d) => rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8),
+            Err(_) => rcgen::date_time_ymd(9999, 12, 31),
+        }
     };
     params.not_before = date(from_days);
     params.not_after = date(to_days);

@@ -249,6 +249,62 @@ async fn rogue_ca_with_the_same_names_is_untrusted() {
             .unwrap()
             .contains("NHS INT Authentication G2")
     );
+    // The "wrong SubCA" support call, said exactly.
+    let message = tls["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "'NHS INT Authentication G2' (position 2 of the chain) carries the name of the pinned"
+        ) && message.contains("stale or impostor intermediate"),
+        "{message}"
+    );
+}
+
+/// The server sends an expired copy of the SubCA (same name and key, old validity): the
+/// message says it is the server's stale copy, and that the pinned one is valid.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_copy_of_the_subca_is_told_from_an_expired_anchor() {
+    let lab = Lab::start().await;
+    let mut params = lab.pki.subca.params.clone();
+    set_validity(&mut params, -800, -400);
+    let stale = params
+        .signed_by(&lab.pki.subca.key, &lab.pki.root.issuer())
+        .unwrap();
+    let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+    spec.chain = vec![leaf.cert.clone(), stale.der().clone()];
+    let addr = tls_server(lo(1), spec).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let tls = run.check("svc", "tls");
+    assert_eq!(status(&tls), ("fail", "tls.expired"), "{tls:#}");
+    let message = tls["message"].as_str().unwrap();
+    assert!(
+        message.contains("the server sends an old copy") && message.contains("is valid until"),
+        "{message}"
+    );
+}
+
+/// A certificate valid "forever" (notAfter 9999-12-31, RFC 5280's no-expiry date) is reported
+/// with an RFC 3339 date, like every other.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_expiry_date_stays_rfc_3339() {
+    let lab = Lab::start().await;
+    let mut spec = LeafSpec::server("msg.int.test");
+    spec.valid_to_days = 3_000_000;
+    let leaf = lab.pki.leaf(&spec);
+    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
+    let tls = run.check("svc", "tls");
+    let not_after = tls["details"]["chain"][0]["not_after"].as_str().unwrap();
+    assert!(not_after.starts_with("9999-12-31T"), "{tls:#}");
+    // RFC 3339 in full (jiff's own range stops a day short of it, so this checks the shape).
+    let shape: Vec<bool> = not_after.bytes().map(|b| b.is_ascii_digit()).collect();
+    assert_eq!(not_after.len(), 20, "{not_after}");
+    assert!(
+        shape[..4].iter().all(|d| *d) && not_after.ends_with('Z'),
+        "{not_after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
