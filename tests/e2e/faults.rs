@@ -952,6 +952,25 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         &critical,
         "sha256",
     );
+    // A CA allowed to issue only for .other.test issuing for msg.int.test.
+    let constrained_ext =
+        format!("{CA_EXT}nameConstraints = critical, permitted;DNS:.other.test\n");
+    let (fenced, fenced_key) = openssl_cert(
+        &lab,
+        "cmp-fenced",
+        "ec",
+        Some(Issuer::SubCa),
+        &constrained_ext,
+        "sha256",
+    );
+    let (outside, _) = openssl_cert(
+        &lab,
+        "cmp-outside",
+        "ec",
+        Some(Issuer::File(&fenced, &fenced_key)),
+        SERVER_EXT,
+        "sha256",
+    );
     // (certificate, extra untrusted intermediates, OpenSSL accepts?, int-check's reason)
     let cases: Vec<(&std::path::Path, Vec<&std::path::Path>, bool, &str)> = vec![
         (&good, vec![], true, ""),
@@ -960,6 +979,7 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         (&under_leaf, vec![&middle], false, "tls.chain_structure"),
         (&too_deep, vec![&ca2, &ca1], false, "tls.chain_structure"),
         (&odd_critical, vec![], false, "tls.chain_structure"),
+        (&outside, vec![&fenced], false, "tls.chain_structure"),
         // Stricter than `openssl verify` at its default level: SHA-1 and RSA-1024 are refused
         // (as OpenSSL's own TLS stack refuses them at Debian's default SECLEVEL=2).
         (&sha1, vec![], true, "tls.weak_signature"),
