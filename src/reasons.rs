@@ -92,6 +92,9 @@ reasons! {
     TlsUntrustedIssuer => "tls.untrusted_issuer",
         "The server's chain does not lead to a trusted anchor of this profile (for INT: NHS PTL Root Authority G2 via NHS INT Authentication G2).",
         "If the issuer is a proxy or firewall CA, something is intercepting TLS: exempt Spine hosts from inspection. If it is an NHS CA, install the G2 Root (Trusted Root Certification Authorities) and SubCA (Intermediate Certification Authorities) from the NHS page, or pass them with --ca-file.";
+    TlsWrongIntermediate => "tls.wrong_intermediate",
+        "The server sends a certificate named like the pinned SubCA (NHS INT Authentication G2) that is not it: a stale copy or an impostor.",
+        "The anchors on this machine are right: the service sends the wrong intermediate. Report it to the service owner (the current SubCA is on the NHS page). If the issuer is a proxy's CA with the same name, something intercepts TLS: exempt Spine hosts from inspection.";
     TlsSelfSigned => "tls.self_signed",
         "The server's certificate is self-signed: no CA issued it.",
         "The service presents a placeholder or default certificate instead of its INT certificate: report it to the service owner (for Spine, the NHS national service desk), or check you reached the right host and port.";

@@ -591,6 +591,11 @@ fn chain_problem(
                     .filter(|p| p.sha256 != c.sha256)
                     .map(|p| (i, p))
             });
+            let reason = if impostor.is_some() {
+                Reason::TlsWrongIntermediate
+            } else {
+                Reason::TlsUntrustedIssuer
+            };
             let text = match impostor {
                 Some((i, pinned)) => format!(
                     "{} carries the name of the pinned {} but is not it (SHA-256 {} instead of {}): a stale or impostor intermediate, whose signature does not verify with the pinned certificate",
@@ -603,7 +608,7 @@ fn chain_problem(
                     "issued by a CA named {issuer}, but its signature does not verify against the pinned certificate of that name: a different (rogue or replaced) CA"
                 ),
             };
-            (Reason::TlsUntrustedIssuer, text)
+            (reason, text)
         }
         E::UnknownIssuer if chain.first().is_some_and(|c| c.self_signed) => (
             Reason::TlsSelfSigned,

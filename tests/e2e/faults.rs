@@ -285,6 +285,17 @@ fn catalogue() -> Vec<Fault> {
             .await
         }),
         fault!("tls.untrusted_issuer", "fail", "tls", |lab| {
+            // A leaf from a CA the profile does not pin (it sends no intermediate).
+            let stranger = Pki::g2();
+            let leaf = stranger.leaf(&LeafSpec::server("msg.int.test"));
+            let mut spec = TlsServerSpec::new(&stranger, &leaf);
+            spec.chain.truncate(1);
+            let addr = tls_server(lo(1), spec).await;
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
+        }),
+        fault!("tls.wrong_intermediate", "fail", "tls", |lab| {
+            // An intermediate named exactly like the pinned SubCA, but another one.
             let stranger = Pki::g2();
             let leaf = stranger.leaf(&LeafSpec::server("msg.int.test"));
             let addr = tls_server(lo(1), TlsServerSpec::new(&stranger, &leaf)).await;

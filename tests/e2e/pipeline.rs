@@ -242,7 +242,7 @@ async fn rogue_ca_with_the_same_names_is_untrusted() {
     let run = single(&lab, format!("https://msg.int.test:{}/", addr.port()), &[]).await;
     assert_eq!(run.code, 1);
     let tls = run.check("svc", "tls");
-    assert_eq!(status(&tls), ("fail", "tls.untrusted_issuer"), "{tls:#}");
+    assert_eq!(status(&tls), ("fail", "tls.wrong_intermediate"), "{tls:#}");
     assert!(
         tls["details"]["chain"][1]["subject"]
             .as_str()
