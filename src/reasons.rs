@@ -102,7 +102,7 @@ reasons! {
         "The server's certificate is not allowed for a TLS server: a CA certificate, an extended key usage without serverAuth, or a keyUsage without digitalSignature.",
         "The service is presenting the wrong certificate (a CA or a client certificate): report it to the service owner; clients are right to refuse it.";
     TlsChainStructure => "tls.chain_structure",
-        "The chain breaks a rule of certificate paths: a non-CA used as an issuer, a path-length or name-constraint violation, an unknown critical extension, or too many certificates.",
+        "The chain breaks a rule of certificate paths: a non-CA used as an issuer, a path-length or name-constraint violation, an unknown critical extension, too many certificates, or a certificate that is not valid X.509.",
         "The server's chain is built wrongly: report the chain in the details to the service owner. If an intermediate is the problem, compare it with the one published on the NHS page.";
     TlsWeakSignature => "tls.weak_signature",
         "A certificate in the chain is signed with SHA-1 or MD5, which are broken and refused.",

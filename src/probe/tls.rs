@@ -642,8 +642,8 @@ fn chain_problem(
         | E::MalformedExtensions
         | E::InvalidCertValidity
         | E::InvalidSerialNumber => (
-            Reason::TlsHandshakeFailed,
-            "a certificate in the server's chain is not valid X.509 DER".to_string(),
+            Reason::TlsChainStructure,
+            "a certificate in the server's chain is not valid X.509 DER (the details carry the parser's error)".to_string(),
         ),
         _ => (
             Reason::TlsHandshakeFailed,
