@@ -79,8 +79,9 @@ impl TrustStore {
         for root in &roots {
             let anchor = webpki::anchor_from_trusted_cert(root).map_err(|e| {
                 UsageError::new(format!(
-                    "a root certificate in {source} cannot be used as a trust anchor: {e:?}"
+                    "a root certificate in {source} cannot be used as a trust anchor (it is not a valid X.509 CA certificate)"
                 ))
+                .hint(format!("check the file with `int-check certs inspect`; the parser said {e:?}"))
             })?;
             anchors.push(anchor.to_owned());
         }
