@@ -33,11 +33,17 @@ fn run_binary_with(args: &[&str], gnu_time: bool) -> Sample {
         .args(args)
         .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
         .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let started = Instant::now();
     let output = command.output().expect("the release binary runs");
     let wall = started.elapsed();
+    if !output.status.success() {
+        // Keep what a failed run said, for whoever reads the panic below.
+        let path = std::env::temp_dir().join("int-check-bench-failure.txt");
+        let _ = std::fs::write(&path, &output.stdout);
+        println!("a run failed: its report is in {}", path.display());
+    }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let rss_kib = if gnu_time {
         stderr.lines().last().and_then(|l| l.trim().parse().ok())
@@ -226,6 +232,27 @@ async fn scale() {
             }
         }
         let (wall, rss, codes) = measure(args(&profile, &extra), repeat).await;
+        if codes.iter().any(|c| *c != 0) {
+            // Say what failed before giving up: the failures by reason, with one message each.
+            let output = Command::new(BINARY)
+                .args(args(&profile, &extra))
+                .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
+                .output()
+                .unwrap();
+            let json: serde_json::Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
+            let mut reasons: std::collections::BTreeMap<String, (usize, String)> =
+                Default::default();
+            for c in json["checks"].as_array().into_iter().flatten() {
+                if c["status"] == "fail" {
+                    let entry = reasons
+                        .entry(c["reason"].as_str().unwrap_or("?").to_string())
+                        .or_insert((0, c["message"].as_str().unwrap_or("").to_string()));
+                    entry.0 += 1;
+                }
+            }
+            println!("failures in a rerun: {reasons:?}");
+        }
         assert!(
             codes.iter().all(|c| *c == 0),
             "scale run with {count} endpoints failed: exit codes {codes:?}"

@@ -151,9 +151,20 @@ async fn ask(
         .map_err(|e| Trouble::Unusable(crate::profile::io_reason(&e)))?;
     let mut wrong: Option<String> = None;
     let mut buf = vec![0u8; 4096];
-    let deadline = tokio::time::Instant::now() + timeout;
+    let start = tokio::time::Instant::now();
+    let deadline = start + timeout;
+    // UDP loses packets (a busy server's full receive buffer): the same query goes out again
+    // after each quarter of the timeout without an answer, as stub resolvers do.
+    let interval = (timeout / 4).max(Duration::from_millis(100));
+    let mut sends = 1u32;
     loop {
-        let received = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await;
+        let resend_at = (start + interval * sends).min(deadline);
+        let received = tokio::time::timeout_at(resend_at, socket.recv_from(&mut buf)).await;
+        if received.is_err() && resend_at < deadline && sends < 4 {
+            sends += 1;
+            let _ = socket.send_to(&bytes, server).await;
+            continue;
+        }
         let (n, from) = match received {
             Err(_) => return Err(wrong.map(Trouble::Mismatched).unwrap_or(Trouble::Silent)),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
