@@ -42,7 +42,6 @@ fn run_binary_with(args: &[&str], gnu_time: bool) -> Sample {
         // Keep what a failed run said, for whoever reads the panic below.
         let path = std::env::temp_dir().join("int-check-bench-failure.txt");
         let _ = std::fs::write(&path, &output.stdout);
-        println!("a run failed: its report is in {}", path.display());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let rss_kib = if gnu_time {
@@ -255,7 +254,10 @@ async fn scale() {
         }
         assert!(
             codes.iter().all(|c| *c == 0),
-            "scale run with {count} endpoints failed: exit codes {codes:?}"
+            "scale run with {count} endpoints failed: exit codes {codes:?}; the last failed run's report is in {}",
+            std::env::temp_dir()
+                .join("int-check-bench-failure.txt")
+                .display()
         );
         let total = count + 1;
         println!(
