@@ -374,7 +374,20 @@ fn no_answer(
             )
             .raw(error_chain(error))
         }
-        _ => ProbeFailure::new(Reason::HttpProtocolError, error_chain(error)),
+        _ => {
+            let chain = error_chain(error);
+            let lower = chain.to_ascii_lowercase();
+            let words = if lower.contains("tunnel") || lower.contains("proxy") {
+                "the HTTPS proxy refused or broke the tunnel to the service"
+            } else if lower.contains("connection closed") || lower.contains("connection reset") {
+                "the service closed the connection before answering"
+            } else if lower.contains("connect") {
+                "the HTTP connection could not be made"
+            } else {
+                "the HTTP exchange failed before an answer arrived"
+            };
+            ProbeFailure::new(Reason::HttpProtocolError, words).raw(chain)
+        }
     }
 }
 

@@ -567,6 +567,13 @@ pub fn io_reason(error: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        std::io::ErrorKind::ConnectionReset => "the peer reset the connection".to_string(),
+        std::io::ErrorKind::ConnectionAborted => "the connection was aborted".to_string(),
+        std::io::ErrorKind::BrokenPipe => "the peer closed the connection".to_string(),
+        // rustls says this with a link to its manual; people need the fact only.
+        std::io::ErrorKind::UnexpectedEof => {
+            "the peer closed the connection without ending TLS properly".to_string()
+        }
         _ => {
             let text = error.to_string();
             match text.find(" (os error") {

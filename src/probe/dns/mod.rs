@@ -300,8 +300,9 @@ fn classify_system_error(host: &str, error: &std::io::Error) -> ProbeFailure {
     } else {
         ProbeFailure::new(
             Reason::DnsServfail,
-            format!("the system resolver failed for {host}: {text}"),
+            format!("the system resolver could not resolve {host}"),
         )
+        .raw(text)
     }
 }
 
