@@ -982,6 +982,16 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         SERVER_EXT,
         "sha256",
     );
+    // A CA certificate used as the server's own (CA:TRUE, serverAuth, the right name).
+    let ca_leaf_ext = "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:msg.int.test\n";
+    let (ca_leaf, _) = openssl_cert(
+        &lab,
+        "cmp-caleaf",
+        "ec",
+        Some(Issuer::SubCa),
+        ca_leaf_ext,
+        "sha256",
+    );
     // (certificate, extra untrusted intermediates, OpenSSL accepts?, int-check's reason)
     let cases: Vec<(&std::path::Path, Vec<&std::path::Path>, bool, &str)> = vec![
         (&good, vec![], true, ""),
@@ -995,6 +1005,8 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         // (as OpenSSL's own TLS stack refuses them at Debian's default SECLEVEL=2).
         (&sha1, vec![], true, "tls.weak_signature"),
         (&rsa1024, vec![], true, "tls.weak_key"),
+        // Stricter too: OpenSSL lets a CA certificate serve as a TLS server's leaf.
+        (&ca_leaf, vec![], true, "tls.leaf_usage"),
     ];
     for (cert, extra, openssl_accepts, reason) in cases {
         let mut untrusted = std::fs::read_to_string(&subca).unwrap();
