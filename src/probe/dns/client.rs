@@ -189,7 +189,7 @@ async fn ask(
         };
         if reply.metadata.truncation {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            return over_tcp(server, &bytes, id, name, kind, left).await;
+            return over_tcp(server, &bytes, (id, name, kind), left).await;
         }
         return Ok(reply);
     }
@@ -237,14 +237,14 @@ fn mismatch(reply: &Message, id: u16, name: &Name, kind: RecordType) -> Option<S
     }
 }
 
+/// The same query (its ID, name and type in `asked`) over TCP, within `timeout`.
 async fn over_tcp(
     server: SocketAddr,
     query: &[u8],
-    id: u16,
-    name: &Name,
-    kind: RecordType,
+    asked: (u16, &Name, RecordType),
     timeout: Duration,
 ) -> Result<Message, Trouble> {
+    let (id, name, kind) = asked;
     let exchange = async {
         let mut stream = TcpStream::connect(server).await.map_err(|e| {
             Trouble::TruncatedNoTcp(format!(
