@@ -77,11 +77,11 @@ impl TrustStore {
         }
         let mut anchors = Vec::with_capacity(roots.len());
         for root in &roots {
-            let anchor = webpki::anchor_from_trusted_cert(root).map_err(|e| {
+            let anchor = webpki::anchor_from_trusted_cert(root).map_err(|_| {
                 UsageError::new(format!(
                     "a root certificate in {source} cannot be used as a trust anchor (it is not a valid X.509 CA certificate)"
                 ))
-                .hint(format!("check the file with `int-check certs inspect`; the parser said {e:?}"))
+                .hint("check the file with `int-check certs inspect`: an anchor must be a self-signed CA certificate")
             })?;
             anchors.push(anchor.to_owned());
         }
@@ -497,7 +497,14 @@ pub fn inspect_bytes(bytes: &[u8], extension: &str) -> FileInspection {
                 }
                 Ok((SectionKind::EcPrivateKey, _)) => items.push(FileItem::PrivateKey("SEC1 EC")),
                 Ok((SectionKind::Csr, _)) => items.push(FileItem::CertificateRequest),
-                Ok((kind, _)) => items.push(FileItem::Other(format!("{kind:?}"))),
+                Ok((kind, _)) => items.push(FileItem::Other(
+                    match kind {
+                        SectionKind::PublicKey => "PUBLIC KEY",
+                        SectionKind::Crl => "X509 CRL",
+                        _ => "another kind of PEM block",
+                    }
+                    .to_string(),
+                )),
                 Err(_) => broken = true,
             }
         }
