@@ -43,9 +43,9 @@ fn entry(dn: &str, attributes: &[(&str, &[u8])]) -> Vec<u8> {
     )
 }
 
-/// Runs int-check against a directory that answers its first request with `bytes`; returns the
-/// run and the party-key search check.
-async fn against(bytes: Vec<u8>, extra_args: &[&str]) -> (Run, serde_json::Value) {
+/// A lab whose directory (ldap.int.test) answers its first request with `bytes`, and a profile
+/// for it with `ids` (profile lines such as the party key).
+async fn raw_directory(bytes: Vec<u8>, ids: &str) -> (Lab, std::path::PathBuf) {
     let lab = Lab::start().await;
     let addr = lab
         .serve("ldap.int.test", lo(1), move |s| {
@@ -58,8 +58,15 @@ async fn against(bytes: Vec<u8>, extra_args: &[&str]) -> (Run, serde_json::Value
             "sds",
             format!("ldaps://ldap.int.test:{}", addr.port()),
         )],
-        "party_key = \"YES-0000806\"",
+        ids,
     );
+    (lab, profile)
+}
+
+/// Runs int-check against a directory that answers its first request with `bytes`; returns the
+/// run and the party-key search check.
+async fn against(bytes: Vec<u8>, extra_args: &[&str]) -> (Run, serde_json::Value) {
+    let (_lab, profile) = raw_directory(bytes, "party_key = \"YES-0000806\"").await;
     let mut args = vec![
         "--profile",
         p(&profile),
@@ -195,20 +202,7 @@ async fn a_huge_value_is_read_past_within_bounded_memory() {
     let huge = vec![b'x'; 50 * 1024 * 1024];
     let mut bytes = message(1, entry("cn=huge,o=nhs", &[("description", &huge)]));
     bytes.extend(message(1, result(0x65, 0, "", vec![])));
-    let lab = Lab::start().await;
-    let addr = lab
-        .serve("ldap.int.test", lo(1), move |s| {
-            s.reply = HttpReply::Raw(bytes)
-        })
-        .await;
-    let profile = lab.profile(
-        "p.toml",
-        &[EndpointSpec::new(
-            "sds",
-            format!("ldaps://ldap.int.test:{}", addr.port()),
-        )],
-        "party_key = \"YES-0000806\"",
-    );
+    let (_lab, profile) = raw_directory(bytes, "party_key = \"YES-0000806\"").await;
     let mut cmd = std::process::Command::new("/usr/bin/time");
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -251,20 +245,7 @@ async fn sds_says_when_results_were_truncated() {
         ),
     );
     bytes.extend(message(1, result(0x65, 4, "", vec![])));
-    let lab = Lab::start().await;
-    let addr = lab
-        .serve("ldap.int.test", lo(1), move |s| {
-            s.reply = HttpReply::Raw(bytes)
-        })
-        .await;
-    let profile = lab.profile(
-        "p.toml",
-        &[EndpointSpec::new(
-            "sds",
-            format!("ldaps://ldap.int.test:{}", addr.port()),
-        )],
-        "",
-    );
+    let (_lab, profile) = raw_directory(bytes, "").await;
     for format in ["human", "json"] {
         let run = run(&[
             "sds",

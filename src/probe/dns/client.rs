@@ -211,7 +211,10 @@ pub fn read_reply(bytes: &[u8], id: u16, name: &Name, kind: RecordType) -> Resul
 
 /// The addresses a reply gives for `name`, following its CNAMEs (fuzzing and tests).
 pub fn addresses_in(reply: &Message, name: &Name) -> Result<Vec<IpAddr>, String> {
-    follow(name, reply).map_err(|t| format!("{t:?}"))
+    follow(name, reply).map_err(|trouble| match trouble {
+        Trouble::CnameLoop(chain) => format!("a CNAME chain that loops: {}", chain.join(" -> ")),
+        _ => "the reply cannot be followed".to_string(),
+    })
 }
 
 /// Why a reply is not the answer to our query, if it is not.
