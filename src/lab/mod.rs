@@ -3,6 +3,7 @@
 //! drives the real `int-check` binary. Nothing leaves loopback. Built only with the `lab`
 //! feature, which the tests and benches turn on.
 
+pub mod latency;
 pub mod slapd;
 
 use std::collections::HashMap;

@@ -268,3 +268,99 @@ async fn sds_says_when_results_were_truncated() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn side_by_side_searches_take_answers_in_any_order_and_one_round_trip() {
+    // Both searches go out in one write (IDs 1 and 2); the server answers the second first,
+    // interleaved, and never finishes a third that int-check did not ask for.
+    let mut bytes = Vec::new();
+    let party = entry(
+        "uniqueIdentifier=mhs1,ou=services,o=nhs",
+        &[("nhsMHSPartyKey", b"YES-0000806")],
+    );
+    let asid = entry(
+        "uniqueIdentifier=176887180519,ou=services,o=nhs",
+        &[("uniqueIdentifier", b"176887180519")],
+    );
+    bytes.extend(message(2, asid));
+    bytes.extend(message(1, party.clone()));
+    bytes.extend(message(7, result(0x65, 0, "", vec![])));
+    bytes.extend(message(2, result(0x65, 0, "", vec![])));
+    bytes.extend(message(1, party));
+    bytes.extend(message(1, result(0x65, 0, "", vec![])));
+    let (_lab, profile) = raw_directory(
+        bytes,
+        "party_key = \"YES-0000806\"\nasid = \"176887180519\"",
+    )
+    .await;
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "2s",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let checks = run.checks("sds", "ldap");
+    let by_name = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["details"]["search"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {checks:#?}"))
+            .clone()
+    };
+    let (party, asid) = (by_name("party-key"), by_name("asid"));
+    assert_eq!(status(&party), ("pass", ""));
+    assert_eq!(party["details"]["entries"], 2);
+    assert_eq!(status(&asid), ("pass", ""));
+    assert_eq!(asid["details"]["entries"], 1);
+    assert_eq!(party["details"]["round_trips"], 1);
+    assert_eq!(asid["details"]["round_trips"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_left_unanswered_fails_alone() {
+    // The party-key search (ID 1) is answered; the ASID search (ID 2) never is: the server
+    // hangs up. The answered search keeps its verdict.
+    let mut bytes = Vec::new();
+    bytes.extend(message(
+        1,
+        entry(
+            "uniqueIdentifier=mhs1,ou=services,o=nhs",
+            &[("nhsMHSPartyKey", b"YES-0000806")],
+        ),
+    ));
+    bytes.extend(message(1, result(0x65, 0, "", vec![])));
+    let (_lab, profile) = raw_directory(
+        bytes,
+        "party_key = \"YES-0000806\"\nasid = \"176887180519\"",
+    )
+    .await;
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let checks = run.checks("sds", "ldap");
+    let party = checks
+        .iter()
+        .find(|c| c["details"]["search"] == "party-key")
+        .unwrap();
+    let asid = checks
+        .iter()
+        .find(|c| c["details"]["search"] == "asid")
+        .unwrap();
+    assert_eq!(status(party), ("pass", ""), "{party:#}");
+    assert_eq!(status(asid), ("fail", "ldap.protocol_error"), "{asid:#}");
+    assert!(
+        asid["message"].as_str().unwrap().contains("closed the connection during the search"),
+        "{asid:#}"
+    );
+}

@@ -59,8 +59,8 @@ pub struct Found {
 /// One message off the wire.
 enum Frame {
     Message(Vec<u8>),
-    /// A message over MAX_MESSAGE_BYTES, read past; its size.
-    Oversized(usize),
+    /// A message over MAX_MESSAGE_BYTES, read past; its size and, when readable, its ID.
+    Oversized(usize, Option<i64>),
 }
 
 /// A directory session over a verified TLS connection.
@@ -200,6 +200,7 @@ impl Session {
             if let Some((header, length)) = size {
                 let total = header.saturating_add(length);
                 if total > MAX_MESSAGE_BYTES {
+                    let id = wire::leading_id(&self.buffer);
                     let mut left = total.saturating_sub(self.buffer.len());
                     self.buffer.clear();
                     while left > 0 {
@@ -208,7 +209,7 @@ impl Session {
                         left -= used;
                         self.buffer.extend_from_slice(&chunk[used..n]);
                     }
-                    return Ok(Frame::Oversized(total));
+                    return Ok(Frame::Oversized(total, id));
                 }
                 if self.buffer.len() >= total {
                     let rest = self.buffer.split_off(total);
@@ -305,31 +306,40 @@ impl Session {
         .raw(error)
     }
 
+    /// The next response on the session, with the ID it answers (None for a message too large
+    /// to decode whose ID could not be read). A Notice of Disconnection ends the session.
+    async fn next_response(
+        &mut self,
+        doing: &str,
+    ) -> Result<(Option<i64>, Response), ProbeFailure> {
+        let message = match self.frame(doing).await? {
+            Frame::Message(message) => message,
+            Frame::Oversized(size, id) => return Ok((id, Response::Other(oversized_marker(size)))),
+        };
+        let (got, response) = wire::decode(&message).map_err(|e| garbage(&e, &message))?;
+        if let Response::Extended { result, name } = &response
+            && (got == 0 || name.as_deref() == Some(wire::NOTICE_OF_DISCONNECTION))
+        {
+            return Err(ProbeFailure::new(
+                Reason::LdapProtocolError,
+                format!(
+                    "the directory disconnected {doing} (Notice of Disconnection: result code {} ({}){})",
+                    result.code,
+                    wire::result_name(result.code),
+                    text_suffix(&result.message)
+                ),
+            ));
+        }
+        Ok((Some(got), response))
+    }
+
     /// The next response to request `id` (others, such as late answers to an abandoned
-    /// search, are passed over), bounded by the timeout.
+    /// search, are passed over).
     async fn response(&mut self, id: i64, doing: &str) -> Result<Response, ProbeFailure> {
         loop {
-            let message = match self.frame(doing).await? {
-                Frame::Message(message) => message,
-                Frame::Oversized(size) => {
-                    return Ok(Response::Other(oversized_marker(size)));
-                }
-            };
-            let (got, response) = wire::decode(&message).map_err(|e| garbage(&e, &message))?;
-            if let Response::Extended { result, name } = &response
-                && (got == 0 || name.as_deref() == Some(wire::NOTICE_OF_DISCONNECTION))
+            if let (Some(got), response) = self.next_response(doing).await?
+                && got == id
             {
-                return Err(ProbeFailure::new(
-                    Reason::LdapProtocolError,
-                    format!(
-                        "the directory disconnected {doing} (Notice of Disconnection: result code {} ({}){})",
-                        result.code,
-                        wire::result_name(result.code),
-                        text_suffix(&result.message)
-                    ),
-                ));
-            }
-            if got == id {
                 return Ok(response);
             }
         }
@@ -378,135 +388,154 @@ impl Session {
         filter: &str,
         attributes: &[String],
     ) -> Result<Found, ProbeFailure> {
-        match self.search_once(base, filter, attributes, 2).await {
-            Err((_, Some(1))) if !self.bound => {
-                tracing::debug!("the directory wants a bind before searching");
-                self.bind("", "").await?;
-                self.search_once(base, filter, attributes, 2)
-                    .await
-                    .map_err(|(f, _)| f)
+        let request = SearchRequest {
+            base,
+            filter,
+            attributes,
+            scope: 2,
+        };
+        self.search_all(&[request]).await.remove(0)
+    }
+
+    /// Runs searches side by side: all requests in one write, answers collected as they come,
+    /// so that any number of searches costs one round trip. A server that wants a bind first
+    /// gets an anonymous one, and those searches again.
+    pub async fn search_all(
+        &mut self,
+        requests: &[SearchRequest<'_>],
+    ) -> Vec<Result<Found, ProbeFailure>> {
+        let mut outcomes = self.search_once(requests).await;
+        let wants_bind: Vec<usize> = (0..requests.len())
+            .filter(|&i| matches!(outcomes[i], Err((_, Some(1)))))
+            .collect();
+        if !wants_bind.is_empty() && !self.bound {
+            tracing::debug!("the directory wants a bind before searching");
+            match self.bind("", "").await {
+                Err(failure) => {
+                    for &i in &wants_bind {
+                        outcomes[i] = Err((failure.clone(), None));
+                    }
+                }
+                Ok(()) => {
+                    let again: Vec<SearchRequest> =
+                        wants_bind.iter().map(|&i| requests[i]).collect();
+                    let retried = self.search_once(&again).await;
+                    for (&i, outcome) in wants_bind.iter().zip(retried) {
+                        outcomes[i] = outcome;
+                    }
+                }
             }
-            other => other.map_err(|(f, _)| f),
         }
+        outcomes
+            .into_iter()
+            .map(|o| o.map_err(|(f, _)| f))
+            .collect()
     }
 
     /// The rootDSE: a search that any LDAPv3 server answers, for endpoints with no searches.
     pub async fn read_root(&mut self) -> Result<Found, ProbeFailure> {
-        self.search_once("", "(objectClass=*)", &[], 0)
-            .await
-            .map_err(|(f, _)| f)
+        let request = SearchRequest {
+            base: "",
+            filter: "(objectClass=*)",
+            attributes: &[],
+            scope: 0,
+        };
+        let mut outcomes = self.search_once(&[request]).await;
+        outcomes.remove(0).map_err(|(f, _)| f)
     }
 
-    /// One search; a failure carries the server's result code when there was one.
-    async fn search_once(
-        &mut self,
-        base: &str,
-        filter_text: &str,
-        attributes: &[String],
-        scope: i64,
-    ) -> Result<Found, (ProbeFailure, Option<u32>)> {
-        let encoded = filter::encode(filter_text).map_err(|why| {
-            let failure = ProbeFailure::new(
-                Reason::LdapSearchFailed,
-                format!("the search filter is not valid RFC 4515 syntax: {why}"),
-            );
-            (failure, None)
-        })?;
-        let id = self.id();
-        let request = wire::search(
-            id,
-            &wire::Search {
-                base,
-                scope,
-                filter: &encoded,
-                attributes,
-                size_limit: MAX_ENTRIES as i64,
-                time_limit: self.timeout.as_secs().max(1) as i64,
-            },
-        );
-        let timeout = self.timeout;
-        let work = async {
-            self.send(&request, "while sending the search")
-                .await
-                .map_err(|f| (f, None))?;
-            self.round_trips += 1;
-            self.collect(id, filter_text).await
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Err(_) => Err((
-                ProbeFailure::new(
+    /// One pipelined round of searches; a failure carries the server's result code when there
+    /// was one.
+    async fn search_once(&mut self, requests: &[SearchRequest<'_>]) -> Vec<SearchOutcome> {
+        let mut outcomes: Vec<Option<SearchOutcome>> = requests.iter().map(|_| None).collect();
+        let mut pending = Vec::new();
+        let mut batch = Vec::new();
+        for (index, request) in requests.iter().enumerate() {
+            let encoded = match filter::encode(request.filter) {
+                Ok(encoded) => encoded,
+                Err(why) => {
+                    let failure = ProbeFailure::new(
+                        Reason::LdapSearchFailed,
+                        format!("the search filter is not valid RFC 4515 syntax: {why}"),
+                    );
+                    outcomes[index] = Some(Err((failure, None)));
+                    continue;
+                }
+            };
+            let id = self.id();
+            batch.extend(wire::search(
+                id,
+                &wire::Search {
+                    base: request.base,
+                    scope: request.scope,
+                    filter: &encoded,
+                    attributes: request.attributes,
+                    size_limit: MAX_ENTRIES as i64,
+                    time_limit: self.timeout.as_secs().max(1) as i64,
+                },
+            ));
+            pending.push(Collector::new(id, index, request.filter));
+        }
+        if !pending.is_empty() {
+            let timeout = self.timeout;
+            let work = self.collect(&batch, &mut pending, &mut outcomes);
+            let stopped = match tokio::time::timeout(timeout, work).await {
+                Err(_) => Some(ProbeFailure::new(
                     Reason::LdapTimeout,
                     format!("the search did not finish within {}", secs(timeout)),
-                ),
-                None,
-            )),
-            Ok(Err(failure)) => Err(failure),
-            Ok(Ok(found)) => Ok(found),
-        }
-    }
-
-    /// Reads a search's answers up to its SearchResultDone, or until a bound is reached.
-    async fn collect(
-        &mut self,
-        id: i64,
-        filter: &str,
-    ) -> Result<Found, (ProbeFailure, Option<u32>)> {
-        let mut found = Found {
-            filter: filter.to_string(),
-            ..Found::default()
-        };
-        let mut kept_bytes = 0usize;
-        let doing = "during the search";
-        loop {
-            let response = self.response(id, doing).await.map_err(|f| (f, None))?;
-            match response {
-                Response::Entry(entry) => {
-                    let size = entry_size(&entry);
-                    if found.entries.len() >= MAX_ENTRIES {
-                        found.truncated_by =
-                            Some(format!("int-check's limit of {MAX_ENTRIES} entries"));
-                    } else if kept_bytes + size > MAX_SEARCH_BYTES {
-                        found.truncated_by = Some(format!(
-                            "int-check's limit of {} MiB per search",
-                            MAX_SEARCH_BYTES / (1024 * 1024)
-                        ));
-                    } else {
-                        kept_bytes += size;
-                        found.entries.push(entry);
-                        continue;
-                    }
-                    // Stop the server sending more; what arrived is the answer.
-                    let abandon = wire::abandon(self.id(), id);
-                    let _ = self.send(&abandon, "while abandoning the search").await;
-                    return Ok(found);
-                }
-                Response::Other(tag) if tag == oversized_marker(0) => {
-                    found.truncated_by = Some(format!(
-                        "an entry over int-check's limit of {} KiB per entry",
-                        MAX_MESSAGE_BYTES / 1024
-                    ));
-                }
-                Response::Reference(urls) => found.references.extend(urls),
-                Response::Done(result) => {
-                    return match result.code {
-                        0 => Ok(found),
-                        // sizeLimitExceeded: the server stopped at a limit; what arrived is the answer.
-                        4 => {
-                            found.truncated_by = Some("the server's size limit".to_string());
-                            Ok(found)
-                        }
-                        code => Err((
-                            ProbeFailure::new(
-                                Reason::LdapSearchFailed,
-                                format!("the directory answered {}", describe(&result)),
-                            ),
-                            Some(code),
-                        )),
-                    };
-                }
-                other => return Err((unexpected(&other, "a search answer"), None)),
+                )),
+                Ok(result) => result.err(),
+            };
+            // Whatever stopped the session stops every search still waiting.
+            for collector in pending {
+                let failure = stopped.clone().unwrap_or_else(|| {
+                    ProbeFailure::new(Reason::LdapProtocolError, "the search got no answer")
+                });
+                outcomes[collector.index] = Some(Err((failure, None)));
             }
         }
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every search has an outcome"))
+            .collect()
+    }
+
+    /// Sends the batch and reads answers until every pending search is done (each leaves
+    /// `pending` for `outcomes`), or the session fails.
+    async fn collect(
+        &mut self,
+        batch: &[u8],
+        pending: &mut Vec<Collector>,
+        outcomes: &mut [Option<SearchOutcome>],
+    ) -> Result<(), ProbeFailure> {
+        self.send(batch, "while sending the search").await?;
+        self.round_trips += 1;
+        while !pending.is_empty() {
+            let (id, response) = self.next_response("during the search").await?;
+            // An answer with no readable ID belongs to the only search, or to none.
+            let position = match id {
+                Some(id) => pending.iter().position(|c| c.id == id),
+                None if pending.len() == 1 => Some(0),
+                None => None,
+            };
+            let Some(position) = position else {
+                continue; // a late answer to an abandoned search
+            };
+            let done = match pending[position].take(response) {
+                Step::More => continue,
+                Step::Done(outcome) => outcome,
+                Step::Enough(found) => {
+                    // Stop the server sending more; what arrived is the answer.
+                    let target = pending[position].id;
+                    let abandon = wire::abandon(self.id(), target);
+                    let _ = self.send(&abandon, "while abandoning the search").await;
+                    Ok(found)
+                }
+            };
+            let collector = pending.swap_remove(position);
+            outcomes[collector.index] = Some(done);
+        }
+        Ok(())
     }
 
     pub async fn close(mut self) {
@@ -520,6 +549,98 @@ impl Session {
 }
 
 /// `Response::Other` carries this tag for a message read past because of its size.
+/// One search to run: placeholders already substituted.
+#[derive(Clone, Copy)]
+pub struct SearchRequest<'a> {
+    pub base: &'a str,
+    pub filter: &'a str,
+    pub attributes: &'a [String],
+    /// 0 base object, 2 whole subtree.
+    pub scope: i64,
+}
+
+type SearchOutcome = Result<Found, (ProbeFailure, Option<u32>)>;
+
+/// What one answer did to a search.
+enum Step {
+    More,
+    /// A bound was reached: abandon the search; what arrived is the answer.
+    Enough(Found),
+    Done(SearchOutcome),
+}
+
+/// One search's answers so far, bounded in entries and bytes.
+struct Collector {
+    id: i64,
+    index: usize,
+    found: Found,
+    kept_bytes: usize,
+}
+
+impl Collector {
+    fn new(id: i64, index: usize, filter: &str) -> Collector {
+        Collector {
+            id,
+            index,
+            found: Found {
+                filter: filter.to_string(),
+                ..Found::default()
+            },
+            kept_bytes: 0,
+        }
+    }
+
+    fn take(&mut self, response: Response) -> Step {
+        let found = &mut self.found;
+        match response {
+            Response::Entry(entry) => {
+                let size = entry_size(&entry);
+                if found.entries.len() >= MAX_ENTRIES {
+                    found.truncated_by =
+                        Some(format!("int-check's limit of {MAX_ENTRIES} entries"));
+                } else if self.kept_bytes + size > MAX_SEARCH_BYTES {
+                    found.truncated_by = Some(format!(
+                        "int-check's limit of {} MiB per search",
+                        MAX_SEARCH_BYTES / (1024 * 1024)
+                    ));
+                } else {
+                    self.kept_bytes += size;
+                    found.entries.push(entry);
+                    return Step::More;
+                }
+                Step::Enough(std::mem::take(found))
+            }
+            Response::Other(tag) if tag == oversized_marker(0) => {
+                found.truncated_by = Some(format!(
+                    "an entry over int-check's limit of {} KiB per entry",
+                    MAX_MESSAGE_BYTES / 1024
+                ));
+                Step::More
+            }
+            Response::Reference(urls) => {
+                found.references.extend(urls);
+                Step::More
+            }
+            Response::Done(result) => Step::Done(match result.code {
+                0 => Ok(std::mem::take(found)),
+                // sizeLimitExceeded: the server stopped at a limit; what arrived is the answer.
+                4 => {
+                    found.truncated_by = Some("the server's size limit".to_string());
+                    Ok(std::mem::take(found))
+                }
+                code => Err((
+                    ProbeFailure::new(
+                        Reason::LdapSearchFailed,
+                        format!("the directory answered {}", describe(&result)),
+                    ),
+                    Some(code),
+                )),
+            }),
+            other => Step::Done(Err((unexpected(&other, "a search answer"), None))),
+        }
+    }
+}
+
 fn oversized_marker(_size: usize) -> u8 {
     0xff
 }
@@ -605,8 +726,8 @@ pub async fn checks(
             return out;
         }
     };
-    // A bind's round trip is counted with the first search.
-    let mut bind_trips = session.round_trips;
+    // A bind with credentials costs a round trip before any search.
+    let bind_trips = session.round_trips;
     if endpoint.searches.is_empty() {
         let result = session.read_root().await;
         session.close().await;
@@ -616,32 +737,49 @@ pub async fn checks(
             Err(f) => check.failed(f),
         }];
     }
-    let mut out = Vec::new();
+    // Substitute every filter first; those that can run go out together, one round trip.
+    let started = Instant::now();
+    let mut planned = Vec::new();
+    let mut out: Vec<Option<Check>> = Vec::new();
     for search in &endpoint.searches {
-        let started = Instant::now();
         let check =
             new_check(Some(&search.name)).with_detail(|d| d.base = Some(search.base.clone()));
-        let filter = match substitute(&search.filter, ids) {
-            Ok(filter) => filter,
-            Err(message) => {
-                out.push(check.fail(Reason::LdapSearchFailed, message));
-                continue;
+        match substitute(&search.filter, ids) {
+            Ok(filter) => {
+                planned.push((out.len(), filter.clone()));
+                out.push(Some(check.with_detail(|d| d.filter = Some(filter))));
             }
-        };
-        let check = check.with_detail(|d| d.filter = Some(filter.clone()));
-        let before = session.round_trips;
-        let result = session
-            .search(&search.base, &filter, &search.attributes)
-            .await;
-        let trips = session.round_trips - before + std::mem::take(&mut bind_trips);
-        let check = check
+            Err(message) => out.push(Some(check.fail(Reason::LdapSearchFailed, message))),
+        }
+    }
+    let requests: Vec<SearchRequest> = planned
+        .iter()
+        .map(|(index, filter)| {
+            let search = &endpoint.searches[*index];
+            SearchRequest {
+                base: &search.base,
+                filter,
+                attributes: &search.attributes,
+                scope: 2,
+            }
+        })
+        .collect();
+    let before = session.round_trips;
+    let results = session.search_all(&requests).await;
+    // Each search waited for the round trips of the batch (and the bind, if one was needed).
+    let trips = session.round_trips - before + bind_trips;
+    for ((index, _), result) in planned.iter().zip(results) {
+        let check = out[*index]
+            .take()
+            .expect("planned once")
             .took(started.elapsed())
             .with_detail(|d| d.round_trips = Some(trips));
-        out.push(match result {
+        out[*index] = Some(match result {
             Err(f) => check.failed(f),
-            Ok(found) => judge(check, search, &found),
+            Ok(found) => judge(check, &endpoint.searches[*index], &found),
         });
     }
+    let out: Vec<Check> = out.into_iter().flatten().collect();
     session.close().await;
     tracing::debug!(endpoint = %endpoint.name, elapsed = ?started.elapsed(), "directory done");
     out

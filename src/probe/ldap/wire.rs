@@ -35,6 +35,14 @@ pub enum Response {
     Other(u8),
 }
 
+/// The message ID of an LDAPMessage of which only the first bytes are at hand.
+pub fn leading_id(head: &[u8]) -> Option<i64> {
+    let (header, _) = ber::element_size(head).ok()??;
+    Reader::new(head.get(header..)?)
+        .integer(INTEGER, "a message ID")
+        .ok()
+}
+
 /// Decodes one whole LDAPMessage into its message ID and response.
 pub fn decode(message: &[u8]) -> Result<(i64, Response), BerError> {
     let mut outer = Reader::new(message);
