@@ -680,9 +680,20 @@ impl Lab {
 
     /// Writes a profile using the lab DNS and the lab G2 anchors.
     pub fn profile(&self, file: &str, endpoints: &[EndpointSpec], extra: &str) -> PathBuf {
+        self.profile_resolving_with(self.dns.addr, file, endpoints, extra)
+    }
+
+    /// Writes a profile whose resolver is `resolver` (the lab DNS behind a proxy, say).
+    pub fn profile_resolving_with(
+        &self,
+        resolver: SocketAddr,
+        file: &str,
+        endpoints: &[EndpointSpec],
+        extra: &str,
+    ) -> PathBuf {
         let mut text = format!(
             "name = \"lab\"\ndescription = \"test lab\"\n{extra}\n[dns]\nservers = [\"{}\"]\n# The lab lives on loopback.\nallow_loopback = true\n[trust]\nca_files = [\"{}\", \"{}\"]\n",
-            self.dns.addr,
+            resolver,
             self.root_file.display(),
             self.subca_file.display()
         );

@@ -360,7 +360,10 @@ async fn a_search_left_unanswered_fails_alone() {
     assert_eq!(status(party), ("pass", ""), "{party:#}");
     assert_eq!(status(asid), ("fail", "ldap.protocol_error"), "{asid:#}");
     assert!(
-        asid["message"].as_str().unwrap().contains("closed the connection during the search"),
+        asid["message"]
+            .as_str()
+            .unwrap()
+            .contains("closed the connection during the search"),
         "{asid:#}"
     );
 }

@@ -13,3 +13,4 @@ mod outputs;
 mod peers;
 mod pipeline;
 mod schemas;
+mod wan;
