@@ -1,13 +1,14 @@
 //! Benchmark harness: a local lab of N endpoints on loopback (DNS, HTTPS servers with the
 //! G2-shaped test PKI, one LDAPS directory) and the release binary run against it, repeated.
 //! Prints medians and peak RSS. Rerun with `cargo bench --bench lab` (or `-- NAME` for one
-//! scenario: critical, scale, timeouts, manual, startup). See BENCHMARKS.md.
+//! scenario: critical, scale, timeouts, manual, startup, wan). See BENCHMARKS.md.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use int_check::lab::latency::{dns_proxy, tcp_proxy};
 use int_check::lab::slapd::{Slapd, SlapdOptions};
 use int_check::lab::*;
 
@@ -315,14 +316,14 @@ async fn manual() {
     for i in 0..19 {
         let server = bench.servers[i];
         lines.push_str(&format!(
-            "https svc{i}.int.test {} {}\n",
+            "https svc{i}.int.test {} {} /x no\n",
             server.ip(),
             server.port()
         ));
     }
     let slapd = bench.directory.as_ref().unwrap();
     lines.push_str(&format!(
-        "ldaps ldap.int.test {} {}\n",
+        "ldaps ldap.int.test {} {} / no\n",
         slapd.addr.ip(),
         slapd.addr.port()
     ));
@@ -385,6 +386,317 @@ async fn startup() {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// 6. WAN: the built-in profile's shape behind a latency proxy, at several round-trip times.
+
+/// The built-in INT profile's shape: each host, whether it demands a client certificate, and
+/// the paths of its endpoints (plus one LDAPS directory).
+const INT_SHAPE: &[(&str, bool, &[&str])] = &[
+    (
+        "msg.int.test",
+        true,
+        &[
+            "/reliablemessaging/reliablerequest",
+            "/reliablemessaging/intermediary",
+            "/sync-service",
+            "/reliablemessaging/queryrequest",
+            "/messageexchange/_ping",
+        ],
+    ),
+    ("simple-sync.int.test", true, &["/smsp/pds"]),
+    ("proxy.int.test", true, &["/"]),
+    ("mesh.int.test", true, &["/messageexchange/_ping"]),
+    (
+        "gas.int.test",
+        false,
+        &[
+            "/login/authactivate",
+            "/login/authvalidate",
+            "/login/authlogout",
+            "/saml/RoleAssertion",
+        ],
+    ),
+    ("ers.int.test", true, &["/ers-api/"]),
+];
+
+/// Round trips each endpoint's checks need: DNS 1, TCP 1, TLS 1.3 1, the request 1.
+const ROUND_TRIPS_PER_ENDPOINT: u32 = 4;
+
+/// One emulated network: its round-trip time, and the profile and endpoint list through it.
+struct Wan {
+    rtt_ms: u64,
+    profile: PathBuf,
+    list: PathBuf,
+    resolver: SocketAddr,
+    endpoints: Vec<String>,
+    _dns: DnsServer,
+}
+
+/// Timings of one tool at one round-trip time.
+#[derive(Default, Clone)]
+struct Spread(Vec<Duration>);
+
+impl Spread {
+    fn median(&self) -> Duration {
+        median(self.0.clone())
+    }
+    fn cell(&self) -> String {
+        let min = self.0.iter().min().copied().unwrap_or_default();
+        let max = self.0.iter().max().copied().unwrap_or_default();
+        format!(
+            "{:.0} ({:.0}-{:.0})",
+            self.median().as_secs_f64() * 1000.0,
+            min.as_secs_f64() * 1000.0,
+            max.as_secs_f64() * 1000.0
+        )
+    }
+}
+
+fn timed(mut command: Command, what: &str) -> Duration {
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let output = command.output().expect("the command starts");
+    let wall = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    wall
+}
+
+async fn wan() {
+    println!("\n## 6. WAN: the built-in profile's shape through a latency proxy");
+    let lab = Lab::start().await;
+    let mut servers = Vec::new();
+    for (i, (host, mtls, _)) in INT_SHAPE.iter().enumerate() {
+        let leaf = lab.pki.leaf(&LeafSpec::server(host));
+        let mut spec = TlsServerSpec::new(&lab.pki, &leaf);
+        if *mtls {
+            spec.client_auth = ClientAuth::Required(lab.pki.root.cert.clone());
+        }
+        servers.push(tls_server(lo(1 + i as u8), spec).await);
+    }
+    let slapd =
+        tokio::task::block_in_place(|| Slapd::start(&lab, lo(100), SlapdOptions::default()));
+    let (cert, key) = lab.client_identity(&lab.pki, "supplier.int.test");
+    let rtts: Vec<u64> = std::env::var("BENCH_RTTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![0, 20, 60]);
+    let mut nets = Vec::new();
+    for (r, &rtt_ms) in rtts.iter().enumerate() {
+        let rtt = Duration::from_millis(rtt_ms);
+        let dns = DnsServer::start().await;
+        let ip = |h: u8| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 10 + r as u8, 1 + h));
+        let (mut endpoints, mut lines) = (Vec::new(), String::new());
+        for (h, (host, mtls, paths)) in INT_SHAPE.iter().enumerate() {
+            let far = tcp_proxy(ip(h as u8), servers[h], rtt).await;
+            dns.point(host, &[far.ip()]);
+            for (k, path) in paths.iter().enumerate() {
+                let name = format!("{}-{k}", host.split('.').next().unwrap());
+                let mut endpoint =
+                    EndpointSpec::new(&name, format!("https://{host}:{}{path}", far.port()));
+                endpoint.mtls = *mtls;
+                endpoints.push(endpoint);
+                let mtls = if *mtls { "yes" } else { "no" };
+                lines.push_str(&format!(
+                    "https {host} {} {} {path} {mtls}\n",
+                    far.ip(),
+                    far.port()
+                ));
+            }
+        }
+        let far = tcp_proxy(ip(50), slapd.addr, rtt).await;
+        dns.point("ldap.int.test", &[far.ip()]);
+        endpoints.push(EndpointSpec::new(
+            "sds",
+            format!("ldaps://ldap.int.test:{}", far.port()),
+        ));
+        lines.push_str(&format!(
+            "ldaps ldap.int.test {} {} / no\n",
+            far.ip(),
+            far.port()
+        ));
+        let resolver = dns_proxy(ip(60), dns.addr, rtt).await;
+        let profile = lab.profile_resolving_with(
+            resolver,
+            &format!("wan-{rtt_ms}.toml"),
+            &endpoints,
+            "party_key = \"YES-0000806\"",
+        );
+        nets.push(Wan {
+            rtt_ms,
+            profile,
+            list: lab.write(&format!("wan-{rtt_ms}.txt"), &lines),
+            resolver,
+            endpoints: endpoints.iter().map(|e| e.name.clone()).collect(),
+            _dns: dns,
+        });
+    }
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let root = lab.root_file.clone();
+    let report =
+        tokio::task::spawn_blocking(move || wan_rounds(&nets, rounds, &root, [&cert, &key]))
+            .await
+            .unwrap();
+    println!("{report}");
+}
+
+/// Runs the tools, interleaved, `rounds` times at every round-trip time; returns the tables.
+fn wan_rounds(nets: &[Wan], rounds: usize, root: &Path, identity: [&Path; 2]) -> String {
+    let [cert, key] = identity.map(|p| p.to_str().unwrap().to_string());
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // Leave the lab up for experiments by hand: print how to run int-check against it.
+        for net in nets {
+            println!(
+                "RTT {} ms: {BINARY} --profile {} --client-cert {cert} --client-key {key}",
+                net.rtt_ms,
+                net.profile.display()
+            );
+        }
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+    let int_check = |net: &Wan, extra: &[&str]| {
+        let mut command = Command::new(BINARY);
+        command
+            .args(args(
+                &net.profile,
+                &["--client-cert", &cert, "--client-key", &key],
+            ))
+            .args(extra)
+            .env("INT_CHECK_HOSTS_FILE", "/nonexistent");
+        command
+    };
+    let script = |name: &str, net: &Wan| {
+        let mut command = Command::new("bash");
+        if std::env::var_os("BENCH_TRACE").is_some() {
+            command.arg("-x");
+        }
+        command
+            .arg(format!("{}/benches/{name}", env!("CARGO_MANIFEST_DIR")))
+            .arg(&net.list)
+            .arg(net.resolver.ip().to_string())
+            .arg(net.resolver.port().to_string())
+            .arg(root)
+            .arg(&cert)
+            .arg(&key);
+        command
+    };
+    // The floor: each endpoint alone at the first round-trip time (0 unless BENCH_RTTS says).
+    let base = &nets[0];
+    let mut alone = Vec::new();
+    for endpoint in &base.endpoints {
+        let walls: Vec<Duration> = (0..rounds)
+            .map(|_| {
+                timed(
+                    int_check(base, &["--endpoint", endpoint]),
+                    "int-check alone",
+                )
+            })
+            .collect();
+        alone.push((median(walls), endpoint.clone()));
+    }
+    let slowest = alone.iter().max().unwrap().clone();
+    // What the report itself says the network cost: round trips per endpoint.
+    let mut trips_seen = Vec::new();
+    for net in nets {
+        let output = int_check(net, &[]).output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut per_endpoint: std::collections::BTreeMap<String, u64> = Default::default();
+        for check in json["checks"].as_array().unwrap() {
+            if !net.endpoints.iter().any(|e| check["endpoint"] == e.as_str()) {
+                continue; // the client identity's offline checks
+            }
+            *per_endpoint
+                .entry(check["endpoint"].as_str().unwrap().to_string())
+                .or_default() += check["details"]["round_trips"].as_u64().unwrap_or(0);
+        }
+        if std::env::var_os("BENCH_SHOW").is_some() {
+            for check in json["checks"].as_array().unwrap() {
+                println!(
+                    "  rtt {} {} {} {} ms, {} round trips: {}",
+                    net.rtt_ms,
+                    check["endpoint"],
+                    check["kind"],
+                    check["duration_ms"],
+                    check["details"]["round_trips"],
+                    check["message"]
+                );
+            }
+            println!("  total {} ms", json["duration_ms"]);
+        }
+        trips_seen.push((
+            per_endpoint.values().min().copied().unwrap_or(0),
+            per_endpoint.values().max().copied().unwrap_or(0),
+        ));
+    }
+    let tools = ["int-check", "parallel curl", "by hand"];
+    let mut spreads = vec![vec![Spread::default(); nets.len()]; tools.len()];
+    for _ in 0..rounds {
+        for (n, net) in nets.iter().enumerate() {
+            spreads[0][n]
+                .0
+                .push(timed(int_check(net, &[]), "int-check"));
+            spreads[1][n]
+                .0
+                .push(timed(script("parallel-curl.sh", net), "parallel-curl.sh"));
+            spreads[2][n]
+                .0
+                .push(timed(script("by-hand.sh", net), "by-hand.sh"));
+        }
+    }
+    let floor = |net: &Wan| {
+        slowest.0 + Duration::from_millis(net.rtt_ms * u64::from(ROUND_TRIPS_PER_ENDPOINT))
+    };
+    let mut out = format!(
+        "{} endpoints ({} HTTPS, most with client certificates, and one LDAPS directory), {rounds} interleaved rounds; ms, median (min-max)\n\n",
+        base.endpoints.len(),
+        base.endpoints.len() - 1
+    );
+    out.push_str("| tool |");
+    for net in nets {
+        out.push_str(&format!(" RTT {} ms |", net.rtt_ms));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(nets.len()));
+    out.push_str(&format!(
+        "\n| floor: {ROUND_TRIPS_PER_ENDPOINT} round trips + slowest endpoint alone at RTT {} ({}) |",
+        base.rtt_ms, slowest.1
+    ));
+    for net in nets {
+        out.push_str(&format!(" {:.0} |", floor(net).as_secs_f64() * 1000.0));
+    }
+    let names = [
+        "int-check",
+        "one curl per endpoint in parallel, after dig (+ one ldapsearch)",
+        "by hand: dig, openssl s_client, curl / ldapsearch, one after another",
+    ];
+    for (t, name) in names.iter().enumerate() {
+        out.push_str(&format!("\n| {name} |"));
+        for spread in &spreads[t] {
+            out.push_str(&format!(" {} |", spread.cell()));
+        }
+    }
+    out.push_str("\n\n| RTT | int-check / floor | int-check / parallel curl | round trips per endpoint in the report |\n|---:|---:|---:|---:|\n");
+    for (n, net) in nets.iter().enumerate() {
+        let ours = spreads[0][n].median().as_secs_f64();
+        out.push_str(&format!(
+            "| {} ms | {:.2}x | {:.2}x | {}-{} |\n",
+            net.rtt_ms,
+            ours / floor(net).as_secs_f64(),
+            ours / spreads[1][n].median().as_secs_f64(),
+            trips_seen[n].0,
+            trips_seen[n].1
+        ));
+    }
+    out.push_str("targets: RTT 60 within 1.1x of the floor and faster than parallel curl; RTT 0 within 1.2x of the slowest endpoint alone\n");
+    out
+}
+
 fn main() {
     let wanted: Vec<String> = std::env::args()
         .skip(1)
@@ -417,6 +729,9 @@ fn main() {
         }
         if run("startup") {
             startup().await;
+        }
+        if run("wan") {
+            wan().await;
         }
     });
     runtime.shutdown_background();

@@ -59,6 +59,14 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, rtt: Duration)
     }
 }
 
+/// Sleeps until `due`; not at all when it has passed (a timer would round up to the next
+/// millisecond, which at a round-trip time of zero is all there is to measure).
+async fn wait_until(due: Instant) {
+    if due > Instant::now() {
+        tokio::time::sleep_until(due).await;
+    }
+}
+
 /// Copies `from` to `to`, each chunk written `delay` after it was read (but not before
 /// `not_before + delay`); end of stream is passed on the same way.
 async fn delayed_copy(
@@ -70,7 +78,7 @@ async fn delayed_copy(
     let (queue, mut queued) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let writer = tokio::spawn(async move {
         while let Some((due, chunk)) = queued.recv().await {
-            tokio::time::sleep_until(due).await;
+            wait_until(due).await;
             if chunk.is_empty() {
                 let _ = to.shutdown().await;
                 return;
@@ -103,14 +111,14 @@ async fn udp_relay(listen: UdpSocket, upstream: SocketAddr, rtt: Duration) {
     let (to_client, mut client_queue) = mpsc::unbounded_channel::<(Instant, SocketAddr, Vec<u8>)>();
     tokio::spawn(async move {
         while let Some((due, socket, datagram)) = upstream_queue.recv().await {
-            tokio::time::sleep_until(due).await;
+            wait_until(due).await;
             let _ = socket.send_to(&datagram, upstream).await;
         }
     });
     let replies = listen.clone();
     tokio::spawn(async move {
         while let Some((due, client, datagram)) = client_queue.recv().await {
-            tokio::time::sleep_until(due).await;
+            wait_until(due).await;
             let _ = replies.send_to(&datagram, client).await;
         }
     });
