@@ -51,7 +51,7 @@ impl Document {
     /// The JSON Schema (draft 2020-12) of the document, generated from its type.
     pub fn json_schema(self) -> serde_json::Value {
         let schema = match self {
-            Document::Report => schemars::schema_for!(ReportDoc),
+            Document::Report => schemars::schema_for!(ReportDoc<'static>),
             Document::Plan => schemars::schema_for!(PlanDoc),
             Document::Certs => schemars::schema_for!(CertsDoc),
             Document::Inspect => schemars::schema_for!(InspectDoc),
@@ -117,7 +117,7 @@ fn instant<S: serde::Serializer>(
 
 /// `int-check.report.v1`: a run's checks, in report order.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ReportDoc {
+pub struct ReportDoc<'a> {
     pub schema: SchemaName,
     /// The int-check version that wrote it.
     pub version: String,
@@ -129,7 +129,7 @@ pub struct ReportDoc {
     pub summary: SummaryDoc,
     pub maintenance: MaintenanceDoc,
     pub endpoints: Vec<EndpointDoc>,
-    pub checks: Vec<CheckDoc>,
+    pub checks: Vec<CheckDoc<'a>>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -174,43 +174,43 @@ pub struct EndpointDoc {
 
 /// One check: what was tested, the verdict, and the facts behind it.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct CheckDoc {
-    pub endpoint: String,
+pub struct CheckDoc<'a> {
+    pub endpoint: &'a str,
     /// `identity`, `dns`, `tcp`, `tls`, `http` or `ldap`.
     pub kind: crate::findings::CheckKind,
     /// `host:port`, or the host for DNS.
-    pub target: String,
+    pub target: &'a str,
     /// The resolved address the check ran against.
     pub address: Option<String>,
     pub status: crate::findings::Status,
     /// A stable reason code (`int-check explain CODE`); null on a pass.
-    pub reason: Option<String>,
-    pub message: String,
+    pub reason: Option<&'static str>,
+    pub message: &'a str,
     /// What to do next; null on a pass.
-    pub hint: Option<String>,
+    pub hint: Option<&'a str>,
     pub duration_ms: u64,
-    pub details: crate::findings::Details,
+    pub details: &'a crate::findings::Details,
 }
 
-impl From<&Check> for CheckDoc {
-    fn from(c: &Check) -> Self {
+impl<'a> From<&'a Check> for CheckDoc<'a> {
+    fn from(c: &'a Check) -> Self {
         CheckDoc {
-            endpoint: c.endpoint.clone(),
+            endpoint: &c.endpoint,
             kind: c.kind,
-            target: c.target.clone(),
+            target: &c.target,
             address: c.address.map(|a| a.to_string()),
             status: c.status,
-            reason: c.reason.map(|r| r.code().to_string()),
-            message: c.message.clone(),
-            hint: c.hint().map(str::to_string),
+            reason: c.reason.map(|r| r.code()),
+            message: &c.message,
+            hint: c.hint(),
             duration_ms: c.duration.as_millis() as u64,
-            details: c.details.clone(),
+            details: &c.details,
         }
     }
 }
 
-impl From<&Report> for ReportDoc {
-    fn from(report: &Report) -> Self {
+impl<'a> From<&'a Report> for ReportDoc<'a> {
+    fn from(report: &'a Report) -> Self {
         let summary = report.summary();
         ReportDoc {
             schema: Document::Report.into(),

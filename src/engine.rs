@@ -59,8 +59,9 @@ impl Engine {
                 .collect(),
         );
         let sinks: Arc<Vec<Sink>> = Arc::new(
-            (0..plan.endpoints.len())
-                .map(|_| Mutex::new(Vec::new()))
+            plan.endpoints
+                .iter()
+                .map(|e| Mutex::new(Vec::with_capacity(e.phases.len())))
                 .collect(),
         );
         let finished: Arc<Vec<AtomicBool>> = Arc::new(
@@ -72,54 +73,60 @@ impl Engine {
         let done = Arc::new(AtomicUsize::new(0));
         let total = plan.endpoints.len();
         let mut tasks = JoinSet::new();
-        for index in 0..total {
-            let (engine, plan, cache, sinks, finished, limit, done) = (
-                self.clone(),
-                plan.clone(),
-                dns_cache.clone(),
-                sinks.clone(),
-                finished.clone(),
-                limit.clone(),
-                done.clone(),
-            );
-            tasks.spawn(async move {
-                let _permit = limit.acquire().await;
-                let planned = &plan.endpoints[index];
-                // A bug in one endpoint's probes costs that endpoint, never the run.
-                let probed = AssertUnwindSafe(engine.run_endpoint(planned, &cache, &sinks[index]))
-                    .catch_unwind()
-                    .await;
-                if let Err(panic) = probed {
-                    let mut sink = sinks[index].lock().unwrap_or_else(|e| e.into_inner());
-                    let check = internal_error_check(planned, &sink, panic.as_ref());
-                    let failed = check.kind;
-                    sink.push(check);
-                    // Every planned check stays in the report: the phases after it are skips.
-                    for kind in planned.phases.iter().filter(|k| **k > failed) {
-                        if !sink.iter().any(|c| c.kind == *kind) {
-                            sink.push(
-                                Check::new(
-                                    &planned.endpoint.name,
-                                    *kind,
-                                    planned.endpoint.url.authority(),
-                                )
-                                .skip("not run: int-check failed internally on this endpoint"),
-                            );
+        // An endpoint's task is spawned only when it may run: a probe's future is large, and
+        // ten thousand of them waiting for a permit would hold ten thousand futures' memory.
+        let spawn_all = async {
+            for index in 0..total {
+                let permit = limit.clone().acquire_owned().await.expect("never closed");
+                while tasks.try_join_next().is_some() {}
+                let (engine, plan, cache, sinks, finished, done) = (
+                    self.clone(),
+                    plan.clone(),
+                    dns_cache.clone(),
+                    sinks.clone(),
+                    finished.clone(),
+                    done.clone(),
+                );
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let planned = &plan.endpoints[index];
+                    // A bug in one endpoint's probes costs that endpoint, never the run.
+                    let probed =
+                        AssertUnwindSafe(engine.run_endpoint(planned, &cache, &sinks[index]))
+                            .catch_unwind()
+                            .await;
+                    if let Err(panic) = probed {
+                        let mut sink = sinks[index].lock().unwrap_or_else(|e| e.into_inner());
+                        let check = internal_error_check(planned, &sink, panic.as_ref());
+                        let failed = check.kind;
+                        sink.push(check);
+                        // Every planned check stays in the report: the phases after it are skips.
+                        for kind in planned.phases.iter().filter(|k| **k > failed) {
+                            if !sink.iter().any(|c| c.kind == *kind) {
+                                sink.push(
+                                    Check::new(
+                                        &planned.endpoint.name,
+                                        *kind,
+                                        planned.endpoint.url.authority(),
+                                    )
+                                    .skip("not run: int-check failed internally on this endpoint"),
+                                );
+                            }
                         }
                     }
-                }
-                finished[index].store(true, Ordering::SeqCst);
-                let now = done.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Some(progress) = &engine.progress {
-                    progress(now, total);
-                }
-            });
-        }
-        let all = async { while tasks.join_next().await.is_some() {} };
+                    finished[index].store(true, Ordering::SeqCst);
+                    let now = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Some(progress) = &engine.progress {
+                        progress(now, total);
+                    }
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        };
         let timed_out = match self.deadline {
-            Some(deadline) => tokio::time::timeout(deadline, all).await.is_err(),
+            Some(deadline) => tokio::time::timeout(deadline, spawn_all).await.is_err(),
             None => {
-                all.await;
+                spawn_all.await;
                 false
             }
         };
@@ -359,7 +366,9 @@ fn verdict_to_tls(checks: Vec<Check>, address: SocketAddr, sink: &Sink) -> Vec<C
             let mut skipped = Check::new(&c.endpoint, c.kind, c.target.clone())
                 .skip("not run: the server refused the client certificate (see the TLS check)");
             skipped.address = c.address;
-            skipped.details.search = c.details.search;
+            if let Some(search) = c.details.search_name() {
+                skipped.details.ldap().search = Some(search.to_string());
+            }
             skipped
         })
         .collect()

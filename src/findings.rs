@@ -63,10 +63,82 @@ impl CheckKind {
     }
 }
 
-/// Structured facts for machines and support staff. Each phase fills its own fields; the JSON
-/// report shows the fields that are set, flat, under `details`.
+/// Structured facts for machines and support staff. Each phase fills its own group; the JSON
+/// report shows the fields that are set, flat, under `details`. Groups are boxed and only there
+/// when set, so that a check costs little memory when a run has ten thousand endpoints.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Details {
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Box<DnsDetails>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<TlsDetails>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<HttpDetails>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub ldap: Option<Box<LdapDetails>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Box<IdentityDetails>>,
+    /// Network round trips this check cost, where measurable (DNS: lookups; TCP: connects;
+    /// TLS: 1 for TLS 1.3, 2 for TLS 1.2; HTTP: the request; LDAP: the operations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trips: Option<u32>,
+    /// Attempts made (more than 1 after --retries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// The library's own error text, for the support call (never the message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The maintenance slot the service was in when this check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::maintenance::Occurrence>,
+    /// The reason code before the maintenance slot changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_reason: Option<String>,
+}
+
+impl Details {
+    /// The directory search a check ran, if it was one.
+    pub fn search_name(&self) -> Option<&str> {
+        self.ldap.as_ref()?.search.as_deref()
+    }
+
+    /// The chain the server presented (empty when no TLS handshake got that far).
+    pub fn chain(&self) -> &[ChainCert] {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.chain.as_deref())
+            .unwrap_or_default()
+    }
+
+    pub fn clock_skew_seconds(&self) -> Option<i64> {
+        self.http.as_ref()?.clock_skew_seconds
+    }
+
+    /// The dns group, created empty when first written.
+    pub fn dns(&mut self) -> &mut DnsDetails {
+        self.dns.get_or_insert_with(Default::default)
+    }
+    /// The tls group, created empty when first written.
+    pub fn tls(&mut self) -> &mut TlsDetails {
+        self.tls.get_or_insert_with(Default::default)
+    }
+    /// The http group, created empty when first written.
+    pub fn http(&mut self) -> &mut HttpDetails {
+        self.http.get_or_insert_with(Default::default)
+    }
+    /// The ldap group, created empty when first written.
+    pub fn ldap(&mut self) -> &mut LdapDetails {
+        self.ldap.get_or_insert_with(Default::default)
+    }
+    /// The identity group, created empty when first written.
+    pub fn identity(&mut self) -> &mut IdentityDetails {
+        self.identity.get_or_insert_with(Default::default)
+    }
+}
+
+/// The DNS phase: what each server said and what was used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct DnsDetails {
     /// DNS: what each configured server said, in the profile's order (server -> addresses or reason code).
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -83,9 +155,14 @@ pub struct Details {
     /// DNS: the server (or the system resolver) that gave the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver: Option<String>,
-    /// TLS: the chain the server presented, leaf first.
+}
+
+/// The TLS phase: the chain, the protocol and the client-certificate exchange.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct TlsDetails {
+    /// TLS: the chain the server presented, leaf first. Shared by every check that saw it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain: Option<Vec<ChainCert>>,
+    pub chain: Option<std::sync::Arc<[ChainCert]>>,
     /// TLS: whether the server asked for a client certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert_requested: Option<bool>,
@@ -104,6 +181,11 @@ pub struct Details {
     /// TLS: reason codes of every warning, most important first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
+}
+
+/// The HTTP phase: the request and what answered it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct HttpDetails {
     /// HTTP: the request method.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -128,6 +210,11 @@ pub struct Details {
     /// HTTP: the server's clock minus this machine's, from the Date header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_skew_seconds: Option<i64>,
+}
+
+/// A directory search: what was asked and what came back.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct LdapDetails {
     /// LDAP: the search's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
@@ -152,6 +239,11 @@ pub struct Details {
     /// LDAP: the first entries, for the support call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample: Option<Vec<DirectoryEntry>>,
+}
+
+/// The client identity: its key and its dates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct IdentityDetails {
     /// Identity: the key type and size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -167,22 +259,6 @@ pub struct Details {
     /// Identity: whole days until the certificate expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
-    /// Network round trips this check cost, where measurable (DNS: lookups; TCP: connects;
-    /// TLS: 1 for TLS 1.3, 2 for TLS 1.2; HTTP: the request; LDAP: the operations).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub round_trips: Option<u32>,
-    /// Attempts made (more than 1 after --retries).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<u32>,
-    /// The library's own error text, for the support call (never the message).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The maintenance slot the service was in when this check failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub maintenance: Option<crate::maintenance::Occurrence>,
-    /// The reason code before the maintenance slot changed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub original_reason: Option<String>,
 }
 
 impl Details {
@@ -329,7 +405,7 @@ pub fn blame_clocks(checks: &mut [Check]) {
     const AGREE: i64 = 300;
     let offsets: Vec<i64> = checks
         .iter()
-        .filter_map(|c| c.details.clock_skew_seconds)
+        .filter_map(|c| c.details.clock_skew_seconds())
         .collect();
     let agreeing = offsets.iter().filter(|s| s.abs() <= AGREE).count();
     let skewed = offsets.len() - agreeing;

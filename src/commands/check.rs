@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{EngineOptions, Setup, write_stdout};
+use super::{EngineOptions, Setup, write_stdout, write_stdout_with};
 use crate::cli::CheckArgs;
 use crate::documents::{
     AnchorDoc, Document, PlanDoc, PlannedEndpointDoc, PlannedIdentity, TrustDoc,
@@ -116,8 +116,15 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
 
     // Files first: a CI job wants its artifacts even when stdout is closed early.
     for target in &args.reports {
-        let text = report::render(&report, target.format, &report::human::Style::plain());
-        std::fs::write(&target.path, text).map_err(|e| {
+        let written = std::fs::File::create(&target.path).and_then(|mut file| {
+            report::write(
+                &report,
+                target.format,
+                &report::human::Style::plain(),
+                &mut file,
+            )
+        });
+        written.map_err(|e| {
             Stop::Usage(UsageError::new(format!(
                 "cannot write the {} report to {}: {}",
                 target.format.name(),
@@ -130,7 +137,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal();
     let style = report::human::Style { color, quiet };
-    write_stdout(&report::render(&report, run.format, &style))?;
+    write_stdout_with(|out| report::write(&report, run.format, &style, out))?;
     let summary = report.summary();
     let failed = summary.fail > 0 || (run.strict && summary.warn > 0);
     Ok(Outcome::failed_if(failed))

@@ -239,11 +239,15 @@ pub fn env_value(name: &str) -> Option<String> {
 
 /// Writes to stdout; a closed pipe (`int-check | head`) is not an error.
 pub fn write_stdout(text: &str) -> Result<(), Stop> {
+    write_stdout_with(|out| out.write_all(text.as_bytes()))
+}
+
+/// Lets `write` write to stdout; a reader that stopped early (`| head`) is not an error.
+pub fn write_stdout_with(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Stop> {
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
+    match write(&mut stdout).and_then(|_| stdout.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Stop::Internal(anyhow::anyhow!(

@@ -55,7 +55,7 @@ pub fn verify(
         Ok(certified) => {
             checks.push(
                 new()
-                    .with_detail(|d| d.key = Some(leaf.key.clone()))
+                    .with_detail(|d| d.identity().key = Some(leaf.key.clone()))
                     .pass(format!(
                         "the key {} matches the certificate ({})",
                         paths.key.display(),
@@ -102,9 +102,9 @@ pub fn verify(
     let now = at.as_secs() as i64;
     let days_left = (leaf.not_after - now).div_euclid(86_400);
     let validity = new().with_detail(|d| {
-        d.not_before = Some(rfc3339(leaf.not_before));
-        d.not_after = Some(rfc3339(leaf.not_after));
-        d.days_left = Some(days_left);
+        d.identity().not_before = Some(rfc3339(leaf.not_before));
+        d.identity().not_after = Some(rfc3339(leaf.not_after));
+        d.identity().days_left = Some(days_left);
     });
     checks.push(if leaf.not_after < now {
         validity.fail(
@@ -250,7 +250,7 @@ fn chain_check(
 fn key_permissions(check: Check, key: &std::path::Path) -> Option<Check> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(key).ok()?.permissions().mode() & 0o777;
-    let check = check.with_detail(|d| d.key_mode = Some(format!("{mode:04o}")));
+    let check = check.with_detail(|d| d.identity().key_mode = Some(format!("{mode:04o}")));
     Some(if mode & 0o077 != 0 {
         check.warn(
             Reason::CertKeyPermissions,

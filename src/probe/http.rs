@@ -138,7 +138,7 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<
     let endpoint = ctx.endpoint;
     let mut check = ctx
         .check(CheckKind::Http, address)
-        .with_detail(|d| d.method = Some(endpoint.method.as_str().to_string()));
+        .with_detail(|d| d.http().method = Some(endpoint.method.as_str().to_string()));
     let started = Instant::now();
     let exchanged = match (&ctx.route, session) {
         // The common case: the request goes over the connection the TLS phase just verified.
@@ -148,7 +148,7 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<
         }
         (route, _) => {
             if let Route::Proxy(url) = route {
-                check = check.with_detail(|d| d.proxy = Some(redact_userinfo(url)));
+                check = check.with_detail(|d| d.http().proxy = Some(redact_userinfo(url)));
             }
             via_reqwest(ctx, address).await
         }
@@ -403,7 +403,7 @@ async fn judge(
     let status = answer.status;
     if !(100..=599).contains(&status.as_u16()) {
         return check
-            .with_detail(|d| d.status = Some(status.as_u16()))
+            .with_detail(|d| d.http().status = Some(status.as_u16()))
             .fail(
                 Reason::HttpProtocolError,
                 format!(
@@ -423,10 +423,10 @@ async fn judge(
     let location = header(hyper::header::LOCATION);
     let date = header(hyper::header::DATE);
     let check = check.with_detail(|d| {
-        d.status = Some(status.as_u16());
-        d.http_version = Some(format!("{:?}", answer.version));
-        d.time_to_first_byte_ms = Some(first_byte.as_millis() as u64);
-        d.server = server.clone();
+        d.http().status = Some(status.as_u16());
+        d.http().http_version = Some(format!("{:?}", answer.version));
+        d.http().time_to_first_byte_ms = Some(first_byte.as_millis() as u64);
+        d.http().server = server.clone();
     });
     let expected = endpoint.expect_status.as_ref();
     let status_ok = expected.is_none_or(|list| list.contains(&status.as_u16()));
@@ -491,16 +491,18 @@ async fn judge(
     }
     if status.is_redirection() && expected.is_none() {
         let to = location.unwrap_or_else(|| "(no Location header)".to_string());
-        return check.with_detail(|d| d.location = Some(to.clone())).warn(
-            Reason::HttpRedirect,
-            format!("{summary}: redirects to {to} (not followed)"),
-        );
+        return check
+            .with_detail(|d| d.http().location = Some(to.clone()))
+            .warn(
+                Reason::HttpRedirect,
+                format!("{summary}: redirects to {to} (not followed)"),
+            );
     }
     let skew = date.as_deref().and_then(clock_skew);
     // Every server's offset is kept, so that the run can tell one wrong server clock from a
     // wrong local clock (`findings::blame_clocks`).
     let check = match skew {
-        Some(skew) => check.with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs())),
+        Some(skew) => check.with_detail(|d| d.http().clock_skew_seconds = Some(skew.as_secs())),
         None => check,
     };
     if let Some(skew) = skew
@@ -514,7 +516,7 @@ async fn judge(
         // Years off is a server whose clock was never set, not this machine's problem.
         if skew.unsigned_abs() > IMPLAUSIBLE_SKEW {
             return check
-                .with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs()))
+                .with_detail(|d| d.http().clock_skew_seconds = Some(skew.as_secs()))
                 .warn(
                     Reason::ClockSkew,
                     format!(
@@ -524,7 +526,7 @@ async fn judge(
                 );
         }
         return check
-            .with_detail(|d| d.clock_skew_seconds = Some(skew.as_secs()))
+            .with_detail(|d| d.http().clock_skew_seconds = Some(skew.as_secs()))
             .warn(
                 Reason::ClockSkew,
                 format!(

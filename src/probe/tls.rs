@@ -4,9 +4,10 @@
 //! the presented chain even when it rejects it. A recording client-certificate resolver notes
 //! whether the server asked for a client certificate, and which CAs it accepts.
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -37,6 +38,52 @@ pub struct TlsSetup {
     expiry_warning: Duration,
     /// Evaluate certificate dates at this instant instead of now.
     at: Option<UnixTime>,
+    verdicts: Arc<Verdicts>,
+}
+
+/// Chain verdicts already reached in this run. The same chain for the same name under the same
+/// anchors, seen on many endpoints (a host with several paths, a directory listing thousands),
+/// is verified once and its findings shared; each handshake still checks the server's signature
+/// over the handshake, which proves it holds the certificate's key.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    seen: Mutex<HashMap<[u8; 32], Arc<VerdictSlot>>>,
+}
+
+/// One chain's verdict: filled by the first handshake that sees the chain.
+type VerdictSlot = OnceLock<Arc<Assessment>>;
+
+impl Verdicts {
+    /// The verdict for `key`, reached by `assess` once; callers with the same key wait for it.
+    fn get_or_assess(&self, key: [u8; 32], assess: impl FnOnce() -> Assessment) -> Arc<Assessment> {
+        let slot = match self.seen.lock() {
+            Ok(mut seen) => seen.entry(key).or_default().clone(),
+            Err(_) => return Arc::new(assess()),
+        };
+        slot.get_or_init(|| Arc::new(assess())).clone()
+    }
+}
+
+/// What decides a chain's verdict: the anchors, the name, the second, and every certificate sent.
+fn verdict_key(
+    trust: &Arc<TrustStore>,
+    name: &ServerName<'_>,
+    now: UnixTime,
+    chain: &[&CertificateDer<'_>],
+) -> [u8; 32] {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(&(Arc::as_ptr(trust) as usize).to_le_bytes());
+    let name = name.to_str();
+    digest.update(&name.len().to_le_bytes());
+    digest.update(name.as_bytes());
+    digest.update(&now.as_secs().to_le_bytes());
+    for cert in chain {
+        digest.update(&cert.len().to_le_bytes());
+        digest.update(cert);
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.finish().as_ref());
+    key
 }
 
 impl TlsSetup {
@@ -53,6 +100,7 @@ impl TlsSetup {
             identity,
             expiry_warning: Duration::from_secs(u64::from(expiry_warning_days) * 86_400),
             at,
+            verdicts: Arc::default(),
         }
     }
 
@@ -68,6 +116,7 @@ impl TlsSetup {
             identity: self.identity.clone(),
             expiry_warning: self.expiry_warning,
             at: self.at,
+            verdicts: Some(self.verdicts.clone()),
             assessment: Mutex::new(None),
             client_auth: Mutex::new(None),
         });
@@ -95,13 +144,15 @@ pub struct Recorder {
     identity: Option<Arc<CertifiedKey>>,
     expiry_warning: Duration,
     at: Option<UnixTime>,
-    assessment: Mutex<Option<Assessment>>,
+    /// The run's shared verdicts (none for a one-off judgement).
+    verdicts: Option<Arc<Verdicts>>,
+    assessment: Mutex<Option<Arc<Assessment>>>,
     /// Set when the server sent a CertificateRequest: the CA names it accepts.
     client_auth: Mutex<Option<Vec<String>>>,
 }
 
 impl Recorder {
-    pub fn assessment(&self) -> Option<Assessment> {
+    pub fn assessment(&self) -> Option<Arc<Assessment>> {
         self.assessment.lock().ok()?.clone()
     }
 
@@ -114,6 +165,8 @@ impl Recorder {
 #[derive(Clone, Debug)]
 pub struct Assessment {
     pub chain: Vec<CertInfo>,
+    /// The chain as reports show it, made once and shared by every check that saw it.
+    pub shown: Arc<[ChainCert]>,
     /// Fatal problem, if any.
     pub problem: Option<ProbeFailure>,
     /// Non-fatal findings, most important first.
@@ -130,7 +183,17 @@ impl ServerCertVerifier for Recorder {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let now = self.at.unwrap_or(now);
-        let assessment = self.assess(end_entity, intermediates, server_name, now);
+        let assessment = match &self.verdicts {
+            Some(verdicts) => {
+                let chain: Vec<&CertificateDer<'_>> =
+                    std::iter::once(end_entity).chain(intermediates).collect();
+                let key = verdict_key(&self.trust, server_name, now, &chain);
+                verdicts.get_or_assess(key, || {
+                    self.assess(end_entity, intermediates, server_name, now)
+                })
+            }
+            None => Arc::new(self.assess(end_entity, intermediates, server_name, now)),
+        };
         let trusted = assessment.problem.is_none();
         if let Ok(mut slot) = self.assessment.lock() {
             *slot = Some(assessment);
@@ -242,8 +305,10 @@ impl Recorder {
             .chain(presented.iter())
             .filter_map(CertInfo::of)
             .collect();
+        let shown = chain.iter().map(chain_cert).collect();
         let mut assessment = Assessment {
             chain,
+            shown,
             problem: None,
             warnings: Vec::new(),
         };
@@ -423,6 +488,7 @@ pub fn judge_chain(
         identity: None,
         expiry_warning: Duration::from_secs(30 * 86_400),
         at: None,
+        verdicts: None,
         assessment: Mutex::new(None),
         client_auth: Mutex::new(None),
     };
@@ -798,8 +864,8 @@ pub async fn check(
     let is_tls13 = version == Some(rustls::ProtocolVersion::TLSv1_3);
     let mut check = describe(check, &recorder, sent_cert).with_detail(|d| {
         d.round_trips = Some(if is_tls13 { 1 } else { 2 });
-        d.protocol = Some(version.map(protocol_name).unwrap_or("unknown").to_string());
-        d.cipher_suite = Some(
+        d.tls().protocol = Some(version.map(protocol_name).unwrap_or("unknown").to_string());
+        d.tls().cipher_suite = Some(
             suite
                 .map(|s| format!("{:?}", s.suite()))
                 .unwrap_or_default(),
@@ -862,7 +928,7 @@ pub async fn check(
                 .map(|(r, _)| r.code().to_string())
                 .collect();
             check
-                .with_detail(|d| d.warnings = Some(codes))
+                .with_detail(|d| d.tls().warnings = Some(codes))
                 .warn(reason, format!("{}; {summary}", text.join("; ")))
         }
         _ => check.pass(summary),
@@ -873,15 +939,14 @@ pub async fn check(
 /// Adds what the handshake showed (chain, client-certificate request) to a check.
 fn describe(mut check: Check, recorder: &Recorder, sent_cert: bool) -> Check {
     if let Some(assessment) = recorder.assessment() {
-        let chain = assessment.chain.iter().map(chain_cert).collect();
-        check = check.with_detail(|d| d.chain = Some(chain));
+        check = check.with_detail(|d| d.tls().chain = Some(assessment.shown.clone()));
     }
     let requested = recorder.client_cert_requested();
     check.with_detail(|d| {
-        d.client_cert_requested = Some(requested.is_some());
+        d.tls().client_cert_requested = Some(requested.is_some());
         if let Some(names) = requested {
-            d.acceptable_ca_names = Some(names);
-            d.client_cert_sent = Some(sent_cert);
+            d.tls().acceptable_ca_names = Some(names);
+            d.tls().client_cert_sent = Some(sent_cert);
         }
     })
 }
@@ -939,9 +1004,9 @@ fn classify_failure(
     after_handshake: bool,
 ) -> ProbeFailure {
     if let Some(assessment) = recorder.assessment()
-        && let Some(problem) = assessment.problem
+        && let Some(problem) = &assessment.problem
     {
-        return problem;
+        return problem.clone();
     }
     let asked = recorder.client_cert_requested().is_some();
     let rustls_error = error

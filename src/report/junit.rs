@@ -13,7 +13,7 @@ fn case_name(check: &Check) -> String {
         }
         _ => check.target.clone(),
     };
-    match &check.details.search {
+    match check.details.search_name() {
         Some(search) => format!("{} {target} search {search}", check.kind.as_str()),
         None => format!("{} {target}", check.kind.as_str()),
     }

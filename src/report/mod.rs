@@ -15,6 +15,20 @@ use std::time::Duration;
 
 pub use crate::output::{DataFormat, Format};
 
+/// Writes a check report in any format to `out`. JSON is written as it is serialised: a report of
+/// ten thousand endpoints is never held twice in memory.
+pub fn write(
+    report: &crate::findings::Report,
+    format: Format,
+    style: &human::Style,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => json::write(report, out),
+        other => out.write_all(render(report, other, style).as_bytes()),
+    }
+}
+
 /// Renders a check report in any format (colour only applies to `human`).
 pub fn render(report: &crate::findings::Report, format: Format, style: &human::Style) -> String {
     match format {

@@ -34,7 +34,7 @@ pub fn render(report: &Report) -> String {
     let mut not_after: BTreeMap<String, i64> = BTreeMap::new();
     for check in report.checks.iter().filter(|c| c.status != Status::Skip) {
         let address = check.address.map(|a| a.to_string()).unwrap_or_default();
-        let search = check.details.search.as_deref().unwrap_or_default();
+        let search = check.details.search_name().unwrap_or_default();
         let key = labels(&[
             ("endpoint", &check.endpoint),
             ("kind", check.kind.as_str()),
@@ -46,7 +46,7 @@ pub fn render(report: &Report) -> String {
         let entry = series.entry(key).or_insert((1, 0.0));
         entry.0 = entry.0.min(up);
         entry.1 += check.duration.as_secs_f64();
-        for element in check.details.chain.iter().flatten() {
+        for element in check.details.chain() {
             let Ok(at) = element.not_after.parse::<jiff::Timestamp>() else {
                 continue;
             };

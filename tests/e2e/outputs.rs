@@ -49,7 +49,7 @@ fn fixed_report() -> Report {
         )
         .at(addr)
         .took(ms(41))
-        .with_detail(|d| d.chain = Some(chain))
+        .with_detail(|d| d.tls().chain = Some(chain.into()))
         .warn(
             Reason::TlsMissingIntermediate,
             "the server did not send 'NHS INT Authentication G2'; TLS 1.2",

@@ -872,3 +872,42 @@ async fn round_trips_are_counted_per_check() {
         );
     }
 }
+
+/// The same chain seen on several endpoints is verified once per run, but a verdict is shared
+/// only where everything that decides it is the same: the name asked for and the anchors.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_chain_verdict_never_crosses_names_or_anchors() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    lab.dns.point("alias.int.test", &[lo(1)]);
+    let other = Pki::g2();
+    let other_root = lab.write("other-root.pem", &other.root.pem);
+    let url = |host: &str, path: &str| format!("https://{host}:{}/{path}", addr.port());
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("a", url("msg.int.test", "a")),
+            EndpointSpec::new("b", url("msg.int.test", "b")),
+            EndpointSpec::new("wrong-name", url("alias.int.test", "c")),
+            EndpointSpec::new("other-anchors", url("msg.int.test", "d"))
+                .with(&format!("ca_files = [\"{}\"]", p(&other_root))),
+        ],
+        "",
+    );
+    let run = run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(status(&run.check("a", "tls")), ("pass", ""));
+    assert_eq!(status(&run.check("b", "tls")), ("pass", ""));
+    assert_eq!(
+        status(&run.check("wrong-name", "tls")),
+        ("fail", "tls.hostname_mismatch")
+    );
+    assert_eq!(status(&run.check("other-anchors", "tls")).0, "fail");
+    // The shared verdict still carries the chain on every endpoint that saw it.
+    assert_eq!(
+        run.check("b", "tls")["details"]["chain"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -325,10 +325,10 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
                 said: said.clone(),
             })
             .collect();
-        check = check.with_detail(|d| d.servers = Some(answers));
+        check = check.with_detail(|d| d.dns().servers = Some(answers));
     }
     if let Some(pinned) = &outcome.pinned {
-        check = check.with_detail(|d| d.hosts_file = Some(join_ips(pinned)));
+        check = check.with_detail(|d| d.dns().hosts_file = Some(join_ips(pinned)));
     }
     check = check.with_detail(|d| d.round_trips = Some(outcome.attempts.into()));
     if outcome.attempts > 1 {
@@ -338,8 +338,9 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
         Err(failure) => check.failed(failure.clone()),
         Ok(resolved) => {
             let check = check.with_detail(|d| {
-                d.addresses = Some(resolved.addresses.iter().map(|a| a.to_string()).collect());
-                d.resolver = Some(resolved.answered_by.clone());
+                d.dns().addresses =
+                    Some(resolved.addresses.iter().map(|a| a.to_string()).collect());
+                d.dns().resolver = Some(resolved.answered_by.clone());
             });
             let summary = format!(
                 "{} via {}",
@@ -370,7 +371,7 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
 /// The DNS check for an endpoint whose URL holds an IP literal.
 pub fn literal_check(endpoint: &str, ip: IpAddr) -> Check {
     Check::new(endpoint, CheckKind::Dns, ip.to_string())
-        .with_detail(|d| d.addresses = Some(vec![ip.to_string()]))
+        .with_detail(|d| d.dns().addresses = Some(vec![ip.to_string()]))
         .warn(
             Reason::DnsIpLiteral,
             format!("the URL uses the fixed address {ip}, no DNS lookup"),

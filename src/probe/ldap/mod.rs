@@ -161,7 +161,7 @@ async fn connect(
         )),
         Ok(Err(e)) => Err(recorder
             .assessment()
-            .and_then(|a| a.problem)
+            .and_then(|a| a.problem.clone())
             .or_else(|| {
                 super::wire_bytes::not_tls(&first_bytes.get())
                     .map(|what| ProbeFailure::new(Reason::TlsNotTls, what).raw(&e))
@@ -704,7 +704,7 @@ pub async fn checks(
     let new_check = |name: Option<&str>| {
         let check = ctx.check(CheckKind::Ldap, address);
         match name {
-            Some(name) => check.with_detail(|d| d.search = Some(name.to_string())),
+            Some(name) => check.with_detail(|d| d.ldap().search = Some(name.to_string())),
             None => check,
         }
     };
@@ -742,12 +742,12 @@ pub async fn checks(
     let mut planned = Vec::new();
     let mut out: Vec<Option<Check>> = Vec::new();
     for search in &endpoint.searches {
-        let check =
-            new_check(Some(&search.name)).with_detail(|d| d.base = Some(search.base.clone()));
+        let check = new_check(Some(&search.name))
+            .with_detail(|d| d.ldap().base = Some(search.base.clone()));
         match substitute(&search.filter, ids) {
             Ok(filter) => {
                 planned.push((out.len(), filter.clone()));
-                out.push(Some(check.with_detail(|d| d.filter = Some(filter))));
+                out.push(Some(check.with_detail(|d| d.ldap().filter = Some(filter))));
             }
             Err(message) => out.push(Some(check.fail(Reason::LdapSearchFailed, message))),
         }
@@ -789,12 +789,12 @@ fn judge(check: Check, search: &SearchDoc, found: &Found) -> Check {
     let count = found.entries.len();
     let sample: Vec<DirectoryEntry> = found.entries.iter().take(SAMPLE_ENTRIES).cloned().collect();
     let check = check.with_detail(|d| {
-        d.entries = Some(count as u64);
-        d.truncated = Some(found.truncated_by.is_some());
-        d.truncated_by = found.truncated_by.clone();
-        d.sample = Some(sample);
+        d.ldap().entries = Some(count as u64);
+        d.ldap().truncated = Some(found.truncated_by.is_some());
+        d.ldap().truncated_by = found.truncated_by.clone();
+        d.ldap().sample = Some(sample);
         if !found.references.is_empty() {
-            d.references = Some(found.references.clone());
+            d.ldap().references = Some(found.references.clone());
         }
     });
     let more = if found.truncated_by.is_some() {
