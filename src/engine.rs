@@ -133,7 +133,12 @@ impl Engine {
         if timed_out {
             tasks.abort_all();
         }
-        let mut out = Vec::new();
+        // Sized once: a run of ten thousand endpoints has forty thousand checks.
+        let count: usize = sinks
+            .iter()
+            .map(|s| s.lock().map(|s| s.len()).unwrap_or_default() + 1)
+            .sum();
+        let mut out = Vec::with_capacity(count);
         for (index, planned) in plan.endpoints.iter().enumerate() {
             let mut checks =
                 std::mem::take(&mut *sinks[index].lock().unwrap_or_else(|e| e.into_inner()));

@@ -64,18 +64,15 @@ impl Verdicts {
     }
 }
 
-/// What decides a chain's verdict: the anchors, the name, the second, and every certificate sent.
+/// What decides a chain's verdict (before the name is checked): the anchors, the second, and
+/// every certificate sent.
 fn verdict_key(
     trust: &Arc<TrustStore>,
-    name: &ServerName<'_>,
     now: UnixTime,
     chain: &[&CertificateDer<'_>],
 ) -> [u8; 32] {
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     digest.update(&(Arc::as_ptr(trust) as usize).to_le_bytes());
-    let name = name.to_str();
-    digest.update(&name.len().to_le_bytes());
-    digest.update(name.as_bytes());
     digest.update(&now.as_secs().to_le_bytes());
     for cert in chain {
         digest.update(&cert.len().to_le_bytes());
@@ -187,12 +184,16 @@ impl ServerCertVerifier for Recorder {
             Some(verdicts) => {
                 let chain: Vec<&CertificateDer<'_>> =
                     std::iter::once(end_entity).chain(intermediates).collect();
-                let key = verdict_key(&self.trust, server_name, now, &chain);
-                verdicts.get_or_assess(key, || {
-                    self.assess(end_entity, intermediates, server_name, now)
-                })
+                let key = verdict_key(&self.trust, now, &chain);
+                let shared =
+                    verdicts.get_or_assess(key, || self.assess(end_entity, intermediates, now));
+                for_name(shared, end_entity, server_name)
             }
-            None => Arc::new(self.assess(end_entity, intermediates, server_name, now)),
+            None => for_name(
+                Arc::new(self.assess(end_entity, intermediates, now)),
+                end_entity,
+                server_name,
+            ),
         };
         let trusted = assessment.problem.is_none();
         if let Ok(mut slot) = self.assessment.lock() {
@@ -289,11 +290,11 @@ fn dn_to_string(dn: &[u8]) -> String {
 
 impl Recorder {
     /// Validates a presented chain against this endpoint's anchors and the host name.
+    /// The chain's verdict, whatever host it is for (`for_name` adds the name check).
     fn assess(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Assessment {
         let (trust, provider, expiry_warning) =
@@ -390,49 +391,6 @@ impl Recorder {
             }
         }
 
-        if let Err(error) = ee.verify_is_valid_for_subject_name(server_name) {
-            let leaf = assessment.chain.first();
-            let host = server_name_text(server_name);
-            match (leaf, error) {
-                (Some(leaf), webpki::Error::CertNotValidForName(_)) if cn_matches(leaf, &host) => {
-                    assessment.warnings.insert(
-                    0,
-                    (
-                        Reason::TlsCnOnly,
-                        format!(
-                            "{host} is only in the certificate's CN (no subjectAltName): OpenSSL clients accept it, rustls/webpki and other strict clients reject it"
-                        ),
-                    ),
-                );
-                }
-                (leaf, webpki::Error::CertNotValidForName(_)) => {
-                    let names = leaf.map(valid_names).unwrap_or_default();
-                    assessment.problem = Some(ProbeFailure::new(
-                        Reason::TlsHostnameMismatch,
-                        format!(
-                            "the certificate is not valid for {host}; it is valid for {}",
-                            if names.is_empty() {
-                                "no host name".to_string()
-                            } else {
-                                names.join(", ")
-                            }
-                        ),
-                    ));
-                    return assessment;
-                }
-                (_, other) => {
-                    assessment.problem = Some(
-                        ProbeFailure::new(
-                            Reason::TlsHandshakeFailed,
-                            "the certificate's names could not be checked",
-                        )
-                        .raw(format!("{other:?}")),
-                    );
-                    return assessment;
-                }
-            }
-        }
-
         // Expiry: the verified path (leaf, intermediates) and the root it ends at.
         let top_issuer = path
             .last()
@@ -494,11 +452,100 @@ pub fn judge_chain(
     };
     let name = ServerName::try_from(host.to_string()).ok()?;
     let (leaf, rest) = chain.split_first()?;
-    let assessment = recorder.assess(leaf, rest, &name, UnixTime::now());
+    let assessment = for_name(
+        Arc::new(recorder.assess(leaf, rest, UnixTime::now())),
+        leaf,
+        &name,
+    );
     assessment
         .problem
+        .as_ref()
         .map(|p| p.reason)
         .or_else(|| assessment.warnings.first().map(|(r, _)| *r))
+}
+
+/// What the name check adds to a chain's verdict for one host: a CN-only warning, or a problem.
+enum NameVerdict {
+    Fits,
+    Warning(Reason, String),
+    Problem(ProbeFailure),
+}
+
+/// Checks the leaf's names against `server_name` (webpki: subjectAltName only).
+fn name_verdict(
+    end_entity: &CertificateDer<'_>,
+    chain: &[CertInfo],
+    server_name: &ServerName<'_>,
+) -> NameVerdict {
+    let Ok(ee) = webpki::EndEntityCert::try_from(end_entity) else {
+        return NameVerdict::Fits; // a leaf that does not parse is the chain's problem already
+    };
+    let Err(error) = ee.verify_is_valid_for_subject_name(server_name) else {
+        return NameVerdict::Fits;
+    };
+    let leaf = chain.first();
+    let host = server_name_text(server_name);
+    match (leaf, error) {
+        (Some(leaf), webpki::Error::CertNotValidForName(_)) if cn_matches(leaf, &host) => {
+            NameVerdict::Warning(
+                Reason::TlsCnOnly,
+                format!(
+                    "{host} is only in the certificate's CN (no subjectAltName): OpenSSL clients accept it, rustls/webpki and other strict clients reject it"
+                ),
+            )
+        }
+        (leaf, webpki::Error::CertNotValidForName(_)) => {
+            let names = leaf.map(valid_names).unwrap_or_default();
+            NameVerdict::Problem(ProbeFailure::new(
+                Reason::TlsHostnameMismatch,
+                format!(
+                    "the certificate is not valid for {host}; it is valid for {}",
+                    if names.is_empty() {
+                        "no host name".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ))
+        }
+        (_, other) => NameVerdict::Problem(
+            ProbeFailure::new(
+                Reason::TlsHandshakeFailed,
+                "the certificate's names could not be checked",
+            )
+            .raw(format!("{other:?}")),
+        ),
+    }
+}
+
+/// The chain's verdict for one host: the name check on top of the shared chain verdict. A
+/// problem found before names are looked at (an untrusted chain, a weak key) stands; a wrong
+/// name outranks expiry.
+fn for_name(
+    shared: Arc<Assessment>,
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+) -> Arc<Assessment> {
+    if shared
+        .problem
+        .as_ref()
+        .is_some_and(|p| p.reason != Reason::TlsExpired)
+    {
+        return shared;
+    }
+    match name_verdict(end_entity, &shared.chain, server_name) {
+        NameVerdict::Fits => shared,
+        NameVerdict::Warning(reason, text) => {
+            let mut own = (*shared).clone();
+            own.warnings.insert(0, (reason, text));
+            Arc::new(own)
+        }
+        NameVerdict::Problem(problem) => {
+            let mut own = (*shared).clone();
+            own.problem = Some(problem);
+            Arc::new(own)
+        }
+    }
 }
 
 /// `'NHS INT Authentication G2' (position 2 of the chain)`: how a report names one element.
