@@ -333,7 +333,7 @@ pub struct Check {
     pub message: String,
     pub duration: Duration,
     /// Structured facts for machines and support staff (addresses, chain, protocol...).
-    pub details: Details,
+    pub details: Box<Details>,
 }
 
 impl Check {
@@ -347,7 +347,7 @@ impl Check {
             reason: None,
             message: String::new(),
             duration: Duration::ZERO,
-            details: Details::default(),
+            details: Box::default(),
         }
     }
 

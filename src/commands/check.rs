@@ -40,6 +40,10 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     let mut setup = Setup::new(&args.profile, args.at)?;
     let run = RunSettings::layer(&args, &setup.profile.run);
     let plan = Arc::new(setup.plan.select(&selection)?);
+    // The selected plan is all the run needs: with ten thousand endpoints, the full plan and the
+    // profile's own list would be two more copies held to the end.
+    setup.plan.endpoints = Vec::new();
+    setup.profile.endpoints = Vec::new();
     if plan.endpoints.is_empty() && setup.identity.is_none() {
         return Err(
             UsageError::new("--only identity, but no client identity is configured")
@@ -88,13 +92,12 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     checks.extend(probed);
 
     let windows = WindowState::at(&profile.maintenance, setup.at);
-    let service_of = |endpoint: &str| {
-        profile
-            .endpoints
-            .iter()
-            .find(|e| e.name == endpoint)
-            .and_then(|e| e.service.clone())
-    };
+    let services: std::collections::HashMap<&str, &str> = plan
+        .endpoints
+        .iter()
+        .filter_map(|p| Some((p.endpoint.name.as_str(), p.endpoint.service.as_deref()?)))
+        .collect();
+    let service_of = |endpoint: &str| services.get(endpoint).map(|s| s.to_string());
     crate::findings::apply_maintenance(&mut checks, service_of, &windows, run.maintenance);
 
     let report = Report {

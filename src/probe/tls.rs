@@ -66,11 +66,7 @@ impl Verdicts {
 
 /// What decides a chain's verdict (before the name is checked): the anchors, the second, and
 /// every certificate sent.
-fn verdict_key(
-    trust: &Arc<TrustStore>,
-    now: UnixTime,
-    chain: &[&CertificateDer<'_>],
-) -> [u8; 32] {
+fn verdict_key(trust: &Arc<TrustStore>, now: UnixTime, chain: &[&CertificateDer<'_>]) -> [u8; 32] {
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     digest.update(&(Arc::as_ptr(trust) as usize).to_le_bytes());
     digest.update(&now.as_secs().to_le_bytes());
