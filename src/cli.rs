@@ -277,7 +277,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
     pub skip: Vec<CheckKind>,
 
-    /// Probe at most N endpoints at once [default: all of them, up to 256]
+    /// Probe at most N endpoints at once [default: all of them, up to 128]
     #[arg(long, env = "INT_CHECK_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
 

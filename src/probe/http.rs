@@ -150,7 +150,8 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<
             if let Route::Proxy(url) = route {
                 check = check.with_detail(|d| d.http().proxy = Some(redact_userinfo(url)));
             }
-            via_reqwest(ctx, address).await
+            // Boxed: reqwest's future is large, and this path is the rare one.
+            Box::pin(via_reqwest(ctx, address)).await
         }
     };
     let first_byte = started.elapsed();

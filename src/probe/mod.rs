@@ -86,9 +86,11 @@ pub async fn application(
     address: SocketAddr,
     session: Option<tls::Session>,
 ) -> Vec<Check> {
+    // Boxed: each is a large state machine (hyper, reqwest, the LDAP session), and an endpoint's
+    // task would otherwise reserve room for both from its first phase to its last.
     match kind {
-        CheckKind::Http => vec![http::check(ctx, address, session).await],
-        CheckKind::Ldap => ldap::checks(ctx, address, session).await,
+        CheckKind::Http => vec![Box::pin(http::check(ctx, address, session)).await],
+        CheckKind::Ldap => Box::pin(ldap::checks(ctx, address, session)).await,
         CheckKind::Identity | CheckKind::Dns | CheckKind::Tcp | CheckKind::Tls => Vec::new(),
     }
 }
