@@ -496,6 +496,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// Each endpoint's checks in report order, grouped once: renderers that go endpoint by
+    /// endpoint must not scan every check per endpoint (10,000 endpoints, 40,000 checks).
+    pub fn checks_by_endpoint(&self) -> std::collections::HashMap<&str, Vec<&Check>> {
+        let mut grouped: std::collections::HashMap<&str, Vec<&Check>> = Default::default();
+        for check in &self.checks {
+            grouped
+                .entry(check.endpoint.as_str())
+                .or_default()
+                .push(check);
+        }
+        grouped
+    }
+
     pub fn summary(&self) -> Summary {
         Summary::of(&self.checks)
     }

@@ -67,6 +67,7 @@ pub fn render(report: &Report) -> String {
         escape(&report.maintenance.summary()),
         escape(report.tool_version)
     );
+    let grouped = report.checks_by_endpoint();
     for heading in &report.endpoints {
         let _ = writeln!(
             out,
@@ -74,7 +75,7 @@ pub fn render(report: &Report) -> String {
             escape(&heading.name),
             escape(&heading.url)
         );
-        for check in report.checks.iter().filter(|c| c.endpoint == heading.name) {
+        for check in grouped.get(heading.name.as_str()).into_iter().flatten() {
             let target = check
                 .address
                 .map(|a| a.to_string())

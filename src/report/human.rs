@@ -65,11 +65,13 @@ pub fn render(report: &Report, style: &Style) -> String {
         .unwrap_or(0);
     // A hint is printed in full the first time its reason appears, then referred to.
     let mut hinted = std::collections::HashSet::new();
+    let grouped = report.checks_by_endpoint();
     for heading in &report.endpoints {
-        let shown: Vec<&Check> = report
-            .checks
-            .iter()
-            .filter(|c| c.endpoint == heading.name)
+        let shown: Vec<&Check> = grouped
+            .get(heading.name.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|c| !style.quiet || c.status == Status::Fail)
             .collect();
         if style.quiet && shown.is_empty() {

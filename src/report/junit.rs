@@ -35,10 +35,11 @@ fn explanation(check: &Check) -> String {
 pub fn render(report: &Report) -> String {
     let mut junit = quick_junit::Report::new(format!("int-check {}", report.profile));
     junit.set_time(report.duration);
+    let grouped = report.checks_by_endpoint();
     for heading in &report.endpoints {
         let mut suite = TestSuite::new(heading.name.as_str());
         suite.add_property(("url", heading.url.as_str()));
-        for check in report.checks.iter().filter(|c| c.endpoint == heading.name) {
+        for check in grouped.get(heading.name.as_str()).into_iter().flatten() {
             let code = check.reason.map(|r| r.code()).unwrap_or_default();
             let status = match check.status {
                 Status::Pass | Status::Warn => TestCaseStatus::success(),
