@@ -137,6 +137,9 @@ reasons! {
     HttpUnexpectedStatus => "http.unexpected_status",
         "The service answered with a status the endpoint's expect_status does not list.",
         "Compare the status and body in the message with what the service should answer; a 404 usually means a wrong path in the URL, a 5xx a service-side problem (check the maintenance slots).";
+    HttpUnexpectedBody => "http.unexpected_body",
+        "The service answered, but the body is not what a healthy answer holds (the endpoint's expect_json or expect_body).",
+        "Compare what was expected with what came, both in the message: another issuer or version usually means another environment (INT against DEP) or a wrong URL; an HTML login or error page means something in between (a proxy, a captive portal) answered instead of the service.";
     HttpRedirect => "http.redirect",
         "The service answered with a redirect, which int-check does not follow.",
         "Spine services do not redirect: check the URL (scheme, host, path). If the Location points to a login or proxy page, something between you and Spine is intercepting the request.";

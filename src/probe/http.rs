@@ -16,7 +16,7 @@ use super::tls::Session;
 use super::wire_bytes::{Recorded, printable_line};
 use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
-use crate::profile::HttpMethod;
+use crate::profile::{BodyExpectation, HttpMethod};
 use crate::reasons::Reason;
 
 /// Clocks further apart than this make certificates and Spine timestamps go wrong.
@@ -82,7 +82,7 @@ enum Body {
 
 /// What arrived of a body.
 struct BodyRead {
-    /// The first BODY_READ_BYTES, as text.
+    /// The first bytes (as many as the read was asked to keep), as text.
     prefix: String,
     /// Bytes received in all.
     received: usize,
@@ -93,12 +93,12 @@ struct BodyRead {
 impl Body {
     /// Reads up to BODY_LIMIT within `budget`, keeping the first BODY_READ_BYTES: a body that
     /// never finishes must not hold the run, and must be told apart from one that finished.
-    async fn read(self, budget: Duration) -> BodyRead {
+    async fn read(self, budget: Duration, keep_bytes: usize) -> BodyRead {
         let mut kept = Vec::new();
         let mut received = 0usize;
         let mut keep = |data: &[u8]| {
             received += data.len();
-            let room = BODY_READ_BYTES.saturating_sub(kept.len());
+            let room = keep_bytes.saturating_sub(kept.len());
             kept.extend_from_slice(&data[..data.len().min(room)]);
             received < BODY_LIMIT
         };
@@ -442,7 +442,13 @@ async fn judge(
             stalled: false,
         }
     } else {
-        answer.body.read(budget).await
+        // A body to judge is kept whole (up to BODY_LIMIT); otherwise only its start, to quote.
+        let keep = if endpoint.expect.is_set() {
+            BODY_LIMIT
+        } else {
+            BODY_READ_BYTES
+        };
+        answer.body.read(budget, keep).await
     };
     let stall = read.stalled.then(|| {
         let of = declared.map(|n| format!(" of {n}")).unwrap_or_default();
@@ -489,6 +495,9 @@ async fn judge(
             Reason::HttpTimeout,
             format!("{summary}, but {stall} within the timeout"),
         );
+    }
+    if let Err(why) = body_meets(&endpoint.expect, &body, read.received) {
+        return check.fail(Reason::HttpUnexpectedBody, format!("{summary}: {why}"));
     }
     if status.is_redirection() && expected.is_none() {
         let to = location.unwrap_or_else(|| "(no Location header)".to_string());
@@ -538,6 +547,95 @@ async fn judge(
             );
     }
     check.pass(format!("{summary} in {}", secs(first_byte)))
+}
+
+/// Whether a body holds what the endpoint expects; if not, what was expected and what came.
+fn body_meets(expect: &BodyExpectation, body: &str, received: usize) -> Result<(), String> {
+    if !expect.is_set() {
+        return Ok(());
+    }
+    if received >= BODY_LIMIT {
+        return Err(format!(
+            "the body is {} KiB or more, larger than int-check reads to check it",
+            BODY_LIMIT / 1024
+        ));
+    }
+    if let Some(text) = &expect.contains
+        && !body.contains(text.as_str())
+    {
+        return Err(format!(
+            "expected the body to contain \"{text}\"{}",
+            got(body)
+        ));
+    }
+    let Some(fields) = &expect.json else {
+        return Ok(());
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Err(format!("expected a JSON body{}", got(body)));
+    };
+    for (path, wanted) in fields {
+        let shown = short_json(wanted);
+        match lookup(&json, path) {
+            None => return Err(format!("expected {path} = {shown}; the JSON has no {path}")),
+            Some(actual) if !same_value(actual, wanted) => {
+                return Err(format!(
+                    "expected {path} = {shown}, got {}",
+                    short_json(actual)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// `; got "first bytes"` of a body, or `; the body is empty`.
+fn got(body: &str) -> String {
+    match quote(body) {
+        quoted if quoted.is_empty() => "; the body is empty".to_string(),
+        quoted => format!("; got{}", &quoted[1..]),
+    }
+}
+
+/// The value at a dotted path (`a.b.0.c`: object keys, array indices).
+fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(json, |value, step| match value {
+        serde_json::Value::Object(map) => map.get(step),
+        serde_json::Value::Array(items) => items.get(step.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
+/// JSON equality, except that two http(s) URLs compare as URLs (an explicit default port, as
+/// NHS's own configuration writes `:443`, is the same URL) and numbers compare by value.
+fn same_value(actual: &serde_json::Value, wanted: &serde_json::Value) -> bool {
+    use serde_json::Value::{Number, String as Text};
+    match (actual, wanted) {
+        (Text(a), Text(w)) => {
+            let as_url = |s: &str| {
+                url::Url::parse(s)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+            };
+            match (as_url(a), as_url(w)) {
+                (Some(a), Some(w)) => a == w,
+                _ => a == w,
+            }
+        }
+        (Number(a), Number(w)) => a.as_f64() == w.as_f64(),
+        _ => actual == wanted,
+    }
+}
+
+/// A JSON value for a message: compact, at most BODY_QUOTE_BYTES characters.
+fn short_json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= BODY_QUOTE_BYTES {
+        return text;
+    }
+    let cut: String = text.chars().take(BODY_QUOTE_BYTES).collect();
+    format!("{cut}…")
 }
 
 /// Server time minus local time, from an HTTP Date header.

@@ -136,6 +136,11 @@ pub struct EndpointDoc {
     pub method: Option<HttpMethod>,
     /// HTTPS: the statuses that count as a pass (default: any answer).
     pub expect_status: Option<Vec<u16>>,
+    /// HTTPS: the body is JSON and these fields (dotted paths, `a.b.0.c`) have these values;
+    /// `{}` asks only for a JSON body. URLs compare as URLs (`https://h:443/` = `https://h/`).
+    pub expect_json: Option<std::collections::BTreeMap<String, toml::Value>>,
+    /// HTTPS: the body contains this text.
+    pub expect_body: Option<String>,
     /// LDAPS: directory searches to run (besides the built-in party-key and ASID look-ups).
     pub search: Option<Vec<SearchDoc>>,
     /// LDAPS: bind DN for a simple bind (default: anonymous).
@@ -219,14 +224,34 @@ impl ProfileDoc {
                     "{origin}: an [[endpoint]] has an empty name"
                 )));
             }
-            let https_only = endpoint.method.is_some() || endpoint.expect_status.is_some();
+            let expects_body = endpoint.expect_json.is_some() || endpoint.expect_body.is_some();
+            let https_only =
+                endpoint.method.is_some() || endpoint.expect_status.is_some() || expects_body;
             let ldaps_only = endpoint.search.is_some()
                 || endpoint.bind_dn.is_some()
                 || endpoint.bind_password_env.is_some();
             if https_only && endpoint.url.scheme != Scheme::Https {
                 return Err(UsageError::new(format!(
-                    "{origin}: endpoint `{}`: method and expect_status apply to https:// endpoints only",
+                    "{origin}: endpoint `{}`: method, expect_status, expect_json and expect_body apply to https:// endpoints only",
                     endpoint.name
+                )));
+            }
+            if expects_body && endpoint.method == Some(HttpMethod::Head) {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: expect_json and expect_body need a body, and a HEAD answer has none",
+                    endpoint.name
+                ))
+                .hint("use method = \"GET\" (the default), or remove the body expectation"));
+            }
+            if let Some(value) = endpoint
+                .expect_json
+                .iter()
+                .flatten()
+                .find_map(|(path, value)| json_value(value).err().map(|e| (path, e)))
+            {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: expect_json `{}`: {}",
+                    endpoint.name, value.0, value.1
                 )));
             }
             if ldaps_only && endpoint.url.scheme != Scheme::Ldaps {
@@ -382,10 +407,49 @@ pub struct Endpoint {
     pub ca_files: Option<Vec<PathBuf>>,
     pub method: HttpMethod,
     pub expect_status: Option<Vec<u16>>,
+    /// What a healthy answer's body holds (https:// only).
+    pub expect: BodyExpectation,
     /// Searches to run, built-in look-ups included (ldaps:// only).
     pub searches: Vec<SearchDoc>,
     pub bind_dn: Option<String>,
     pub bind_password_env: Option<String>,
+}
+
+/// What a healthy HTTPS answer's body holds, beyond its status.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BodyExpectation {
+    /// The body is JSON with these (dotted path, value) fields; empty: any JSON.
+    pub json: Option<Vec<(String, serde_json::Value)>>,
+    /// The body contains this text.
+    pub contains: Option<String>,
+}
+
+impl BodyExpectation {
+    pub fn is_set(&self) -> bool {
+        self.json.is_some() || self.contains.is_some()
+    }
+}
+
+/// A profile's TOML value as the JSON value a body is compared with (no dates: JSON has none).
+fn json_value(value: &toml::Value) -> Result<serde_json::Value, String> {
+    Ok(match value {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::Value::from(*i),
+        toml::Value::Float(f) => serde_json::Value::from(*f),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+        toml::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(json_value).collect::<Result<_, _>>()?)
+        }
+        toml::Value::Table(table) => serde_json::Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), json_value(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        toml::Value::Datetime(_) => {
+            return Err("a TOML date cannot be compared with JSON; write it as a string".into());
+        }
+    })
 }
 
 /// The resolved, immutable profile a run uses.
@@ -508,6 +572,15 @@ impl Profile {
                     ca_files: e.ca_files,
                     method: e.method.unwrap_or_default(),
                     expect_status: e.expect_status,
+                    expect: BodyExpectation {
+                        json: e.expect_json.map(|fields| {
+                            fields
+                                .into_iter()
+                                .filter_map(|(path, value)| Some((path, json_value(&value).ok()?)))
+                                .collect()
+                        }),
+                        contains: e.expect_body,
+                    },
                     searches,
                     bind_dn: e.bind_dn,
                     bind_password_env: e.bind_password_env,

@@ -436,6 +436,17 @@ fn catalogue() -> Vec<Fault> {
                 EndpointSpec::new("svc", https("msg.int.test", addr)).with("expect_status = [200]"),
             )
         }),
+        fault!("http.unexpected_body", "fail", "http", |lab| {
+            let page = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 27\r\nConnection: close\r\n\r\n<html>Please log in</html>\n";
+            let addr = lab
+                .serve("api.int.test", lo(1), |s| {
+                    s.reply = HttpReply::Raw(page.as_bytes().to_vec())
+                })
+                .await;
+            Case::one(
+                EndpointSpec::new("svc", https("api.int.test", addr)).with("expect_json = {}"),
+            )
+        }),
         fault!("http.redirect", "warn", "http", |lab| {
             served(&lab, "msg.int.test", |s| {
                 s.reply = HttpReply::Echo {

@@ -358,3 +358,148 @@ async fn clock_skew_blames_the_clock_the_other_answers_disagree_with() {
         );
     }
 }
+
+/// An HTTP/1.1 200 answer with this content type and body, closing the connection.
+fn answer(content_type: &str, body: &str) -> HttpReply {
+    HttpReply::Raw(
+        format!(
+            "HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+const DISCOVERY: &str = r#"{"issuer":"https://am.int.test:443/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare","jwks_uri":"https://am.int.test/jwks","scopes_supported":["openid","profile"],"claims":{"nested":[{"n":2}]}}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_json_compares_fields_and_urls_as_urls() {
+    // NHS's discovery documents write the issuer with an explicit :443: the same URL.
+    let issuer =
+        "https://am.int.test/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare";
+    let (_lab, run) = serve(
+        answer("application/json", DISCOVERY),
+        &format!("expect_status = [200]\nexpect_json = {{ issuer = \"{issuer}\", \"claims.nested.0.n\" = 2, \"scopes_supported.1\" = \"profile\" }}"),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(status(&run.check("svc", "http")), ("pass", ""));
+
+    // Another realm is another issuer: the message says what was expected and what came.
+    let (_lab, run) = serve(
+        answer("application/json", DISCOVERY),
+        "expect_json = { issuer = \"https://am.int.test/openam/oauth2/realms/root/realms/Other\" }",
+        &[],
+    )
+    .await;
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("fail", "http.unexpected_body"), "{http:#}");
+    let message = http["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "expected issuer = \"https://am.int.test/openam/oauth2/realms/root/realms/Other\""
+        ) && message.contains("got \"https://am.int.test:443/openam"),
+        "{message}"
+    );
+
+    // A field that is not there is named.
+    let (_lab, run) = serve(
+        answer("application/json", DISCOVERY),
+        "expect_json = { \"claims.version\" = \"1\" }",
+        &[],
+    )
+    .await;
+    let message = run.check("svc", "http")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("the JSON has no claims.version"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ping_that_answers_a_login_page_is_not_a_pass() {
+    // `expect_json = {}`: any JSON body; a proxy's HTML page is not the service.
+    let (_lab, run) = serve(
+        answer("application/json", r#"{"version":"1.2.3"}"#),
+        "expect_json = {}",
+        &[],
+    )
+    .await;
+    assert_eq!(status(&run.check("svc", "http")), ("pass", ""));
+    let (_lab, run) = serve(
+        answer("text/html", "<html><body>Please sign in</body></html>"),
+        "expect_json = {}",
+        &[],
+    )
+    .await;
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("fail", "http.unexpected_body"));
+    let message = http["message"].as_str().unwrap();
+    assert!(
+        message.contains("expected a JSON body; got \"<html><body>Please sign in"),
+        "{message}"
+    );
+    assert!(
+        http["hint"]
+            .as_str()
+            .unwrap()
+            .contains("login or error page")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_body_looks_for_text() {
+    let (_lab, run) = serve(
+        answer("text/plain", "Spine OK"),
+        "expect_body = \"OK\"",
+        &[],
+    )
+    .await;
+    assert_eq!(status(&run.check("svc", "http")), ("pass", ""));
+    let (_lab, run) = serve(
+        answer("text/plain", "degraded"),
+        "expect_body = \"OK\"",
+        &[],
+    )
+    .await;
+    let http = run.check("svc", "http");
+    assert_eq!(status(&http), ("fail", "http.unexpected_body"));
+    assert!(
+        http["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected the body to contain \"OK\"; got \"degraded\""),
+        "{http:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn body_expectations_are_checked_when_the_profile_loads() {
+    let lab = Lab::start().await;
+    for (toml, url, words) in [
+        (
+            "expect_json = {}",
+            "ldaps://ldap.int.test:636",
+            "apply to https:// endpoints only",
+        ),
+        (
+            "method = \"HEAD\"\nexpect_body = \"x\"",
+            "https://a.int.test/",
+            "a HEAD answer has none",
+        ),
+        (
+            "expect_json = { when = 2026-01-01 }",
+            "https://a.int.test/",
+            "a TOML date cannot be compared with JSON",
+        ),
+    ] {
+        let profile = lab.profile("p.toml", &[EndpointSpec::new("e", url).with(toml)], "");
+        let run = run(&["--profile", p(&profile), "--dry-run"]).await;
+        assert_eq!(run.code, 2, "{toml}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{toml}: {}", run.stderr);
+    }
+}
