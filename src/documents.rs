@@ -292,6 +292,8 @@ pub struct PlannedEndpointDoc {
     pub phases: Vec<crate::findings::CheckKind>,
     /// Directory searches (ldaps:// only).
     pub searches: Vec<String>,
+    /// The anchors this endpoint is judged against, when they are not the profile's.
+    pub trust: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::error::UsageError;
 use crate::findings::CheckKind;
 use crate::pki::TrustStore;
-use crate::profile::{Endpoint, Profile, Scheme};
+use crate::profile::{Endpoint, EndpointTrust, Profile, Scheme};
 
 /// At most this many addresses of one host are checked (round-robin DNS can return many).
 pub const MAX_ADDRESSES_PER_HOST: usize = 4;
@@ -38,9 +38,13 @@ impl Plan {
     pub fn from_profile(profile: &Profile) -> Result<Plan, UsageError> {
         let profile_trust = Arc::new(TrustStore::for_profile(profile)?);
         let mut loaded: HashMap<Vec<PathBuf>, Arc<TrustStore>> = HashMap::new();
+        let mut public: Option<Arc<TrustStore>> = None;
         let mut endpoints = Vec::with_capacity(profile.endpoints.len());
         for endpoint in &profile.endpoints {
             let trust = match &endpoint.ca_files {
+                _ if endpoint.trust == EndpointTrust::Public => public
+                    .get_or_insert_with(|| Arc::new(TrustStore::public()))
+                    .clone(),
                 Some(files) if !files.is_empty() => match loaded.get(files) {
                     Some(store) => store.clone(),
                     None => {

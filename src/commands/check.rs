@@ -229,6 +229,8 @@ fn plan_document(
                 mtls: p.endpoint.mtls,
                 phases: p.phases.clone(),
                 searches: p.endpoint.searches.iter().map(|s| s.name.clone()).collect(),
+                trust: (!Arc::ptr_eq(&p.trust, &plan.profile_trust))
+                    .then(|| p.trust.source.clone()),
             })
             .collect(),
         description: profile.description.clone(),

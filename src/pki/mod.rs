@@ -52,6 +52,17 @@ impl TrustStore {
         .expect("embedded G2 certificates are usable anchors")
     }
 
+    /// The public web roots (Mozilla's list, from webpki-roots), for internet services. Only the
+    /// anchors' names and keys are built in, not the certificates: no root expiry is reported.
+    pub fn public() -> TrustStore {
+        TrustStore {
+            source: "public web roots (Mozilla's list, built in)".to_string(),
+            roots: Vec::new(),
+            intermediates: Vec::new(),
+            anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }
+    }
+
     /// From `--ca-file`s: self-signed certificates become roots, the others known intermediates.
     pub fn from_files(files: &[PathBuf]) -> Result<TrustStore, UsageError> {
         let mut certs = Vec::new();

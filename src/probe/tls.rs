@@ -792,6 +792,10 @@ fn trust_label(trust: &TrustStore) -> String {
         .filter_map(CertInfo::of)
         .map(|i| short_name(&i))
         .collect();
+    if roots.is_empty() {
+        // Anchors without certificates: the public web roots.
+        return format!("any of the {}", trust.source);
+    }
     format!("the pinned root {}", roots.join(" or "))
 }
 
@@ -956,7 +960,12 @@ pub async fn check(
         }
     }
     let check = check.took(handshake_time);
-    let summary = pass_summary(&recorder, version, sent_cert);
+    let mut summary = pass_summary(&recorder, version, sent_cert);
+    if ctx.endpoint.mtls && !sent_cert {
+        // SDS expects a certificate, yet public transcripts show sessions without one: say so,
+        // without failing (the HTTP or LDAP phase shows whether the service itself minds).
+        summary.push_str("; the endpoint expects a client certificate, none is configured, and the server accepted the session without one");
+    }
     let session = clean.then(|| Session {
         stream: tls,
         client_cert_requested: recorder.client_cert_requested().is_some(),

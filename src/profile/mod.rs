@@ -132,6 +132,9 @@ pub struct EndpointDoc {
     pub mtls: bool,
     /// Trust anchors for this endpoint only (replaces the profile's).
     pub ca_files: Option<Vec<PathBuf>>,
+    /// Which anchors judge this endpoint: the profile's (default), or the public web roots for
+    /// an internet service (the API platform, CIS2).
+    pub trust: Option<EndpointTrust>,
     /// HTTPS: the request method (default GET).
     pub method: Option<HttpMethod>,
     /// HTTPS: the statuses that count as a pass (default: any answer).
@@ -235,6 +238,13 @@ impl ProfileDoc {
                     "{origin}: endpoint `{}`: method, expect_status, expect_json and expect_body apply to https:// endpoints only",
                     endpoint.name
                 )));
+            }
+            if endpoint.trust == Some(EndpointTrust::Public) && endpoint.ca_files.is_some() {
+                return Err(UsageError::new(format!(
+                    "{origin}: endpoint `{}`: trust = \"public\" and ca_files both say which anchors to use",
+                    endpoint.name
+                ))
+                .hint("keep one: ca_files pins your own anchors, trust = \"public\" uses the public web roots"));
             }
             if expects_body && endpoint.method == Some(HttpMethod::Head) {
                 return Err(UsageError::new(format!(
@@ -405,6 +415,7 @@ pub struct Endpoint {
     pub service: Option<String>,
     pub mtls: bool,
     pub ca_files: Option<Vec<PathBuf>>,
+    pub trust: EndpointTrust,
     pub method: HttpMethod,
     pub expect_status: Option<Vec<u16>>,
     /// What a healthy answer's body holds (https:// only).
@@ -413,6 +424,17 @@ pub struct Endpoint {
     pub searches: Vec<SearchDoc>,
     pub bind_dn: Option<String>,
     pub bind_password_env: Option<String>,
+}
+
+/// Which anchors judge an endpoint's server chain.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointTrust {
+    /// The profile's anchors (the NHS PTL G2 chain unless `ca_files` says otherwise).
+    #[default]
+    Profile,
+    /// The public web roots (Mozilla's list, built in): internet services with public certificates.
+    Public,
 }
 
 /// What a healthy HTTPS answer's body holds, beyond its status.
@@ -570,6 +592,7 @@ impl Profile {
                     service: e.service,
                     mtls: e.mtls,
                     ca_files: e.ca_files,
+                    trust: e.trust.unwrap_or_default(),
                     method: e.method.unwrap_or_default(),
                     expect_status: e.expect_status,
                     expect: BodyExpectation {

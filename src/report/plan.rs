@@ -59,6 +59,9 @@ pub fn human(doc: &PlanDoc) -> String {
             phases.join(" > "),
             endpoint.url
         );
+        if let Some(trust) = &endpoint.trust {
+            let _ = writeln!(out, "  {:<width$}  trust {trust}", "");
+        }
     }
     out
 }

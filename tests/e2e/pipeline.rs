@@ -911,3 +911,47 @@ async fn a_shared_chain_verdict_never_crosses_names_or_anchors() {
         2
     );
 }
+
+/// `trust = "public"`: an internet endpoint is judged against the public web roots, never the
+/// profile's NHS anchors (and a chain under the NHS root is then untrusted).
+#[tokio::test(flavor = "multi_thread")]
+async fn public_trust_uses_the_web_roots_not_the_profile_anchors() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("api.int.test", lo(1), |_| {}).await;
+    let url = format!("https://api.int.test:{}/_ping", addr.port());
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("pinned", url.clone()),
+            EndpointSpec::new("public", url).with("trust = \"public\""),
+        ],
+        "",
+    );
+    let checked = run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(status(&checked.check("pinned", "tls")), ("pass", ""));
+    let public = checked.check("public", "tls");
+    assert_eq!(status(&public).0, "fail", "{public:#}");
+    assert!(
+        public["message"]
+            .as_str()
+            .unwrap()
+            .contains("public web roots"),
+        "{public:#}"
+    );
+    let plan = run(&["--profile", p(&profile), "--dry-run"]).await;
+    assert!(plan.stdout.contains("public web roots"), "{}", plan.stdout);
+
+    let both = lab.profile(
+        "both.toml",
+        &[EndpointSpec::new("x", "https://a.int.test/")
+            .with("trust = \"public\"\nca_files = [\"/x.pem\"]")],
+        "",
+    );
+    let run = run(&["--profile", p(&both), "--dry-run"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("both say which anchors"),
+        "{}",
+        run.stderr
+    );
+}
