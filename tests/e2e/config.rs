@@ -365,3 +365,62 @@ async fn run_settings_come_from_the_config_file_and_flags_win() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bad2.toml:2"), "{}", run.stderr);
 }
+
+/// The built-in profiles follow what NHS's own clients use (../shared/nhs-int-facts.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn builtin_profiles_follow_what_nhs_clients_use() {
+    for (profile, api_host) in [
+        ("int", "int.api.service.nhs.uk"),
+        ("dep", "dep.api.service.nhs.uk"),
+    ] {
+        let plan = run(&["--profile", profile, "--dry-run", "--format", "json"]).await;
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        let doc = plan.json();
+        let endpoints = doc["endpoints"].as_array().unwrap();
+        let named = |name: &str| {
+            endpoints
+                .iter()
+                .find(|e| e["name"] == name)
+                .unwrap_or_else(|| panic!("{profile}: no {name}"))
+                .clone()
+        };
+        // SDS over LDAPS is mutual TLS.
+        assert_eq!(named("sds-ldaps")["mtls"], true, "{profile}");
+        // The API platform is judged against the public web roots, everything else the G2 pair.
+        let ping = named("sds-fhir-ping");
+        assert!(ping["url"].as_str().unwrap().contains(api_host));
+        assert!(ping["trust"].as_str().unwrap().contains("public web roots"));
+        assert_eq!(ping["service"], "api-platform");
+        for e in endpoints.iter().filter(|e| {
+            !e["url"].as_str().unwrap().contains("api.service.nhs.uk")
+                && !e["url"].as_str().unwrap().contains("cis2")
+        }) {
+            assert!(e["trust"].is_null(), "{profile}: {e:#}");
+        }
+    }
+    let plan = run(&["--profile", "int", "--dry-run", "--format", "json"])
+        .await
+        .json();
+    let names: Vec<&str> = plan["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "spine-health-internet",
+        "spine-health-hscn",
+        "spine-sync-internet",
+        "cis2-discovery",
+        "oauth-token",
+        "ers-api",
+    ] {
+        assert!(names.contains(&name), "int: no {name} in {names:?}");
+    }
+    let shown = run(&["profiles", "show", "int"]).await.stdout;
+    assert!(
+        shown.contains("name = \"ers-api\"") && shown.contains("method = \"HEAD\""),
+        "{shown}"
+    );
+    assert!(shown.contains("expect_json = { issuer = \"https://am.nhsint.auth-ptl.cis2.spineservices.nhs.uk/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare\" }"));
+}
