@@ -355,6 +355,9 @@ pub enum InspectedItem {
         self_signed: bool,
         /// The built-in anchor this certificate is, if it is one.
         pinned: Option<&'static str>,
+        /// `legacy G1: NHS INT Level 1C -> NHS PTL Root Authority` when the certificate is, or was
+        /// issued by, a CA of the retired G1 hierarchy.
+        hierarchy: Option<String>,
         /// e.g. `RSA 4096 bits`.
         key: String,
     },

@@ -92,6 +92,9 @@ reasons! {
     TlsUntrustedIssuer => "tls.untrusted_issuer",
         "The server's chain does not lead to a trusted anchor of this profile (for INT: NHS PTL Root Authority G2 via NHS INT Authentication G2).",
         "If the issuer is a proxy or firewall CA, something is intercepting TLS: exempt Spine hosts from inspection. If it is an NHS CA, install the G2 Root (Trusted Root Certification Authorities) and SubCA (Intermediate Certification Authorities) from the NHS page, or pass them with --ca-file.";
+    TlsLegacyG1 => "tls.legacy_g1",
+        "The server's certificate was issued under the legacy G1 hierarchy (NHS INT or DEP Level 1C, NHS PTL Root Authority), which a G2 profile does not trust; a warning when the profile sets legacy_g1 = true.",
+        "Ask the service for a certificate issued under G2 (NHS INT Authentication G2). If you must reach it as it is, add the G1 pair with --ca-file (the certificates are in fixtures/legacy-g1/), or set legacy_g1 = true under [trust] to trust it with a warning.";
     TlsWrongIntermediate => "tls.wrong_intermediate",
         "The server sends a certificate named like the pinned SubCA (NHS INT Authentication G2) that is not it: a stale copy or an impostor.",
         "The anchors on this machine are right: the service sends the wrong intermediate. Report it to the service owner (the current SubCA is on the NHS page). If the issuer is a proxy's CA with the same name, something intercepts TLS: exempt Spine hosts from inspection.";
@@ -176,6 +179,9 @@ reasons! {
     CertUntrustedIssuer => "cert.untrusted_issuer",
         "The client certificate does not chain to the profile's anchors (for INT: NHS INT Authentication G2, NHS PTL Root Authority G2).",
         "Spine accepts only endpoint certificates issued by the INT SubCA: check you are using the INT certificate, not one from another environment or a public CA. Include the SubCA after the leaf in the certificate file if your software needs the chain.";
+    CertLegacyG1 => "cert.legacy_g1",
+        "The client certificate was issued under the legacy G1 hierarchy (NHS INT or DEP Level 1C), which a G2 profile and Spine's G2 services do not trust; a warning when the profile sets legacy_g1 = true.",
+        "Request a new endpoint certificate, issued under G2 (NHS INT Authentication G2), for your registered FQDN. Until then, legacy_g1 = true under [trust] turns this into a warning for services that still take G1.";
     CertExpired => "cert.expired",
         "The client certificate has expired.",
         "Request a renewed endpoint certificate (the NHS endpoint request process), or check this machine's clock.";

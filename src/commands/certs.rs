@@ -231,6 +231,8 @@ fn inspected(item: &pki::FileItem) -> InspectedItem {
             sha256: info.sha256.clone(),
             self_signed: info.self_signed,
             pinned: pki::pinned_name(&info.sha256),
+            hierarchy: pki::legacy::path_in(std::slice::from_ref(info))
+                .map(|path| format!("legacy G1: {path}")),
             key: info.key.clone(),
         },
         pki::FileItem::PrivateKey(format) => InspectedItem::PrivateKey { format },

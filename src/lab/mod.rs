@@ -157,6 +157,14 @@ impl Pki {
         Pki { root, subca }
     }
 
+    /// Named like the legacy G1 hierarchy (NHS PTL Root Authority / NHS INT Level 1C), with
+    /// keys made here: the names are G1's, the fingerprints are not.
+    pub fn g1_shaped() -> Pki {
+        let root = make_ca("NHS PTL Root Authority", None, None);
+        let subca = make_ca("NHS INT Level 1C", Some(&root), Some(1));
+        Pki { root, subca }
+    }
+
     pub fn leaf(&self, spec: &LeafSpec) -> Leaf {
         let sans = if spec.cn_only {
             Vec::new()

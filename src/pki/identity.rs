@@ -184,6 +184,14 @@ pub fn verify(
     })
 }
 
+/// How the identity's chain leads into the legacy G1 hierarchy, if it does.
+fn legacy_path(chain: &[CertificateDer<'static>], leaf: &CertInfo) -> Option<String> {
+    let infos: Vec<CertInfo> = std::iter::once(leaf.clone())
+        .chain(chain[1..].iter().filter_map(CertInfo::of))
+        .collect();
+    super::legacy::path_in(&infos)
+}
+
 fn chain_check(
     check: Check,
     chain: &[CertificateDer<'static>],
@@ -220,8 +228,25 @@ fn chain_check(
                     .map(|r| r.common_name.unwrap_or(r.subject))
                     .unwrap_or_else(|| "a pinned root".to_string()),
             );
-            check.pass(format!("chains to {}", names.join(" -> ")))
+            let chains_to = format!("chains to {}", names.join(" -> "));
+            match legacy_path(chain, leaf) {
+                Some(path) if trust.legacy_g1 => check.warn(
+                    Reason::CertLegacyG1,
+                    format!(
+                        "{}, trusted because the profile sets legacy_g1 = true; Spine's G2 services will refuse it ({chains_to})",
+                        super::legacy::described(&path)
+                    ),
+                ),
+                _ => check.pass(chains_to),
+            }
         }
+        Err(webpki::Error::UnknownIssuer) if legacy_path(chain, leaf).is_some() => check.fail(
+            Reason::CertLegacyG1,
+            format!(
+                "{}, which this profile does not trust",
+                super::legacy::described(&legacy_path(chain, leaf).unwrap_or_default())
+            ),
+        ),
         Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => check
             .fail(
                 Reason::CertUntrustedIssuer,

@@ -2,6 +2,7 @@
 //! Files are untrusted input: size-bounded, PEM or DER, each failure a one-line reason.
 
 pub mod identity;
+pub mod legacy;
 
 use std::path::{Path, PathBuf};
 
@@ -28,16 +29,40 @@ pub struct TrustStore {
     pub roots: Vec<CertificateDer<'static>>,
     pub intermediates: Vec<CertificateDer<'static>>,
     pub anchors: Vec<TrustAnchor<'static>>,
+    /// The legacy G1 hierarchy was added on purpose (`legacy_g1 = true`): chains under it are
+    /// trusted, with a warning.
+    pub legacy_g1: bool,
 }
 
 impl TrustStore {
     /// The profile's own anchors: its `ca_files`, or the built-in G2 chain.
     pub fn for_profile(profile: &crate::profile::Profile) -> Result<TrustStore, UsageError> {
-        if profile.ca_files.is_empty() {
-            Ok(TrustStore::builtin())
+        let store = if profile.ca_files.is_empty() {
+            TrustStore::builtin()
         } else {
-            TrustStore::from_files(&profile.ca_files)
+            TrustStore::from_files(&profile.ca_files)?
+        };
+        Ok(if profile.legacy_g1 {
+            store.with_legacy_g1()
+        } else {
+            store
+        })
+    }
+
+    /// These anchors plus the legacy G1 root and its two Level 1C CAs.
+    pub fn with_legacy_g1(mut self) -> TrustStore {
+        let mut g1 = legacy::certificates().into_iter();
+        if let Some(root) = g1.next() {
+            if let Ok(anchor) = webpki::anchor_from_trusted_cert(&root) {
+                self.anchors.push(anchor.to_owned());
+            }
+            self.roots.push(root);
         }
+        self.intermediates.extend(g1);
+        self.source
+            .push_str(" + legacy G1 (NHS PTL Root Authority, NHS INT/DEP Level 1C)");
+        self.legacy_g1 = true;
+        self
     }
 
     /// The built-in G2 chain: root as anchor, INT SubCA as known intermediate.
@@ -60,6 +85,7 @@ impl TrustStore {
             roots: Vec::new(),
             intermediates: Vec::new(),
             anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            legacy_g1: false,
         }
     }
 
@@ -101,6 +127,7 @@ impl TrustStore {
             roots,
             intermediates,
             anchors,
+            legacy_g1: false,
         })
     }
 }

@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 use super::wire_bytes::{Recorded, not_tls};
 use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{ChainCert, Check, CheckKind};
-use crate::pki::{CertInfo, TrustStore, rfc3339};
+use crate::pki::{CertInfo, TrustStore, legacy, rfc3339};
 use crate::profile::MinTls;
 use crate::reasons::Reason;
 
@@ -387,6 +387,18 @@ impl Recorder {
             }
         }
 
+        // Trusted on purpose, still worth saying: G1 is the hierarchy being retired.
+        if trust.legacy_g1
+            && let Some(path) = legacy::path_in(&assessment.chain)
+        {
+            assessment.warnings.push((
+                Reason::TlsLegacyG1,
+                format!(
+                    "{}, trusted because the profile sets legacy_g1 = true",
+                    legacy::described(&path)
+                ),
+            ));
+        }
         // Expiry: the verified path (leaf, intermediates) and the root it ends at.
         let top_issuer = path
             .last()
@@ -719,6 +731,13 @@ fn chain_problem(
             };
             (reason, text)
         }
+        E::UnknownIssuer if !trust.legacy_g1 && legacy::path_in(chain).is_some() => (
+            Reason::TlsLegacyG1,
+            format!(
+                "{}, which this profile does not trust",
+                legacy::described(&legacy::path_in(chain).unwrap_or_default())
+            ),
+        ),
         E::UnknownIssuer if chain.first().is_some_and(|c| c.self_signed) => (
             Reason::TlsSelfSigned,
             format!(

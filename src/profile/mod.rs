@@ -109,6 +109,8 @@ pub struct DnsDoc {
 #[serde(deny_unknown_fields)]
 pub struct TrustDoc {
     pub ca_files: Option<Vec<PathBuf>>,
+    /// Trust the legacy G1 hierarchy too (off by default); chains under it are then warnings.
+    pub legacy_g1: Option<bool>,
     pub min_tls: Option<MinTls>,
     pub expiry_warning_days: Option<u32>,
 }
@@ -342,6 +344,7 @@ impl ProfileDoc {
             let low = self.trust.take().unwrap_or_default();
             self.trust = Some(TrustDoc {
                 ca_files: pick(low.ca_files, trust.ca_files),
+                legacy_g1: pick(low.legacy_g1, trust.legacy_g1),
                 min_tls: pick(low.min_tls, trust.min_tls),
                 expiry_warning_days: pick(low.expiry_warning_days, trust.expiry_warning_days),
             });
@@ -488,6 +491,8 @@ pub struct Profile {
     pub allow_loopback: bool,
     /// Empty: use the built-in G2 anchors.
     pub ca_files: Vec<PathBuf>,
+    /// Trust the legacy G1 hierarchy as well, with a warning on every chain under it.
+    pub legacy_g1: bool,
     pub min_tls: MinTls,
     pub expiry_warning_days: u32,
     pub client: Option<ClientPaths>,
@@ -630,6 +635,7 @@ impl Profile {
                 .unwrap_or(false),
             dns_servers: doc.dns.and_then(|d| d.servers).unwrap_or_default(),
             ca_files: trust.ca_files.unwrap_or_default(),
+            legacy_g1: trust.legacy_g1.unwrap_or(false),
             min_tls: trust.min_tls.unwrap_or(MinTls::V1_2),
             expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),
             client,

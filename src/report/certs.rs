@@ -68,6 +68,7 @@ fn describe(item: &InspectedItem) -> String {
             sha256,
             self_signed,
             pinned,
+            hierarchy,
             key,
         } => {
             let role = if *self_signed {
@@ -75,9 +76,11 @@ fn describe(item: &InspectedItem) -> String {
             } else {
                 "certificate"
             };
-            let pinned = pinned
-                .map(|n| format!(" (the pinned {n})"))
-                .unwrap_or_default();
+            let pinned = match (pinned, hierarchy) {
+                (Some(n), _) => format!(" (the pinned {n})"),
+                (None, Some(h)) => format!(" [{h}, not trusted by a G2 profile]"),
+                (None, None) => String::new(),
+            };
             format!(
                 "{role} {subject}{pinned}, issued by {issuer}, valid {not_before} to {not_after}, {key}, SHA-256 {sha256}"
             )

@@ -502,3 +502,82 @@ async fn explain_prints_the_catalogue() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("tls.cn_only"));
 }
+
+/// The legacy G1 hierarchy is named wherever a chain is judged, and `legacy_g1 = true` trusts it
+/// with a warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_g1_chains_are_named_and_can_be_trusted_with_a_warning() {
+    let lab = Lab::start().await;
+    let g1 = Pki::g1_shaped();
+    let leaf = g1.leaf(&LeafSpec::server("msg.int.test"));
+    let addr = tls_server(lo(1), TlsServerSpec::new(&g1, &leaf)).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let endpoint = || EndpointSpec::new("svc", format!("https://msg.int.test:{}/", addr.port()));
+    let g2_only = lab.profile("g2.toml", &[endpoint()], "");
+    let run1 = run(&["--profile", p(&g2_only), "--format", "json"]).await;
+    let tls = run1.check("svc", "tls");
+    assert_eq!(status(&tls), ("fail", "tls.legacy_g1"), "{tls:#}");
+    assert!(
+        tls["message"]
+            .as_str()
+            .unwrap()
+            .contains("issued under the legacy G1 hierarchy (NHS INT Level 1C -> NHS PTL Root Authority), which this profile does not trust"),
+        "{tls:#}"
+    );
+    assert!(tls["hint"].as_str().unwrap().contains("legacy_g1 = true"));
+
+    // Trusted on purpose: this lab's G1-named root as an anchor, and legacy_g1 = true.
+    let g1_root = lab.write("g1-root.pem", &g1.root.pem);
+    let text = std::fs::read_to_string(&g2_only)
+        .unwrap()
+        .replace("[trust]\n", &format!("[trust]\nlegacy_g1 = true\n"));
+    let with_g1 = lab.write("g1.toml", &text);
+    let run2 = run(&[
+        "--profile",
+        p(&with_g1),
+        "--format",
+        "json",
+        "--ca-file",
+        p(&g1_root),
+    ])
+    .await;
+    let tls = run2.check("svc", "tls");
+    assert_eq!(status(&tls), ("warn", "tls.legacy_g1"), "{tls:#}");
+    assert!(
+        tls["message"]
+            .as_str()
+            .unwrap()
+            .contains("trusted because the profile sets legacy_g1 = true")
+    );
+    assert_eq!(run2.code, 0, "{}", run2.stdout);
+
+    // The real G1 certificates are named by `certs inspect`, in words and in JSON.
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/legacy-g1/nhs-int-level-1c-g1.pem"
+    );
+    let shown = run(&["certs", "inspect", file]).await;
+    assert!(
+        shown.stdout.contains(
+            "legacy G1: NHS INT Level 1C -> NHS PTL Root Authority, not trusted by a G2 profile"
+        ),
+        "{}",
+        shown.stdout
+    );
+    let json = run(&["certs", "inspect", file, "--format", "json"])
+        .await
+        .json();
+    assert_eq!(
+        json["items"][0]["hierarchy"],
+        "legacy G1: NHS INT Level 1C -> NHS PTL Root Authority"
+    );
+    // And a G2 profile that sets legacy_g1 shows the G1 anchors among its own.
+    let anchors = run(&["certs", "show", "--profile", p(&with_g1)]).await;
+    assert!(
+        anchors.stdout.contains("NHS PTL Root Authority,")
+            || anchors.stdout.contains("CN=NHS PTL Root Authority\n")
+            || anchors.stdout.contains("legacy G1"),
+        "{}",
+        anchors.stdout
+    );
+}

@@ -294,6 +294,14 @@ fn catalogue() -> Vec<Fault> {
             lab.dns.point("msg.int.test", &[lo(1)]);
             Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
         }),
+        fault!("tls.legacy_g1", "fail", "tls", |lab| {
+            // A server certificate under a G1-named hierarchy (NHS INT Level 1C), sent with it.
+            let g1 = Pki::g1_shaped();
+            let leaf = g1.leaf(&LeafSpec::server("msg.int.test"));
+            let addr = tls_server(lo(1), TlsServerSpec::new(&g1, &leaf)).await;
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
+        }),
         fault!("tls.wrong_intermediate", "fail", "tls", |lab| {
             // An intermediate named exactly like the pinned SubCA, but another one.
             let stranger = Pki::g2();
@@ -524,6 +532,11 @@ fn catalogue() -> Vec<Fault> {
         fault!("cert.untrusted_issuer", "fail", "identity", |lab| {
             let stranger = Pki::g2();
             let (cert, key) = lab.client_identity(&stranger, "me.int.test");
+            identity_files(&lab, &cert, &key).await
+        }),
+        fault!("cert.legacy_g1", "fail", "identity", |lab| {
+            let g1 = Pki::g1_shaped();
+            let (cert, key) = lab.client_identity(&g1, "me.int.test");
             identity_files(&lab, &cert, &key).await
         }),
         fault!("cert.expired", "fail", "identity", |lab| {
