@@ -139,6 +139,8 @@ pub struct SummaryDoc {
     pub fail: usize,
     pub skip: usize,
     pub total: usize,
+    /// Which networks this machine reaches: per network, its endpoints and how many connected.
+    pub networks: Vec<crate::findings::NetworkReach>,
 }
 
 /// The maintenance slots at the time of the run (all empty when the profile lists none).
@@ -170,6 +172,8 @@ impl From<&WindowState> for MaintenanceDoc {
 pub struct EndpointDoc {
     pub name: String,
     pub url: String,
+    /// `hscn` or `internet`; null for the client identity.
+    pub network: Option<&'static str>,
 }
 
 /// One check: what was tested, the verdict, and the facts behind it.
@@ -225,6 +229,7 @@ impl<'a> From<&'a Report> for ReportDoc<'a> {
                 fail: summary.fail,
                 skip: summary.skip,
                 total: summary.total(),
+                networks: report.networks(),
             },
             maintenance: (&report.maintenance).into(),
             endpoints: report
@@ -233,6 +238,7 @@ impl<'a> From<&'a Report> for ReportDoc<'a> {
                 .map(|e| EndpointDoc {
                     name: e.name.clone(),
                     url: e.url.clone(),
+                    network: e.network.map(|n| n.as_str()),
                 })
                 .collect(),
             checks: report.checks.iter().map(CheckDoc::from).collect(),

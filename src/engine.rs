@@ -196,7 +196,7 @@ impl Engine {
                 let outcome = cell
                     .get_or_init(|| self.resolver.resolve_with_retries(&url.host, self.retries))
                     .await;
-                let check = dns::check(&endpoint.name, &url.host, outcome);
+                let check = dns::check(&endpoint.name, &url.host, endpoint.network, outcome);
                 let failed = check.status == Status::Fail;
                 push(check);
                 if failed {

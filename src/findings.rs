@@ -139,6 +139,9 @@ impl Details {
 /// The DNS phase: what each server said and what was used.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct DnsDetails {
+    /// DNS: which resolver was asked, and why (a `[[dns.zone]]`, the `[dns]` servers, the system).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked: Option<String>,
     /// DNS: what each configured server said, in the profile's order (server -> addresses or reason code).
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -479,6 +482,37 @@ impl Summary {
 pub struct EndpointHeading {
     pub name: String,
     pub url: String,
+    /// The network the endpoint is on (none for the client identity).
+    pub network: Option<crate::profile::Network>,
+}
+
+/// Whether this machine reaches one network: endpoints on it, and how many took a TCP connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct NetworkReach {
+    /// `hscn` or `internet`.
+    pub network: String,
+    pub endpoints: usize,
+    pub connected: usize,
+}
+
+impl NetworkReach {
+    /// `HSCN reached (3 of 14 endpoints connected)`.
+    pub fn sentence(&self) -> String {
+        let label = if self.network == "hscn" {
+            "HSCN"
+        } else {
+            "internet"
+        };
+        let verdict = if self.connected > 0 {
+            "reached"
+        } else {
+            "not reached"
+        };
+        format!(
+            "{label} {verdict} ({} of {} endpoints connected)",
+            self.connected, self.endpoints
+        )
+    }
 }
 
 /// Everything a renderer needs; renderers never probe.
@@ -496,6 +530,32 @@ pub struct Report {
 }
 
 impl Report {
+    /// Per network the profile uses: its endpoints, and how many of them took a TCP connection.
+    pub fn networks(&self) -> Vec<NetworkReach> {
+        let mut by: std::collections::BTreeMap<crate::profile::Network, (usize, usize)> =
+            Default::default();
+        let connected: std::collections::HashSet<&str> = self
+            .checks
+            .iter()
+            .filter(|c| c.kind == CheckKind::Tcp && matches!(c.status, Status::Pass | Status::Warn))
+            .map(|c| c.endpoint.as_str())
+            .collect();
+        for heading in &self.endpoints {
+            if let Some(network) = heading.network {
+                let entry = by.entry(network).or_default();
+                entry.0 += 1;
+                entry.1 += usize::from(connected.contains(heading.name.as_str()));
+            }
+        }
+        by.into_iter()
+            .map(|(network, (endpoints, connected))| NetworkReach {
+                network: network.as_str().to_string(),
+                endpoints,
+                connected,
+            })
+            .collect()
+    }
+
     /// Each endpoint's checks in report order, grouped once: renderers that go endpoint by
     /// endpoint must not scan every check per endpoint (10,000 endpoints, 40,000 checks).
     pub fn checks_by_endpoint(&self) -> std::collections::HashMap<&str, Vec<&Check>> {

@@ -32,6 +32,9 @@ macro_rules! reasons {
 }
 
 reasons! {
+    DnsNoForwarder => "dns.no_forwarder",
+        "An HSCN name (under ncrs.nhs.uk) did not resolve through a resolver that does not forward the HSCN zone: the local DNS has no conditional forwarder for it.",
+        "Forward ncrs.nhs.uk (or nhs.uk) to 155.231.231.1 and 155.231.231.2. dnsmasq: server=/ncrs.nhs.uk/155.231.231.1; systemd-resolved: resolvectl dns IFACE 155.231.231.1 155.231.231.2 && resolvectl domain IFACE ~ncrs.nhs.uk; unbound: forward-zone with name \"ncrs.nhs.uk\" and forward-addr 155.231.231.1; BIND: zone \"ncrs.nhs.uk\" { type forward; forwarders { 155.231.231.1; 155.231.231.2; }; }; Windows: Add-DnsServerConditionalForwarderZone -Name ncrs.nhs.uk -MasterServers 155.231.231.1,155.231.231.2. Or let int-check ask them: [[dns.zone]] name = \"ncrs.nhs.uk\", servers = [\"155.231.231.1\", \"155.231.231.2\"].";
     DnsNxdomain => "dns.nxdomain",
         "The DNS server says the name does not exist.",
         "Spine Path-to-Live names (INT, DEP) are published on HSCN DNS: point your resolver at the HSCN DNS servers (155.231.231.1, 155.231.231.2) or run with --resolver 155.231.231.1. Check the name for typos.";

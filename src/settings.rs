@@ -29,6 +29,7 @@ pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
         cli.dns = Some(DnsDoc {
             servers: Some(args.resolvers.clone()),
             allow_loopback: None,
+            zone: None,
         });
     }
     if args.client_cert.is_some() || args.client_key.is_some() {

@@ -272,6 +272,7 @@ pub fn verify(
         endpoints: vec![EndpointHeading {
             name: IDENTITY.to_string(),
             url: paths.cert.display().to_string(),
+            network: None,
         }],
         checks: verdict.checks,
         maintenance: Default::default(),

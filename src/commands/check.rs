@@ -82,12 +82,14 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         endpoints.push(EndpointHeading {
             name: IDENTITY.to_string(),
             url: paths.cert.display().to_string(),
+            network: None,
         });
         checks.extend(verdict.checks);
     }
     endpoints.extend(plan.endpoints.iter().map(|p| EndpointHeading {
         name: p.endpoint.name.clone(),
         url: p.endpoint.url.raw.clone(),
+        network: Some(p.endpoint.network),
     }));
     checks.extend(probed);
 
@@ -186,12 +188,21 @@ fn plan_document(
     run: &RunSettings,
     selection: &Selection,
 ) -> PlanDoc {
-    let resolver = if profile.dns_servers.is_empty() {
+    let list = |servers: &[crate::profile::ResolverAddr]| {
+        servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut resolver = if profile.dns_servers.is_empty() {
         "system resolver".to_string()
     } else {
-        let servers: Vec<String> = profile.dns_servers.iter().map(|s| s.to_string()).collect();
-        servers.join(", ")
+        list(&profile.dns_servers)
     };
+    for zone in &profile.dns_zones {
+        resolver.push_str(&format!("; {} via {}", zone.name, list(&zone.servers)));
+    }
     let anchors = |certs: &[rustls::pki_types::CertificateDer<'static>]| -> Vec<AnchorDoc> {
         certs
             .iter()

@@ -157,6 +157,7 @@ impl Setup {
             retries: options.retries,
             progress: options.progress,
             resolver: Resolver::new(&profile.dns_servers, self.timeout, &self.hosts_file)
+                .zones(&profile.dns_zones)
                 .allow_loopback(profile.allow_loopback),
             tls: TlsSetup::new(
                 self.provider.clone(),

@@ -103,6 +103,70 @@ pub struct DnsDoc {
     pub servers: Option<Vec<ResolverAddr>>,
     /// Accept loopback answers (a local tunnel or test lab); otherwise they are a sinkhole.
     pub allow_loopback: Option<bool>,
+    /// Split DNS: names in these zones go to these servers (`[[dns.zone]]`), the rest to
+    /// `servers` or the system resolver.
+    pub zone: Option<Vec<DnsZone>>,
+}
+
+/// One `[[dns.zone]]`: every name in `name` (the zone itself and below) goes to `servers`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DnsZone {
+    pub name: String,
+    pub servers: Vec<ResolverAddr>,
+}
+
+impl DnsZone {
+    /// Whether `host` is in this zone; the zone's name is compared without case or final dot.
+    pub fn holds(&self, host: &str) -> bool {
+        let zone = self.name.trim_end_matches('.').to_ascii_lowercase();
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        host == zone || host.ends_with(&format!(".{zone}"))
+    }
+}
+
+/// The network an endpoint is reached over.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The Health and Social Care Network: `*.ncrs.nhs.uk`, 10.239.0.0/16, 155.231.231.0/29.
+    Hscn,
+    Internet,
+}
+
+impl Network {
+    /// What a host's name or address says: HSCN names are under ncrs.nhs.uk (they resolve only
+    /// through the HSCN resolvers), HSCN addresses in 10.239.0.0/16 and 155.231.231.0/29.
+    pub fn of_host(host: &str, ip: Option<std::net::IpAddr>) -> Network {
+        let hscn_ip = match ip {
+            Some(std::net::IpAddr::V4(v4)) => {
+                let o = v4.octets();
+                (o[0] == 10 && o[1] == 239) || (o[0..3] == [155, 231, 231] && o[3] < 8)
+            }
+            _ => false,
+        };
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if hscn_ip || host == "ncrs.nhs.uk" || host.ends_with(".ncrs.nhs.uk") {
+            Network::Hscn
+        } else {
+            Network::Internet
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Hscn => "hscn",
+            Network::Internet => "internet",
+        }
+    }
+
+    /// As people write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Network::Hscn => "HSCN",
+            Network::Internet => "internet",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -134,6 +198,8 @@ pub struct EndpointDoc {
     pub mtls: bool,
     /// Trust anchors for this endpoint only (replaces the profile's).
     pub ca_files: Option<Vec<PathBuf>>,
+    /// `hscn` or `internet` (default: from the host: `*.ncrs.nhs.uk` and HSCN addresses are hscn).
+    pub network: Option<Network>,
     /// Which anchors judge this endpoint: the profile's (default), or the public web roots for
     /// an internet service (the API platform, CIS2).
     pub trust: Option<EndpointTrust>,
@@ -220,6 +286,16 @@ impl ProfileDoc {
                 return Err(UsageError::new(format!(
                     "{origin}: [run] concurrency must be at least 1"
                 )));
+            }
+        }
+        for zone in self.dns.iter().flat_map(|d| d.zone.iter().flatten()) {
+            if zone.name.trim_matches('.').trim().is_empty() || zone.servers.is_empty() {
+                return Err(UsageError::new(format!(
+                    "{origin}: a [[dns.zone]] needs a name and at least one server (it has name `{}` and {} server(s))",
+                    zone.name,
+                    zone.servers.len()
+                ))
+                .hint("for HSCN: name = \"ncrs.nhs.uk\", servers = [\"155.231.231.1\", \"155.231.231.2\"]"));
             }
         }
         let mut names = HashSet::new();
@@ -338,6 +414,7 @@ impl ProfileDoc {
             self.dns = Some(DnsDoc {
                 servers: pick(low.servers, dns.servers),
                 allow_loopback: pick(low.allow_loopback, dns.allow_loopback),
+                zone: pick(low.zone, dns.zone),
             });
         }
         if let Some(trust) = top.trust {
@@ -419,6 +496,7 @@ pub struct Endpoint {
     pub mtls: bool,
     pub ca_files: Option<Vec<PathBuf>>,
     pub trust: EndpointTrust,
+    pub network: Network,
     pub method: HttpMethod,
     pub expect_status: Option<Vec<u16>>,
     /// What a healthy answer's body holds (https:// only).
@@ -487,6 +565,8 @@ pub struct Profile {
     pub ods: Option<String>,
     /// Empty: use the system resolver.
     pub dns_servers: Vec<ResolverAddr>,
+    /// Split DNS: zones whose names go to their own servers.
+    pub dns_zones: Vec<DnsZone>,
     /// Loopback answers are accepted (a tunnel or lab), not failed as a sinkhole.
     pub allow_loopback: bool,
     /// Empty: use the built-in G2 anchors.
@@ -591,6 +671,9 @@ impl Profile {
                     );
                     searches.extend(own);
                 }
+                let network = e
+                    .network
+                    .unwrap_or_else(|| Network::of_host(&e.url.host, e.url.ip));
                 Endpoint {
                     name: e.name,
                     url: e.url,
@@ -598,6 +681,7 @@ impl Profile {
                     mtls: e.mtls,
                     ca_files: e.ca_files,
                     trust: e.trust.unwrap_or_default(),
+                    network,
                     method: e.method.unwrap_or_default(),
                     expect_status: e.expect_status,
                     expect: BodyExpectation {
@@ -633,6 +717,11 @@ impl Profile {
                 .as_ref()
                 .and_then(|d| d.allow_loopback)
                 .unwrap_or(false),
+            dns_zones: doc
+                .dns
+                .as_ref()
+                .and_then(|d| d.zone.clone())
+                .unwrap_or_default(),
             dns_servers: doc.dns.and_then(|d| d.servers).unwrap_or_default(),
             ca_files: trust.ca_files.unwrap_or_default(),
             legacy_g1: trust.legacy_g1.unwrap_or(false),

@@ -135,6 +135,10 @@ pub fn render(report: &Report, style: &Style) -> String {
         "32"
     };
     let _ = writeln!(out, "\n{}", style.paint(code, &line));
+    let networks: Vec<String> = report.networks().iter().map(|n| n.sentence()).collect();
+    if !networks.is_empty() {
+        let _ = writeln!(out, "networks: {}", networks.join("; "));
+    }
     if report.maintenance.at.is_some() {
         let _ = writeln!(
             out,

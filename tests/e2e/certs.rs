@@ -530,7 +530,7 @@ async fn legacy_g1_chains_are_named_and_can_be_trusted_with_a_warning() {
     let g1_root = lab.write("g1-root.pem", &g1.root.pem);
     let text = std::fs::read_to_string(&g2_only)
         .unwrap()
-        .replace("[trust]\n", &format!("[trust]\nlegacy_g1 = true\n"));
+        .replace("[trust]\n", "[trust]\nlegacy_g1 = true\n");
     let with_g1 = lab.write("g1.toml", &text);
     let run2 = run(&[
         "--profile",

@@ -190,6 +190,7 @@ async fn congested_port(full_for: std::time::Duration) -> std::net::SocketAddr {
 fn catalogue() -> Vec<Fault> {
     vec![
         // DNS
+        fault!("dns.no_forwarder", "fail", "dns", namespace "netns::an_hscn_name_through_a_resolver_without_a_forwarder_is_named"),
         fault!("dns.nxdomain", "fail", "dns", |lab| {
             let _ = &lab;
             Case::one(EndpointSpec::new("svc", "https://gone.int.test/"))

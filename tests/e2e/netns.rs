@@ -151,3 +151,74 @@ fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
     );
     assert!(elapsed.as_secs_f64() < 2.5, "took {elapsed:?}");
 }
+
+/// Split DNS: in a namespace whose system resolver answers nothing (resolv.conf points at a
+/// port where nothing listens), an HSCN name is named as a missing conditional forwarder, an
+/// internet name as a plain lookup failure, and the summary says neither network is reached.
+#[test]
+fn an_hscn_name_through_a_resolver_without_a_forwarder_is_named() {
+    let ns = Namespace::create();
+    let etc = std::path::PathBuf::from(format!("/etc/netns/{}", ns.0));
+    std::fs::create_dir_all(&etc).unwrap();
+    // `ip netns exec` mounts this over /etc/resolv.conf inside the namespace.
+    std::fs::write(
+        etc.join("resolv.conf"),
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "name = \"split\"\n\
+         [[endpoint]]\nname = \"spine\"\nurl = \"https://msg.int.spine2.ncrs.nhs.uk/healthcheck\"\n\
+         [[endpoint]]\nname = \"api\"\nurl = \"https://int.api.service.nhs.uk/_ping\"\ntrust = \"public\"\n",
+    )
+    .unwrap();
+    let (code, json, _) = ns.run(&["--profile", profile.to_str().unwrap(), "--format", "json"]);
+    let _ = std::fs::remove_dir_all(&etc);
+    assert_eq!(code, 1, "{json:#}");
+    let spine = check(&json, "spine", "dns");
+    assert_eq!(spine["reason"], "dns.no_forwarder", "{spine:#}");
+    let message = spine["message"].as_str().unwrap();
+    assert!(
+        message.contains("msg.int.spine2.ncrs.nhs.uk is an HSCN name")
+            && message.contains("no conditional forwarder for ncrs.nhs.uk"),
+        "{message}"
+    );
+    assert!(
+        spine["hint"]
+            .as_str()
+            .unwrap()
+            .contains("server=/ncrs.nhs.uk/155.231.231.1")
+    );
+    assert!(
+        spine["details"]["original_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("dns.")
+    );
+    assert!(
+        spine["details"]["asked"]
+            .as_str()
+            .unwrap()
+            .starts_with("the system resolver")
+    );
+    // An internet name failing the same way is just a failed lookup.
+    let api = check(&json, "api", "dns");
+    assert!(
+        api["reason"].as_str().unwrap().starts_with("dns."),
+        "{api:#}"
+    );
+    assert_ne!(api["reason"], "dns.no_forwarder");
+    let networks = json["summary"]["networks"].as_array().unwrap();
+    assert_eq!(networks.len(), 2, "{networks:?}");
+    assert!(
+        networks
+            .iter()
+            .all(|n| n["connected"] == 0 && n["endpoints"] == 1)
+    );
+    let endpoints = json["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints[0]["network"], "hscn");
+    assert_eq!(endpoints[1]["network"], "internet");
+}

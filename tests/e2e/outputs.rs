@@ -90,10 +90,12 @@ fn fixed_report() -> Report {
             EndpointHeading {
                 name: "spine-reliable".into(),
                 url: "https://msg.int.spine2.ncrs.nhs.uk/reliablemessaging/reliablerequest".into(),
+                network: Some(int_check::profile::Network::Hscn),
             },
             EndpointHeading {
                 name: "sds-ldaps".into(),
                 url: "ldaps://ldap.nis1.national.ncrs.nhs.uk:636".into(),
+                network: Some(int_check::profile::Network::Hscn),
             },
         ],
         checks,

@@ -955,3 +955,85 @@ async fn public_trust_uses_the_web_roots_not_the_profile_anchors() {
         run.stderr
     );
 }
+
+/// Split DNS with two servers: names in a `[[dns.zone]]` go to its servers, the rest to the
+/// `[dns]` servers, and each DNS check says which was asked and why.
+#[tokio::test(flavor = "multi_thread")]
+async fn dns_zones_send_hscn_names_to_their_own_servers() {
+    let lab = Lab::start().await; // lab.dns: the default servers, which know only internet names
+    let hscn_dns = DnsServer::start().await;
+    let spine = lab.serve("msg.int.spine2.ncrs.nhs.uk", lo(1), |_| {}).await;
+    hscn_dns.point("msg.int.spine2.ncrs.nhs.uk", &[lo(1)]);
+    lab.dns
+        .set("msg.int.spine2.ncrs.nhs.uk", DnsAnswer::NxDomain);
+    let api = lab.serve("api.int.test", lo(2), |_| {}).await;
+    let endpoints = [
+        EndpointSpec::new(
+            "spine",
+            format!(
+                "https://msg.int.spine2.ncrs.nhs.uk:{}/healthcheck",
+                spine.port()
+            ),
+        ),
+        EndpointSpec::new("api", format!("https://api.int.test:{}/_ping", api.port())),
+    ];
+    let zone = format!(
+        "[[dns.zone]]\nname = \"ncrs.nhs.uk\"\nservers = [\"{}\"]\n",
+        hscn_dns.addr
+    );
+    let text = std::fs::read_to_string(lab.profile("p.toml", &endpoints, "")).unwrap();
+    // The zone table goes after [dns] (TOML: an array of tables under dns).
+    let split = lab.write(
+        "split.toml",
+        &text.replace("[trust]\n", &format!("{zone}[trust]\n")),
+    );
+    let run1 = run(&["--profile", p(&split), "--format", "json"]).await;
+    assert_eq!(run1.code, 0, "{}", run1.stdout);
+    let spine_dns = run1.check("spine", "dns");
+    assert_eq!(status(&spine_dns), ("pass", ""));
+    assert!(
+        spine_dns["details"]["asked"]
+            .as_str()
+            .unwrap()
+            .contains("[[dns.zone]] ncrs.nhs.uk"),
+        "{spine_dns:#}"
+    );
+    let api_dns = run1.check("api", "dns");
+    assert!(
+        api_dns["details"]["asked"]
+            .as_str()
+            .unwrap()
+            .contains("[dns] servers; no [[dns.zone]] holds it"),
+        "{api_dns:#}"
+    );
+    let networks = run1.json()["summary"]["networks"].clone();
+    assert_eq!(networks[0]["network"], "hscn");
+    assert_eq!(networks[0]["connected"], 1);
+    let human = run(&["--profile", p(&split)]).await;
+    assert!(
+        human.stdout.contains("networks: HSCN reached (1 of 1 endpoints connected); internet reached (1 of 1 endpoints connected)"),
+        "{}",
+        human.stdout
+    );
+
+    // Without the zone, the default servers say the HSCN name does not exist: named as such
+    // (not as a missing forwarder: these servers were the profile's choice).
+    let run2 = run(&[
+        "--profile",
+        p(&lab.write("plain.toml", &text)),
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(
+        status(&run2.check("spine", "dns")),
+        ("fail", "dns.nxdomain")
+    );
+    let plan = run(&["--profile", p(&split), "--dry-run"]).await;
+    assert!(
+        plan.stdout
+            .contains(&format!("; ncrs.nhs.uk via {}", hscn_dns.addr)),
+        "{}",
+        plan.stdout
+    );
+}

@@ -12,12 +12,15 @@ pub mod client;
 
 use super::{ProbeFailure, secs};
 use crate::findings::{Check, CheckKind, ServerAnswer};
-use crate::profile::ResolverAddr;
+use crate::profile::{DnsZone, Network, ResolverAddr};
 use crate::reasons::Reason;
 
 /// How a run resolves names.
 pub struct Resolver {
+    /// The default servers; empty: the system resolver.
     servers: Vec<ResolverAddr>,
+    /// Split DNS: zones with servers of their own.
+    zones: Vec<DnsZone>,
     timeout: Duration,
     hosts: HostsFile,
     allow_loopback: bool,
@@ -34,6 +37,19 @@ pub struct DnsOutcome {
     pub servers: Vec<(String, String)>,
     /// Lookups made (more than 1 when retries were needed).
     pub attempts: u8,
+    /// Which resolver was asked, and why (a `[[dns.zone]]`, the `[dns]` servers, the system).
+    pub asked: String,
+    /// The `[[dns.zone]]` that routed the name, if one did.
+    pub zone: Option<String>,
+    /// The system resolver was asked (no zone and no `[dns] servers` applied).
+    pub by_system: bool,
+}
+
+/// Where one name is sent.
+struct Route<'a> {
+    servers: &'a [ResolverAddr],
+    zone: Option<String>,
+    why: String,
 }
 
 #[derive(Clone, Debug)]
@@ -47,9 +63,54 @@ impl Resolver {
         let servers = servers.to_vec();
         Resolver {
             servers,
+            zones: Vec::new(),
             timeout,
             hosts: HostsFile::load(hosts_file),
             allow_loopback: false,
+        }
+    }
+
+    /// Split DNS: names in these zones go to the zone's servers.
+    pub fn zones(mut self, zones: &[DnsZone]) -> Resolver {
+        self.zones = zones.to_vec();
+        self
+    }
+
+    /// Where `host` is sent: the most specific zone that holds it, else the default.
+    fn route(&self, host: &str) -> Route<'_> {
+        let list = |servers: &[ResolverAddr]| {
+            servers
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(zone) = self
+            .zones
+            .iter()
+            .filter(|z| z.holds(host))
+            .max_by_key(|z| z.name.len())
+        {
+            return Route {
+                servers: &zone.servers,
+                zone: Some(zone.name.clone()),
+                why: format!("{} ([[dns.zone]] {})", list(&zone.servers), zone.name),
+            };
+        }
+        let unrouted = if self.zones.is_empty() {
+            ""
+        } else {
+            "; no [[dns.zone]] holds it"
+        };
+        let why = if self.servers.is_empty() {
+            format!("the system resolver (no [dns] servers{unrouted})")
+        } else {
+            format!("{} ([dns] servers{unrouted})", list(&self.servers))
+        };
+        Route {
+            servers: &self.servers,
+            zone: None,
+            why,
         }
     }
 
@@ -89,10 +150,11 @@ impl Resolver {
     pub async fn resolve(&self, host: &str) -> DnsOutcome {
         let started = Instant::now();
         let pinned = self.hosts.lookup(host);
-        let (result, servers) = if self.servers.is_empty() {
+        let route = self.route(host);
+        let (result, servers) = if route.servers.is_empty() {
             (self.resolve_system(host).await, Vec::new())
         } else {
-            self.resolve_servers(host).await
+            self.resolve_servers(host, route.servers).await
         };
         let result = result.and_then(|resolved| self.not_a_sinkhole(host, resolved));
         DnsOutcome {
@@ -101,6 +163,9 @@ impl Resolver {
             pinned,
             servers,
             attempts: 1,
+            asked: route.why,
+            zone: route.zone,
+            by_system: route.servers.is_empty(),
         }
     }
 
@@ -156,9 +221,10 @@ impl Resolver {
     async fn resolve_servers(
         &self,
         host: &str,
+        servers: &[ResolverAddr],
     ) -> (Result<Resolved, ProbeFailure>, Vec<(String, String)>) {
         let mut queries = JoinSet::new();
-        for (index, server) in self.servers.iter().enumerate() {
+        for (index, server) in servers.iter().enumerate() {
             let (server, host, timeout) = (server.0, host.to_string(), self.timeout);
             queries.spawn(async move {
                 // Bounded inside: each question has `timeout` in all, UDP and TCP.
@@ -166,14 +232,14 @@ impl Resolver {
                 (index, answer)
             });
         }
-        let mut said = vec![String::new(); self.servers.len()];
+        let mut said = vec![String::new(); servers.len()];
         let mut failures = Vec::new();
         let mut outcome = None;
         while let Some(joined) = queries.join_next().await {
             let Ok((index, answer)) = joined else {
                 continue;
             };
-            let server = self.servers[index].to_string();
+            let server = servers[index].to_string();
             let result = match answer {
                 Ok(client::Reply::Addresses(addresses)) => Ok(Resolved {
                     addresses,
@@ -206,8 +272,7 @@ impl Resolver {
             failures.extend(result.err());
         }
         queries.abort_all();
-        let servers = self
-            .servers
+        let servers = servers
             .iter()
             .zip(said)
             .map(|(addr, said)| {
@@ -306,6 +371,39 @@ fn classify_system_error(host: &str, error: &std::io::Error) -> ProbeFailure {
     }
 }
 
+/// An HSCN name that failed through the system resolver, no `[[dns.zone]]` having sent it to the
+/// HSCN servers: the usual cause is a local resolver without a conditional forwarder for the zone.
+fn no_forwarder(
+    host: &str,
+    network: Network,
+    outcome: &DnsOutcome,
+    failure: &ProbeFailure,
+) -> Option<ProbeFailure> {
+    let lookup_failed = matches!(
+        failure.reason,
+        Reason::DnsNxdomain | Reason::DnsServfail | Reason::DnsTimeout | Reason::DnsNoAddress
+    );
+    // Only the system resolver: a server the profile names was chosen on purpose, and may be
+    // an HSCN resolver itself.
+    if network != Network::Hscn || !outcome.by_system || !lookup_failed {
+        return None;
+    }
+    let zone = if host.to_ascii_lowercase().ends_with("ncrs.nhs.uk") {
+        "ncrs.nhs.uk"
+    } else {
+        "nhs.uk"
+    };
+    let mut named = ProbeFailure::new(
+        Reason::DnsNoForwarder,
+        format!(
+            "{host} is an HSCN name, which only the HSCN resolvers (155.231.231.1, 155.231.231.2) answer; {} could not resolve it ({}): it has no conditional forwarder for {zone}",
+            outcome.asked, failure.message
+        ),
+    );
+    named.raw = failure.raw.clone();
+    Some(named)
+}
+
 fn no_address(host: &str) -> ProbeFailure {
     ProbeFailure::new(
         Reason::DnsNoAddress,
@@ -314,8 +412,9 @@ fn no_address(host: &str) -> ProbeFailure {
 }
 
 /// Builds the DNS check an endpoint shows from the shared outcome.
-pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
+pub fn check(endpoint: &str, host: &str, network: Network, outcome: &DnsOutcome) -> Check {
     let mut check = Check::new(endpoint, CheckKind::Dns, host).took(outcome.duration);
+    check = check.with_detail(|d| d.dns().asked = Some(outcome.asked.clone()));
     if !outcome.servers.is_empty() {
         let answers = outcome
             .servers
@@ -335,7 +434,12 @@ pub fn check(endpoint: &str, host: &str, outcome: &DnsOutcome) -> Check {
         check = check.with_detail(|d| d.attempts = Some(outcome.attempts.into()));
     }
     match &outcome.result {
-        Err(failure) => check.failed(failure.clone()),
+        Err(failure) => match no_forwarder(host, network, outcome, failure) {
+            Some(named) => check
+                .with_detail(|d| d.original_reason = Some(failure.reason.code().to_string()))
+                .failed(named),
+            None => check.failed(failure.clone()),
+        },
         Ok(resolved) => {
             let check = check.with_detail(|d| {
                 d.dns().addresses =
