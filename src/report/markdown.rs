@@ -55,6 +55,10 @@ pub fn render(report: &Report) -> String {
         "| Maintenance | {} |",
         cell(&report.maintenance.summary())
     );
+    let networks: Vec<String> = report.networks().iter().map(|n| n.sentence()).collect();
+    if !networks.is_empty() {
+        let _ = writeln!(out, "| Networks | {} |", cell(&networks.join("; ")));
+    }
     let _ = writeln!(out, "| Tool | int-check {} |", report.tool_version);
 
     let problems: Vec<&Check> = report

@@ -364,3 +364,30 @@ async fn a_directory_that_requires_a_bind_gets_an_anonymous_one() {
         5
     );
 }
+
+/// SDS is mutual TLS: a directory that asks for a client certificate but accepts a session
+/// without one is information on the TLS check, not a failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_that_asks_for_a_certificate_and_takes_none_is_noted_not_failed() {
+    let (lab, slapd) = directory(SlapdOptions::default()).await; // TLSVerifyClient allow
+    let mut endpoint = EndpointSpec::new(
+        "sds",
+        format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+    );
+    endpoint.mtls = true;
+    let profile = lab.profile("sds.toml", &[endpoint], "party_key = \"YES-0000806\"");
+    let run = run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let tls = run.check("sds", "tls");
+    assert_eq!(status(&tls), ("pass", ""));
+    assert_eq!(tls["details"]["client_cert_requested"], true);
+    assert_eq!(tls["details"]["client_cert_sent"], false);
+    assert!(
+        tls["message"]
+            .as_str()
+            .unwrap()
+            .contains("the endpoint expects a client certificate, none is configured, and the server accepted the session without one"),
+        "{tls:#}"
+    );
+    assert_eq!(status(&ldap_checks(&run)[0]), ("pass", ""));
+}
