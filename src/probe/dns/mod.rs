@@ -396,8 +396,8 @@ fn no_forwarder(
     let mut named = ProbeFailure::new(
         Reason::DnsNoForwarder,
         format!(
-            "{host} is an HSCN name, which only the HSCN resolvers (155.231.231.1, 155.231.231.2) answer; {} could not resolve it ({}): it has no conditional forwarder for {zone}",
-            outcome.asked, failure.message
+            "{host} is an HSCN name, which only the HSCN resolvers (155.231.231.1, 155.231.231.2) answer; the system resolver could not resolve it ({}): it has no conditional forwarder for {zone}",
+            failure.reason.code()
         ),
     );
     named.raw = failure.raw.clone();
