@@ -57,9 +57,9 @@ pub enum Command {
         /// The instant to evaluate (RFC 3339), instead of now
         #[arg(long, value_name = "RFC3339", value_parser = maintenance::parse_instant)]
         at: Option<jiff::Timestamp>,
-        /// Output format on stdout
-        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: DataFormat,
+        /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
+        #[arg(long, value_enum)]
+        format: Option<DataFormat>,
     },
     /// Explain a reason code (what it means, what to do), or list them all
     Explain {
@@ -98,9 +98,9 @@ pub enum CertsAction {
     Show {
         #[command(flatten)]
         trust: TrustArgs,
-        /// Output format on stdout
-        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: DataFormat,
+        /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
+        #[arg(long, value_enum)]
+        format: Option<DataFormat>,
     },
     /// Write the root and SubCA as separate files and a PEM bundle, with install instructions
     Export {
@@ -116,9 +116,9 @@ pub enum CertsAction {
     /// Tell what a file really is: PEM or DER, certificate or key, and whether its extension lies
     Inspect {
         file: PathBuf,
-        /// Output format on stdout
-        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: DataFormat,
+        /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
+        #[arg(long, value_enum)]
+        format: Option<DataFormat>,
     },
     /// Check a client certificate and key offline: key match, chain, validity, EKU, FQDN, permissions
     #[command(after_help = crate::exit::help_text())]
@@ -137,9 +137,9 @@ pub enum CertsAction {
         /// Judge validity at this instant (RFC 3339) instead of now
         #[arg(long, value_name = "RFC3339", value_parser = maintenance::parse_instant)]
         at: Option<jiff::Timestamp>,
-        /// Output format on stdout
-        #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-        format: Format,
+        /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
 }
 
@@ -258,7 +258,7 @@ pub struct CheckArgs {
     pub reports: Vec<ReportTarget>,
 
     /// Warnings fail the run too (exit 1)
-    #[arg(long, env = "INT_CHECK_STRICT")]
+    #[arg(long, env = "INT_CHECK_STRICT", value_parser = clap::builder::BoolishValueParser::new())]
     pub strict: bool,
 
     /// Only these endpoints (repeatable; * and ? match any text / one character)
@@ -295,7 +295,7 @@ pub struct CheckArgs {
     pub dry_run: bool,
 
     /// Never colour the output (colour is used only on a terminal, and never when NO_COLOR is set)
-    #[arg(long, env = "INT_CHECK_NO_COLOR")]
+    #[arg(long, env = "INT_CHECK_NO_COLOR", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_color: bool,
 }
 
@@ -317,7 +317,7 @@ pub struct SdsArgs {
     #[arg(long, value_name = "ASID", conflicts_with = "party_key")]
     pub asid: Option<String>,
 
-    /// Output format on stdout
-    #[arg(long, env = "INT_CHECK_FORMAT", value_enum, default_value = "human")]
-    pub format: DataFormat,
+    /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
 }

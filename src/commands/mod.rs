@@ -18,6 +18,7 @@ use crate::cli::{CertsAction, Cli, Command, ProfileArgs, ProfilesAction};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::exit::{self, Outcome, Stop};
+use crate::output::DataFormat;
 use crate::pki::TrustStore;
 use crate::pki::identity::{self, IdentityVerdict};
 use crate::plan::Plan;
@@ -32,7 +33,12 @@ pub fn main() -> ExitCode {
     let cli = match <Cli as clap::Parser>::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
+            match from_environment(&error) {
+                Some(text) => eprint!("{text}"),
+                None => {
+                    let _ = error.print();
+                }
+            }
             return ExitCode::from(if error.use_stderr() {
                 exit::USAGE
             } else {
@@ -43,6 +49,71 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     // A panic's message is already on stderr (default hook); it ends as exit 3.
     exit::finish(std::panic::catch_unwind(|| run(cli)).ok())
+}
+
+/// A command's output format: its `--format`, else `INT_CHECK_FORMAT` when this command writes
+/// that format (a job-wide `INT_CHECK_FORMAT=junit` is meant for `check`), else `fallback`.
+pub fn format_or_env<T: clap::ValueEnum>(flag: Option<T>, fallback: T) -> T {
+    if let Some(format) = flag {
+        return format;
+    }
+    match std::env::var("INT_CHECK_FORMAT") {
+        Ok(value) if !value.is_empty() => T::from_str(&value, true).unwrap_or_else(|_| {
+            tracing::info!(
+                "INT_CHECK_FORMAT={value} is not a format this command writes; writing its default"
+            );
+            fallback
+        }),
+        _ => fallback,
+    }
+}
+
+/// A bad value that came from an `INT_CHECK_*` variable, not from a flag the user typed: the
+/// message names the variable (clap names the flag, which the user never wrote).
+fn from_environment(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let ContextValue::String(arg) = error.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    let long = arg
+        .split_whitespace()
+        .next()?
+        .trim_start_matches("--")
+        .to_string();
+    let typed =
+        std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    if typed {
+        return None;
+    }
+    let command = <Cli as clap::CommandFactory>::command();
+    let env = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long.as_str()))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    let value = std::env::var(&env).ok()?;
+    let rest: Vec<String> = error
+        .to_string()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains("For more information"))
+        .map(str::to_string)
+        .collect();
+    let mut accepted = rest.join("\n").trim_end().to_string();
+    if accepted.trim().is_empty() {
+        accepted = "  [yes/no values: 1 or 0, true or false, yes or no, on or off]".to_string();
+    }
+    Some(format!(
+        "error: the environment variable {env}={value} is not a value --{long} takes\n{accepted}\nhint: correct or unset {env}\n"
+    ))
 }
 
 fn run(cli: Cli) -> Result<Outcome, Stop> {
@@ -71,9 +142,13 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
         }
         Some(Command::Sds(args)) => sds::run_sds(args),
         Some(Command::Certs { action }) => match action {
-            CertsAction::Show { trust, format } => certs::show(&trust, format),
+            CertsAction::Show { trust, format } => {
+                certs::show(&trust, format_or_env(format, DataFormat::Human))
+            }
             CertsAction::Export { trust, out, format } => certs::export(&trust, &out, format),
-            CertsAction::Inspect { file, format } => certs::inspect(&file, format),
+            CertsAction::Inspect { file, format } => {
+                certs::inspect(&file, format_or_env(format, DataFormat::Human))
+            }
             CertsAction::Verify {
                 trust,
                 cert,
@@ -81,9 +156,16 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
                 fqdn,
                 at,
                 format,
-            } => certs::verify(&trust, profile::ClientPaths { cert, key, fqdn }, at, format),
+            } => certs::verify(
+                &trust,
+                profile::ClientPaths { cert, key, fqdn },
+                at,
+                format_or_env(format, crate::output::Format::Human),
+            ),
         },
-        Some(Command::Windows { trust, at, format }) => windows::run(&trust, at, format),
+        Some(Command::Windows { trust, at, format }) => {
+            windows::run(&trust, at, format_or_env(format, DataFormat::Human))
+        }
         Some(Command::Explain {
             code,
             exit_codes,

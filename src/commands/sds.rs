@@ -42,10 +42,12 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
                 truncated_by: found.truncated_by,
                 references: found.references,
             };
-            write_stdout(&match args.format {
-                DataFormat::Json => report::json::document(&doc),
-                DataFormat::Human => report::sds::table(&doc),
-            })?;
+            write_stdout(
+                &match super::format_or_env(args.format, DataFormat::Human) {
+                    DataFormat::Json => report::json::document(&doc),
+                    DataFormat::Human => report::sds::table(&doc),
+                },
+            )?;
             Ok(Outcome::failed_if(doc.entries.is_empty()))
         }
         Err(failure) => {

@@ -424,3 +424,53 @@ async fn builtin_profiles_follow_what_nhs_clients_use() {
     );
     assert!(shown.contains("expect_json = { issuer = \"https://am.nhsint.auth-ptl.cis2.spineservices.nhs.uk/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare\" }"));
 }
+
+/// Settings as CI jobs write them: yes/no values in any usual spelling, a bad value named by its
+/// variable, and a job-wide INT_CHECK_FORMAT that only the commands writing it take.
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_settings_as_ci_writes_them() {
+    let with = |var: &str, value: &str| {
+        let mut cmd = binary();
+        cmd.env(var, value);
+        cmd
+    };
+    for yes_or_no in ["1", "0", "true", "false", "yes", "no", "on", "off", "YES"] {
+        let run = run_with(with("INT_CHECK_STRICT", yes_or_no), &["--dry-run"]).await;
+        assert_eq!(run.code, 0, "INT_CHECK_STRICT={yes_or_no}: {}", run.stderr);
+    }
+    let run = run_with(with("INT_CHECK_STRICT", "maybe"), &["--dry-run"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("the environment variable INT_CHECK_STRICT=maybe")
+            && run
+                .stderr
+                .contains("1 or 0, true or false, yes or no, on or off"),
+        "{}",
+        run.stderr
+    );
+    let run = run_with(with("INT_CHECK_FORMAT", "xml"), &["--dry-run"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("INT_CHECK_FORMAT=xml") && run.stderr.contains("possible values"),
+        "{}",
+        run.stderr
+    );
+    // A flag the user typed is named as the flag.
+    let run = run_with(binary(), &["--dry-run", "--format", "xml"]).await;
+    assert!(run.stderr.contains("'--format <FORMAT>'"), "{}", run.stderr);
+
+    // INT_CHECK_FORMAT=junit is for `check`; other commands write their default.
+    for args in [
+        &["windows"][..],
+        &["certs", "show"],
+        &["explain", "tls.expired"],
+        &["profiles"],
+    ] {
+        let run = run_with(with("INT_CHECK_FORMAT", "junit"), args).await;
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    }
+    // ... and take it when they write it.
+    let run = run_with(with("INT_CHECK_FORMAT", "json"), &["windows"]).await;
+    assert!(run.stdout.trim_start().starts_with('{'), "{}", run.stdout);
+}
