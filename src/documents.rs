@@ -286,6 +286,9 @@ pub struct PlannedIdentity {
     pub key: String,
     /// Whether the identity checks run first.
     pub checked: bool,
+    /// What reading and checking the files found (no network): `code: message` per failure or
+    /// warning; empty when the identity is sound.
+    pub findings: Vec<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

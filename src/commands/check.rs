@@ -174,12 +174,31 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = resolve_profile(&args.profile)?;
     let run = RunSettings::layer(args, &profile.run);
     let plan = Plan::from_profile(&profile)?.select(selection)?;
-    let doc = plan_document(&profile, &plan, &run, selection);
+    let mut doc = plan_document(&profile, &plan, &run, selection);
+    // The identity files are read and judged offline too: a dry run catches a wrong key.
+    let mut failed = false;
+    if let (Some(paths), Some(planned)) = (&profile.client, doc.identity.as_mut()) {
+        let provider = rustls::crypto::ring::default_provider();
+        let at = args.at.unwrap_or_else(jiff::Timestamp::now);
+        let verdict = crate::pki::identity::verify(
+            paths,
+            &plan.profile_trust,
+            &provider,
+            super::unix_time(at),
+            profile.expiry_warning_days,
+        )?;
+        failed = verdict.failed;
+        planned.findings = verdict
+            .checks
+            .iter()
+            .filter_map(|c| Some(format!("{}: {}", c.reason?.code(), c.message)))
+            .collect();
+    }
     write_stdout(&match run.format {
         Format::Json => report::json::document(&doc),
         _ => report::plan::human(&doc),
     })?;
-    Ok(Outcome::Passed)
+    Ok(Outcome::failed_if(failed))
 }
 
 fn plan_document(
@@ -228,6 +247,7 @@ fn plan_document(
             cert: c.cert.display().to_string(),
             key: c.key.display().to_string(),
             checked: selection.identity(),
+            findings: Vec::new(),
         }),
         timeout_ms: run.timeout.as_millis() as u64,
         endpoints: plan

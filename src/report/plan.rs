@@ -33,6 +33,9 @@ pub fn human(doc: &PlanDoc) -> String {
                 "  client  {} (key {}){first}",
                 identity.cert, identity.key
             );
+            for finding in &identity.findings {
+                let _ = writeln!(out, "          {finding}");
+            }
         }
         None => out.push_str(
             "  client  none (mutual-TLS endpoints will report tls.client_cert_required)\n",

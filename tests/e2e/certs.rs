@@ -581,3 +581,82 @@ async fn legacy_g1_chains_are_named_and_can_be_trusted_with_a_warning() {
         anchors.stdout
     );
 }
+
+/// `--dry-run` reads and judges the client identity too (no network): a wrong key shows before
+/// any run, and a missing file is a usage error.
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_reads_and_judges_the_client_identity() {
+    let lab = Lab::start().await;
+    let (cert, _) = lab.client_identity(&lab.pki, "a.supplier.int.test");
+    let (_, other_key) = lab.client_identity(&lab.pki, "b.supplier.int.test");
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new("svc", "https://msg.int.test/")],
+        "",
+    );
+    let run1 = run(&[
+        "--profile",
+        p(&profile),
+        "--dry-run",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&other_key),
+    ])
+    .await;
+    assert_eq!(run1.code, 1, "{}", run1.stdout);
+    assert!(
+        run1.stdout.contains("cert.key_mismatch: the key"),
+        "{}",
+        run1.stdout
+    );
+    let json = run(&[
+        "--profile",
+        p(&profile),
+        "--dry-run",
+        "--format",
+        "json",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&other_key),
+    ])
+    .await
+    .json();
+    assert!(
+        json["identity"]["findings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cert.key_mismatch")
+    );
+    let (_, own_key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
+    let sound = run(&[
+        "--profile",
+        p(&profile),
+        "--dry-run",
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&own_key),
+    ])
+    .await;
+    assert_eq!(sound.code, 0, "{}", sound.stdout);
+    let missing = run(&[
+        "--profile",
+        p(&profile),
+        "--dry-run",
+        "--client-cert",
+        "/nonexistent.pem",
+        "--client-key",
+        p(&own_key),
+    ])
+    .await;
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read certificate file /nonexistent.pem"),
+        "{}",
+        missing.stderr
+    );
+}
