@@ -125,11 +125,11 @@ pub enum CertsAction {
     Verify {
         #[command(flatten)]
         trust: TrustArgs,
-        /// The client certificate (leaf, optionally followed by its chain)
-        #[arg(long, value_name = "PEM")]
+        /// The client certificate (leaf, optionally followed by its chain); also --cert
+        #[arg(long = "client-cert", alias = "cert", value_name = "PEM")]
         cert: PathBuf,
-        /// Its private key (never printed)
-        #[arg(long, value_name = "PEM")]
+        /// Its private key (never printed); also --key
+        #[arg(long = "client-key", alias = "key", value_name = "PEM")]
         key: PathBuf,
         /// The endpoint FQDN the certificate was issued for
         #[arg(long, value_name = "NAME")]

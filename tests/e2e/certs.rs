@@ -660,3 +660,27 @@ async fn dry_run_reads_and_judges_the_client_identity() {
         missing.stderr
     );
 }
+
+/// `certs verify` takes the same names as `check` (`--client-cert`, `--client-key`); the short
+/// `--cert` and `--key` stay as aliases.
+#[tokio::test(flavor = "multi_thread")]
+async fn certs_verify_takes_the_check_flag_names() {
+    let lab = Lab::start().await;
+    let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
+    for (cert_flag, key_flag) in [("--client-cert", "--client-key"), ("--cert", "--key")] {
+        let run = run(&[
+            "certs",
+            "verify",
+            "--ca-file",
+            p(&lab.root_file),
+            "--ca-file",
+            p(&lab.subca_file),
+            cert_flag,
+            p(&cert),
+            key_flag,
+            p(&key),
+        ])
+        .await;
+        assert_eq!(run.code, 0, "{cert_flag}: {}{}", run.stdout, run.stderr);
+    }
+}
