@@ -35,6 +35,10 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     if args.dry_run {
         return dry_run(&args, &selection);
     }
+    // Report files are made writable before any probe: a run must not end with nowhere to go.
+    for target in &args.reports {
+        prepare_report_file(target)?;
+    }
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let mut setup = Setup::new(&args.profile, args.at)?;
@@ -119,33 +123,68 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     // Sockets still open in background tasks are not worth waiting for.
     setup.runtime.shutdown_background();
 
-    // Files first: a CI job wants its artifacts even when stdout is closed early.
+    // Files first: a CI job wants its artifacts even when stdout is closed early. A file that
+    // cannot be written costs only itself: the others and stdout are still written.
+    let mut unwritten = Vec::new();
     for target in &args.reports {
-        let written = std::fs::File::create(&target.path).and_then(|mut file| {
+        let written = std::fs::File::create(&target.path).and_then(|file| {
+            let mut file = std::io::BufWriter::new(file);
             report::write(
                 &report,
                 target.format,
                 &report::human::Style::plain(),
                 &mut file,
-            )
+            )?;
+            std::io::Write::flush(&mut file)
         });
-        written.map_err(|e| {
-            Stop::Usage(UsageError::new(format!(
-                "cannot write the {} report to {}: {}",
+        if let Err(e) = written {
+            unwritten.push(format!(
+                "the {} report to {}: {}",
                 target.format.name(),
                 target.path.display(),
                 crate::profile::io_reason(&e)
-            )))
-        })?;
+            ));
+        }
     }
     let color = !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal();
     let style = report::human::Style { color, quiet };
     write_stdout_with(|out| report::write(&report, run.format, &style, out))?;
+    if !unwritten.is_empty() {
+        return Err(UsageError::new(format!(
+            "the run finished, but int-check could not write {}",
+            unwritten.join("; ")
+        ))
+        .hint("free space or fix the permissions, and run again; every other report was written")
+        .into());
+    }
     let summary = report.summary();
     let failed = summary.fail > 0 || (run.strict && summary.warn > 0);
     Ok(Outcome::failed_if(failed))
+}
+
+/// Creates a report file's folder if needed and the file itself, so that a path that cannot be
+/// written is a usage error before the run, not a lost report after it.
+fn prepare_report_file(target: &crate::cli::ReportTarget) -> Result<(), Stop> {
+    let reason = |e: &std::io::Error| {
+        UsageError::new(format!(
+            "cannot write the {} report to {}: {}",
+            target.format.name(),
+            target.path.display(),
+            crate::profile::io_reason(e)
+        ))
+        .hint("give --report a path in a folder you can write to")
+    };
+    if let Some(parent) = target.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| reason(&e))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&target.path)
+        .map_err(|e| reason(&e))?;
+    Ok(())
 }
 
 /// A spinner with done/total on stderr, only for a person at a terminal: never in CI logs or

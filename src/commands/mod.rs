@@ -333,8 +333,12 @@ pub fn write_stdout_with(
     match write(&mut stdout).and_then(|_| stdout.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Stop::Internal(anyhow::anyhow!(
-            "cannot write to stdout: {e}"
-        ))),
+        // An output that fails (a full disk, a closed file) is the environment's, not a bug.
+        Err(e) => Err(UsageError::new(format!(
+            "cannot write the report to stdout: {}",
+            crate::profile::io_reason(&e)
+        ))
+        .hint("check where stdout goes (a full disk, a closed file or pipe)")
+        .into()),
     }
 }

@@ -307,7 +307,7 @@ async fn one_run_writes_several_report_files() {
         "--profile",
         p(&profile),
         "--report",
-        "json=/nonexistent/dir/r.json",
+        "json=/proc/int-check/r.json",
     ])
     .await;
     assert_eq!(unwritable.code, 2);
@@ -699,4 +699,94 @@ async fn concurrency_bounds_how_many_endpoints_run_at_once() {
     assert_eq!(one_by_one.json()["summary"]["fail"], 2);
     let zero = lab::run(&["--profile", p(&profile), "--concurrency", "0"]).await;
     assert_eq!(zero.code, 2);
+}
+
+/// No lost results: report folders are created, an unwritable report path stops the run before
+/// any probe, and a report that fails to write (a full disk) costs only itself: stdout and the
+/// other reports are written, and the exit code is 2 with the path, never 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_are_never_lost_to_an_output_error() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let nested = lab.path("a/b/c/report.xml");
+    let junit = format!("junit={}", p(&nested));
+    let made = run(&["--profile", p(&profile), "--report", &junit]).await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert!(
+        std::fs::read_to_string(&nested)
+            .unwrap()
+            .contains("<testsuites")
+    );
+
+    let refused = run(&[
+        "--profile",
+        p(&profile),
+        "--report",
+        "json=/proc/int-check/report.json",
+    ])
+    .await;
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused
+            .stderr
+            .contains("cannot write the json report to /proc/int-check/report.json"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stdout.is_empty(),
+        "no probe ran: {}",
+        refused.stdout
+    );
+
+    let markdown = lab.path("summary.md");
+    let md = format!("markdown={}", p(&markdown));
+    let full = run(&[
+        "--profile",
+        p(&profile),
+        "--format",
+        "json",
+        "--report",
+        "junit=/dev/full",
+        "--report",
+        &md,
+    ])
+    .await;
+    assert_eq!(full.code, 2, "{}", full.stderr);
+    assert!(
+        full.stderr
+            .contains("could not write the junit report to /dev/full"),
+        "{}",
+        full.stderr
+    );
+    assert!(std::fs::read_to_string(&markdown).unwrap().contains("svc"));
+    assert_eq!(full.json()["summary"]["fail"], 0);
+
+    // stdout itself on a full disk: exit 2, never 3.
+    let mut cmd = binary();
+    cmd.args(["--profile", p(&profile)])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .stderr(std::process::Stdio::piped());
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot write the report to stdout"),
+        "{stderr}"
+    );
 }
