@@ -39,6 +39,33 @@ impl Style {
     }
 }
 
+/// A reason that failed one or more endpoints: each endpoint's first failure counts once.
+struct Cause {
+    reason: crate::reasons::Reason,
+    endpoints: Vec<String>,
+}
+
+/// The causes of failure, the most widespread first (ties in catalogue order).
+fn causes(report: &Report) -> Vec<Cause> {
+    let mut causes: Vec<Cause> = Vec::new();
+    let mut counted = std::collections::HashSet::new();
+    for check in report.checks.iter().filter(|c| c.status == Status::Fail) {
+        let Some(reason) = check.reason else { continue };
+        if !counted.insert(check.endpoint.as_str()) {
+            continue;
+        }
+        match causes.iter_mut().find(|c| c.reason == reason) {
+            Some(cause) => cause.endpoints.push(check.endpoint.clone()),
+            None => causes.push(Cause {
+                reason,
+                endpoints: vec![check.endpoint.clone()],
+            }),
+        }
+    }
+    causes.sort_by_key(|c| std::cmp::Reverse(c.endpoints.len()));
+    causes
+}
+
 /// What a row shows as its target: the host for DNS, the address for per-address checks.
 fn row_target(check: &Check) -> String {
     match (check.kind, check.address) {
@@ -118,9 +145,41 @@ pub fn render(report: &Report, style: &Style) -> String {
             }
         }
     }
+    // One cause behind many endpoints (off HSCN: every name) is said once, with its hint.
+    let causes = causes(report);
+    let shared: Vec<&Cause> = causes.iter().filter(|c| c.endpoints.len() >= 3).collect();
+    if !shared.is_empty() {
+        let _ = writeln!(out, "\n{}", style.paint("1", "causes"));
+        for cause in &shared {
+            let _ = writeln!(
+                out,
+                "  {} endpoints  {}  {}",
+                cause.endpoints.len(),
+                style.paint("31;1", cause.reason.code()),
+                cause.reason.meaning()
+            );
+            let _ = writeln!(
+                out,
+                "        {} {}",
+                style.paint("36", "hint:"),
+                cause.reason.hint()
+            );
+            let _ = writeln!(out, "        {}", cause.endpoints.join(", "));
+        }
+    }
     let summary = report.summary();
+    let top: Vec<String> = causes
+        .iter()
+        .take(3)
+        .map(|c| format!("{} ({})", c.reason.code(), c.endpoints.len()))
+        .collect();
+    let top = if top.is_empty() {
+        String::new()
+    } else {
+        format!("; top causes: {}", top.join(", "))
+    };
     let line = format!(
-        "{} passed, {} warned, {} failed, {} skipped in {}",
+        "{} passed, {} warned, {} failed, {} skipped in {}{top}",
         summary.pass,
         summary.warn,
         summary.fail,

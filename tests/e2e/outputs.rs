@@ -790,3 +790,36 @@ async fn reports_are_never_lost_to_an_output_error() {
         "{stderr}"
     );
 }
+
+/// One cause behind many endpoints is said once, with its hint and the endpoints; the summary
+/// line names the top causes, with -q too.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_cause_behind_many_endpoints_is_said_once() {
+    let lab = Lab::start().await;
+    let endpoints: Vec<EndpointSpec> = (0..4)
+        .map(|i| EndpointSpec::new(&format!("svc{i}"), format!("https://gone{i}.int.test/")))
+        .collect();
+    let profile = lab.profile("p.toml", &endpoints, "");
+    for quiet in [false, true] {
+        let mut args = vec!["--profile", p(&profile)];
+        if quiet {
+            args.push("-q");
+        }
+        let run = run(&args).await;
+        assert_eq!(run.code, 1);
+        assert!(
+            run.stdout.contains(
+                "4 endpoints  dns.nxdomain  The DNS server says the name does not exist."
+            ) && run.stdout.contains("svc0, svc1, svc2, svc3"),
+            "{}",
+            run.stdout
+        );
+        let last = run
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| l.contains("failed"))
+            .unwrap();
+        assert!(last.ends_with("top causes: dns.nxdomain (4)"), "{last}");
+    }
+}
