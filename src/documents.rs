@@ -375,6 +375,8 @@ pub enum InspectedItem {
     },
     EncryptedPrivateKey,
     CertificateRequest,
+    /// A PKCS#12 bundle (.p12, .pfx).
+    Pkcs12,
     Other {
         label: String,
     },

@@ -238,6 +238,7 @@ fn inspected(item: &pki::FileItem) -> InspectedItem {
         pki::FileItem::PrivateKey(format) => InspectedItem::PrivateKey { format },
         pki::FileItem::EncryptedPrivateKey => InspectedItem::EncryptedPrivateKey,
         pki::FileItem::CertificateRequest => InspectedItem::CertificateRequest,
+        pki::FileItem::Pkcs12 => InspectedItem::Pkcs12,
         pki::FileItem::Other(label) => InspectedItem::Other {
             label: label.clone(),
         },

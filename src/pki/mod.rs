@@ -141,8 +141,11 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
         if bytes.first() == Some(&0x30)
             && CertInfo::of(&CertificateDer::from(bytes.as_slice())).is_some()
         {
-            vec![CertificateDer::from(bytes)]
+            vec![CertificateDer::from(bytes.clone())]
         } else {
+            if let Some(named) = mixed_up(path, &bytes, "certificate") {
+                return Err(named);
+            }
             return Err(UsageError::new(format!(
                 "{} holds no certificate (neither PEM nor DER)",
                 path.display()
@@ -157,10 +160,10 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
         certs
     };
     if certs.is_empty() {
-        return Err(
+        return Err(mixed_up(path, &bytes, "certificate").unwrap_or_else(|| {
             UsageError::new(format!("{} holds no certificate", path.display()))
-                .hint("a private key or other PEM block is not a certificate"),
-        );
+                .hint("a private key or other PEM block is not a certificate")
+        }));
     }
     for cert in &certs {
         if CertInfo::of(cert).is_none() {
@@ -210,6 +213,10 @@ pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, UsageErro
     let bytes = read_pki_file(path, "key")?;
     if let Ok(key) = PrivateKeyDer::from_pem_slice(&bytes) {
         return Ok(key);
+    }
+    // A DER key and a DER certificate or PKCS#12 bundle all start alike: name the mix-ups first.
+    if let Some(named) = mixed_up(path, &bytes, "key") {
+        return Err(named);
     }
     let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
     PrivateKeyDer::try_from(bytes).map_err(|_| {
@@ -484,7 +491,68 @@ pub enum FileItem {
     PrivateKey(&'static str),
     EncryptedPrivateKey,
     CertificateRequest,
+    /// A PKCS#12 bundle (.p12, .pfx): certificate and key together, usually under a password.
+    Pkcs12,
     Other(String),
+}
+
+/// Whether DER bytes are a PKCS#12 PFX: a SEQUENCE that starts with version 3 (a PKCS#8 key
+/// starts with version 0 or 1) followed by a PKCS#7 ContentInfo.
+pub fn is_pkcs12(bytes: &[u8]) -> bool {
+    const VERSION_3: [u8; 3] = [0x02, 0x01, 0x03];
+    const PKCS7: [u8; 8] = [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07];
+    let Some((&0x30, rest)) = bytes.split_first() else {
+        return false;
+    };
+    // Skip the outer length (short or long form).
+    let skip = match rest.first() {
+        Some(&n) if n < 0x80 => 1,
+        Some(&n) => 1 + usize::from(n & 0x7F),
+        None => return false,
+    };
+    let Some(body) = rest.get(skip..) else {
+        return false;
+    };
+    body.starts_with(&VERSION_3)
+        && body
+            .get(..40.min(body.len()))
+            .is_some_and(|head| head.windows(PKCS7.len()).any(|w| w == PKCS7))
+}
+
+/// Names what a file holds when it is not what the flag wanted: the usual mix-ups.
+fn mixed_up(path: &Path, bytes: &[u8], wanted: &str) -> Option<UsageError> {
+    let name = path.display();
+    let items = inspect_bytes(bytes, "").items;
+    let has = |f: fn(&FileItem) -> bool| items.iter().any(f);
+    if is_pkcs12(bytes) || has(|i| matches!(i, FileItem::Pkcs12)) {
+        return Some(
+            UsageError::new(format!(
+                "{name} is a PKCS#12 bundle (.p12/.pfx); int-check reads the certificate and the key as PEM or DER files"
+            ))
+            .hint(format!(
+                "extract both (openssl asks for the bundle's password): openssl pkcs12 -in {name} -clcerts -nokeys -out cert.pem && openssl pkcs12 -in {name} -nocerts -nodes -out key.pem && chmod 600 key.pem"
+            )),
+        );
+    }
+    let swapped = "did you swap --client-cert and --client-key?";
+    match wanted {
+        "certificate" if has(|i| matches!(i, FileItem::PrivateKey(_) | FileItem::EncryptedPrivateKey)) => Some(
+            UsageError::new(format!("{name} is a private key, not a certificate"))
+                .hint(format!("{swapped} (`int-check certs inspect FILE` tells what a file holds)")),
+        ),
+        "key" if has(|i| matches!(i, FileItem::Certificate(_))) => Some(
+            UsageError::new(format!("{name} is a certificate, not a private key"))
+                .hint(format!("{swapped} (`int-check certs inspect FILE` tells what a file holds)")),
+        ),
+        _ if has(|i| matches!(i, FileItem::CertificateRequest)) => Some(
+            UsageError::new(format!(
+                "{name} is a certificate signing request, not a {}",
+                if wanted == "key" { "private key" } else { wanted }
+            ))
+            .hint("a CSR is what you send to get the certificate: use the certificate issued for it, and the key you made the CSR with"),
+        ),
+        _ => None,
+    }
 }
 
 /// The built-in anchor a fingerprint belongs to, if any.
@@ -563,6 +631,9 @@ pub fn inspect_bytes(bytes: &[u8], extension: &str) -> FileInspection {
         }
     } else if let Some(info) = CertInfo::of(&CertificateDer::from(bytes.as_slice())) {
         items.push(FileItem::Certificate(Box::new(info)));
+        "DER"
+    } else if is_pkcs12(&bytes) {
+        items.push(FileItem::Pkcs12);
         "DER"
     } else if let Ok(key) = PrivateKeyDer::try_from(bytes.as_slice()) {
         items.push(FileItem::PrivateKey(match key {

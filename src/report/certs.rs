@@ -88,6 +88,7 @@ fn describe(item: &InspectedItem) -> String {
         InspectedItem::PrivateKey { format } => format!("private key ({format})"),
         InspectedItem::EncryptedPrivateKey => "encrypted private key (PKCS#8)".to_string(),
         InspectedItem::CertificateRequest => "certificate signing request".to_string(),
+        InspectedItem::Pkcs12 => "PKCS#12 bundle (certificate and key, usually under a password): extract them with `openssl pkcs12 -in FILE -clcerts -nokeys -out cert.pem` and `openssl pkcs12 -in FILE -nocerts -nodes -out key.pem`".to_string(),
         InspectedItem::Other { label } => format!("PEM block `{label}`"),
     }
 }

@@ -684,3 +684,123 @@ async fn certs_verify_takes_the_check_flag_names() {
         assert_eq!(run.code, 0, "{cert_flag}: {}{}", run.stdout, run.stderr);
     }
 }
+
+/// The files people confuse, each named with what to do: a key given as the certificate and the
+/// reverse, a CSR, a PKCS#12 bundle (made here with the openssl CLI), an encrypted key.
+#[tokio::test(flavor = "multi_thread")]
+async fn confused_identity_files_are_named() {
+    let lab = Lab::start().await;
+    let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl (.ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let p12 = lab.path("id.p12");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        p(&cert),
+        "-inkey",
+        p(&key),
+        "-out",
+        p(&p12),
+        "-passout",
+        "pass:secret",
+    ]);
+    let csr = lab.path("req.csr");
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        p(&key),
+        "-out",
+        p(&csr),
+        "-subj",
+        "/CN=a.supplier.int.test",
+    ]);
+    let encrypted = lab.path("enc.key");
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        p(&key),
+        "-out",
+        p(&encrypted),
+        "-passout",
+        "pass:secret",
+    ]);
+    for (cert_file, key_file, words) in [
+        (&key, &cert, "is a private key, not a certificate"),
+        (&cert, &cert, "is a certificate, not a private key"),
+        (
+            &csr,
+            &key,
+            "is a certificate signing request, not a certificate",
+        ),
+        (&p12, &key, "is a PKCS#12 bundle"),
+        (&cert, &p12, "is a PKCS#12 bundle"),
+        (&cert, &encrypted, "is an encrypted private key"),
+    ] {
+        let run = run(&[
+            "certs",
+            "verify",
+            "--client-cert",
+            p(cert_file),
+            "--client-key",
+            p(key_file),
+        ])
+        .await;
+        assert_eq!(run.code, 2, "{words}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{words}: {}", run.stderr);
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
+            1
+        );
+        assert!(!run.stderr.contains("secret"));
+    }
+    let swapped = run(&[
+        "certs",
+        "verify",
+        "--client-cert",
+        p(&key),
+        "--client-key",
+        p(&cert),
+    ])
+    .await;
+    assert!(
+        swapped
+            .stderr
+            .contains("did you swap --client-cert and --client-key?")
+    );
+    let bundle = run(&[
+        "certs",
+        "verify",
+        "--client-cert",
+        p(&p12),
+        "--client-key",
+        p(&key),
+    ])
+    .await;
+    assert!(
+        bundle.stderr.contains("openssl pkcs12 -in"),
+        "{}",
+        bundle.stderr
+    );
+    let inspected = run(&["certs", "inspect", p(&p12)]).await;
+    assert!(
+        inspected.stdout.contains("PKCS#12 bundle"),
+        "{}",
+        inspected.stdout
+    );
+}

@@ -177,8 +177,9 @@ async fn unusable_key_files_are_configuration_errors() {
     let (cert, _) = lab.client_identity(&lab.pki, "a.supplier.thirdparty.nhs.uk");
     let run = lab::run(&["--client-cert", p(&cert), "--client-key", p(&cert)]).await;
     assert_eq!(run.code, 2);
+    // The certificate given as the key is named as such (see certs::confused_identity_files_are_named).
     assert!(
-        run.stderr.contains("holds no private key"),
+        run.stderr.contains("is a certificate, not a private key"),
         "{}",
         run.stderr
     );
