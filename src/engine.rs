@@ -183,8 +183,11 @@ impl Engine {
         let ctx = self.context(planned);
         let endpoint = ctx.endpoint;
         let url = &endpoint.url;
-        let push = |check: Check| sink.lock().unwrap_or_else(|e| e.into_inner()).push(check);
-        tracing::debug!(endpoint = %endpoint.name, "start");
+        let push = |check: Check| {
+            Self::log_check(&check);
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(check)
+        };
+        tracing::info!(endpoint = %endpoint.name, host = %url.host, "dns: start");
 
         let addresses: Vec<IpAddr> = match url.ip {
             Some(ip) => {
@@ -239,6 +242,7 @@ impl Engine {
         };
         match usable {
             Some(Usable { address, session }) => {
+                tracing::info!(endpoint = %endpoint.name, %address, "{}: start", kind.as_str());
                 let checks = probe::application(kind, &ctx, address, session).await;
                 for check in verdict_to_tls(checks, address, sink) {
                     push(check);
@@ -251,6 +255,29 @@ impl Engine {
         }
     }
 
+    /// `-v`: each check's end (target, address, verdict, time); `-vv`: its details too (protocol,
+    /// cipher, chain, status line, result codes, what each DNS server said; never key material).
+    fn log_check(check: &Check) {
+        tracing::info!(
+            endpoint = %check.endpoint,
+            target = %check.target,
+            address = %check.address.map(|a| a.to_string()).unwrap_or_default(),
+            status = check.status.as_str(),
+            reason = check.reason.map(|r| r.code()).unwrap_or(""),
+            ms = check.duration.as_millis() as u64,
+            "{}: done",
+            check.kind.as_str()
+        );
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                endpoint = %check.endpoint,
+                details = %serde_json::to_string(&*check.details).unwrap_or_default(),
+                "{}: details",
+                check.kind.as_str()
+            );
+        }
+    }
+
     /// TCP (and TLS) to one address; returns the address when the TLS phase held.
     async fn run_address(
         &self,
@@ -260,7 +287,11 @@ impl Engine {
         sink: &Sink,
     ) -> Option<Usable> {
         let endpoint = ctx.endpoint;
-        let push = |check: Check| sink.lock().unwrap_or_else(|e| e.into_inner()).push(check);
+        let push = |check: Check| {
+            Self::log_check(&check);
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(check)
+        };
+        tracing::info!(endpoint = %endpoint.name, %address, "tcp: start");
         let (stream, tcp_check) = self.connect_with_retries(ctx, address).await;
         push(tcp_check);
         let wants_tls = phases.contains(&CheckKind::Tls);
@@ -286,6 +317,7 @@ impl Engine {
         }
         failpoint("tls", &endpoint.name);
         let reads_next = phases.iter().any(|k| k.is_application());
+        tracing::info!(endpoint = %endpoint.name, %address, "tls: start");
         let (check, session) = tls::check(ctx, address, stream, reads_next).await;
         let held = matches!(check.status, Status::Pass | Status::Warn);
         push(check);

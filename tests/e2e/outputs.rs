@@ -823,3 +823,64 @@ async fn one_cause_behind_many_endpoints_is_said_once() {
         assert!(last.ends_with("top causes: dns.nxdomain (4)"), "{last}");
     }
 }
+
+/// `-v` logs each phase's start and end (target, address, verdict, time); `-vv` adds the
+/// protocol detail; neither ever logs key material.
+#[tokio::test(flavor = "multi_thread")]
+async fn verbose_logs_phases_and_protocol_detail_never_keys() {
+    let lab = Lab::start().await;
+    let addr = lab
+        .serve("msg.int.test", lo(1), |s| {
+            s.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone());
+        })
+        .await;
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    let key_line = key_text.lines().nth(1).unwrap().to_string();
+    let base = [
+        "--profile",
+        p(&profile),
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&key),
+    ];
+    let v = run(&[&base[..], &["-v"]].concat()).await;
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    for phase in ["dns", "tcp", "tls", "http"] {
+        assert!(
+            v.stderr.contains(&format!("{phase}: done endpoint=svc")),
+            "{phase}: {}",
+            v.stderr
+        );
+    }
+    assert!(
+        v.stderr
+            .contains("tls: start endpoint=svc address=127.0.0.1:"),
+        "{}",
+        v.stderr
+    );
+    assert!(!v.stderr.contains("details="));
+    let vv = run(&[&base[..], &["-vv"]].concat()).await;
+    assert!(
+        vv.stderr.contains("tls: details endpoint=svc details={")
+            && vv.stderr.contains("\"protocol\":\"TLS 1.3\""),
+        "{}",
+        vv.stderr
+    );
+    assert!(vv.stderr.contains("\"status\":200"), "{}", vv.stderr);
+    for log in [&v.stderr, &vv.stderr] {
+        assert!(
+            !log.contains(&key_line) && !log.contains("PRIVATE KEY"),
+            "key material in the log"
+        );
+    }
+}
