@@ -83,8 +83,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): int-check man > int-check.1
-    Man,
+    /// Print the manual page (roff): int-check man > int-check.1; --out DIR writes it and one page
+    /// per command (int-check-check.1, ...), which the main page refers to
+    Man {
+        /// Write int-check.1 and int-check-COMMAND.1 into this folder instead of printing
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// List the built-in profiles, or print one as TOML to save and edit
     Profiles {
         #[command(subcommand)]

@@ -51,6 +51,43 @@ pub fn main() -> ExitCode {
     exit::finish(std::panic::catch_unwind(|| run(cli)).ok())
 }
 
+/// One roff page.
+fn man_page(command: clap::Command) -> Result<Vec<u8>, Stop> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command)
+        .render(&mut out)
+        .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot render the manual: {e}")))?;
+    Ok(out)
+}
+
+/// int-check.1 and one int-check-COMMAND.1 per command (the main page's SEE ALSO names them).
+fn write_man_pages(dir: &std::path::Path) -> Result<Outcome, Stop> {
+    let fail = |e: std::io::Error| {
+        Stop::from(
+            UsageError::new(format!(
+                "cannot write the manual pages to {}: {}",
+                dir.display(),
+                crate::profile::io_reason(&e)
+            ))
+            .hint("give --out a folder you can write to"),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    // Every command at every depth (`certs show` is int-check-certs-show.1): each page's SEE
+    // ALSO names its subcommands' pages.
+    let mut pages = vec![("int-check".to_string(), command)];
+    while let Some((name, command)) = pages.pop() {
+        for sub in command.get_subcommands() {
+            pages.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+        let page = man_page(command.name(name.clone()))?;
+        std::fs::write(dir.join(format!("{name}.1")), page).map_err(fail)?;
+    }
+    Ok(Outcome::Passed)
+}
+
 /// A command's output format: its `--format`, else `INT_CHECK_FORMAT` when this command writes
 /// that format (a job-wide `INT_CHECK_FORMAT=junit` is meant for `check`), else `fallback`.
 pub fn format_or_env<T: clap::ValueEnum>(flag: Option<T>, fallback: T) -> T {
@@ -132,14 +169,12 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
             write_stdout(&crate::report::json::document(&document.json_schema()))?;
             Ok(Outcome::Passed)
         }
-        Some(Command::Man) => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut out)
-                .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot render the manual: {e}")))?;
-            write_stdout(&String::from_utf8_lossy(&out))?;
+        Some(Command::Man { out: None }) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            write_stdout(&String::from_utf8_lossy(&man_page(command)?))?;
             Ok(Outcome::Passed)
         }
+        Some(Command::Man { out: Some(dir) }) => write_man_pages(&dir),
         Some(Command::Sds(args)) => sds::run_sds(args),
         Some(Command::Certs { action }) => match action {
             CertsAction::Show { trust, format } => {

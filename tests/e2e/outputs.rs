@@ -884,3 +884,44 @@ async fn verbose_logs_phases_and_protocol_detail_never_keys() {
         );
     }
 }
+
+/// `man --out DIR` writes a page for every command, so every page the manual refers to exists;
+/// `help CMD` and the command's page say the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_manual_page_referred_to_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = run(&["man", "--out", p(dir.path())]).await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let mut referred = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (i, _) in text.match_indices("(1)") {
+            let start = text[..i]
+                .rfind(|c: char| c.is_whitespace())
+                .map_or(0, |s| s + 1);
+            let name = text[start..i].replace('\\', "");
+            if name.starts_with("int-check") {
+                referred.insert(name);
+            }
+        }
+    }
+    assert!(referred.contains("int-check-certs-verify"), "{referred:?}");
+    for name in &referred {
+        assert!(
+            dir.path().join(format!("{name}.1")).exists(),
+            "{name}(1) is referred to but missing"
+        );
+    }
+    let help = run(&["help", "windows"]).await.stdout;
+    let page = std::fs::read_to_string(dir.path().join("int-check-windows.1")).unwrap();
+    let about = help.lines().next().unwrap();
+    let first_words: String = about
+        .split_whitespace()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        page.replace("\\-", "-").contains(&first_words),
+        "{about} / {page}"
+    );
+}
