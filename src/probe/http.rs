@@ -425,7 +425,7 @@ async fn judge(
     let date = header(hyper::header::DATE);
     let check = check.with_detail(|d| {
         d.http().status = Some(status.as_u16());
-        d.http().http_version = Some(format!("{:?}", answer.version));
+        d.http().http_version = Some(http_version_name(answer.version).to_string());
         d.http().time_to_first_byte_ms = Some(first_byte.as_millis() as u64);
         d.http().server = server.clone();
     });
@@ -636,6 +636,18 @@ fn short_json(value: &serde_json::Value) -> String {
     }
     let cut: String = text.chars().take(BODY_QUOTE_BYTES).collect();
     format!("{cut}…")
+}
+
+/// The protocol version as the status line writes it.
+fn http_version_name(version: hyper::Version) -> &'static str {
+    match version {
+        hyper::Version::HTTP_09 => "HTTP/0.9",
+        hyper::Version::HTTP_10 => "HTTP/1.0",
+        hyper::Version::HTTP_11 => "HTTP/1.1",
+        hyper::Version::HTTP_2 => "HTTP/2",
+        hyper::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP",
+    }
 }
 
 /// Server time minus local time, from an HTTP Date header.

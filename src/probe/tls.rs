@@ -521,7 +521,7 @@ fn name_verdict(
                 Reason::TlsHandshakeFailed,
                 "the certificate's names could not be checked",
             )
-            .raw(format!("{other:?}")),
+            .raw(other),
         ),
     }
 }
@@ -778,7 +778,7 @@ fn chain_problem(
             "the certificate chain was rejected".to_string(),
         ),
     };
-    ProbeFailure::new(reason, message).raw(format!("{error:?}"))
+    ProbeFailure::new(reason, message).raw(error)
 }
 
 /// Which element expired, and whether it is the pinned anchor itself or the server's own
@@ -931,11 +931,7 @@ pub async fn check(
     let mut check = describe(check, &recorder, sent_cert).with_detail(|d| {
         d.round_trips = Some(if is_tls13 { 1 } else { 2 });
         d.tls().protocol = Some(version.map(protocol_name).unwrap_or("unknown").to_string());
-        d.tls().cipher_suite = Some(
-            suite
-                .map(|s| format!("{:?}", s.suite()))
-                .unwrap_or_default(),
-        );
+        d.tls().cipher_suite = suite.map(|s| cipher_suite_name(s.suite()));
     });
 
     // TLS 1.3 servers judge our certificate after we have finished our side: a rejection
@@ -1125,22 +1121,31 @@ fn classify_failure(
     ProbeFailure::new(reason, message).raw(error)
 }
 
+/// A cipher suite by its IANA name (`TLS13_AES_256_GCM_SHA384`), or its number when rustls has
+/// no name for it.
+fn cipher_suite_name(suite: rustls::CipherSuite) -> String {
+    suite
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("cipher suite 0x{:04x}", u16::from(suite)))
+}
+
 /// An alert by its name in the TLS specifications (RFC 8446 section 6), e.g. `unknown_ca`.
 pub fn alert_name(alert: AlertDescription) -> String {
-    let debug = format!("{alert:?}");
-    let mut name = String::with_capacity(debug.len() + 4);
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                name.push('_');
-            }
-            name.push(c.to_ascii_lowercase());
-        } else {
-            name.push(c);
+    let Some(variant) = alert.as_str() else {
+        return format!("alert ({})", u8::from(alert));
+    };
+    // rustls names the variants in CamelCase (`UnknownCA`); the RFC in snake_case.
+    let mut name = String::with_capacity(variant.len() + 4);
+    let chars: Vec<char> = variant.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let after_lower = i > 0 && chars[i - 1].is_ascii_lowercase();
+        if c.is_ascii_uppercase() && after_lower {
+            name.push('_');
         }
+        name.push(c.to_ascii_lowercase());
     }
-    // rustls names an alert it does not know `Unknown(0x..)`.
-    name.replace("unknown(", "alert (")
+    name
 }
 
 fn too_large(error: &std::io::Error) -> bool {
@@ -1226,5 +1231,29 @@ fn classify_alert(
             Reason::TlsHandshakeFailed,
             format!("the server ended the handshake with the TLS alert {name}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::AlertDescription as A;
+
+    #[test]
+    fn alerts_and_suites_have_their_rfc_names() {
+        assert_eq!(super::alert_name(A::UnknownCA), "unknown_ca");
+        assert_eq!(super::alert_name(A::BadCertificate), "bad_certificate");
+        assert_eq!(
+            super::alert_name(A::CertificateRequired),
+            "certificate_required"
+        );
+        assert_eq!(super::alert_name(A::Unknown(200)), "alert (200)");
+        assert_eq!(
+            super::cipher_suite_name(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384),
+            "TLS13_AES_256_GCM_SHA384"
+        );
+        assert_eq!(
+            super::cipher_suite_name(rustls::CipherSuite::Unknown(0xabcd)),
+            "cipher suite 0xabcd"
+        );
     }
 }
