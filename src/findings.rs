@@ -489,8 +489,7 @@ pub struct EndpointHeading {
 /// Whether this machine reaches one network: endpoints on it, and how many took a TCP connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct NetworkReach {
-    /// `hscn` or `internet`.
-    pub network: String,
+    pub network: crate::profile::Network,
     pub endpoints: usize,
     pub connected: usize,
 }
@@ -498,11 +497,7 @@ pub struct NetworkReach {
 impl NetworkReach {
     /// `HSCN reached (3 of 14 endpoints connected)`.
     pub fn sentence(&self) -> String {
-        let label = if self.network == "hscn" {
-            "HSCN"
-        } else {
-            "internet"
-        };
+        let label = self.network.label();
         let verdict = if self.connected > 0 {
             "reached"
         } else {
@@ -549,7 +544,7 @@ impl Report {
         }
         by.into_iter()
             .map(|(network, (endpoints, connected))| NetworkReach {
-                network: network.as_str().to_string(),
+                network,
                 endpoints,
                 connected,
             })

@@ -246,13 +246,7 @@ fn plan_document(
     run: &RunSettings,
     selection: &Selection,
 ) -> PlanDoc {
-    let list = |servers: &[crate::profile::ResolverAddr]| {
-        servers
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = crate::profile::ResolverAddr::list;
     let mut resolver = if profile.dns_servers.is_empty() {
         "system resolver".to_string()
     } else {

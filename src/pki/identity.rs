@@ -252,22 +252,20 @@ fn chain_check(
                 Reason::CertUntrustedIssuer,
                 "a CA certificate in the chain is outside its validity period",
             ),
-        Err(e) => check
-            .with_detail(|d| d.error = Some(format!("{e:?}")))
-            .fail(
-                Reason::CertUntrustedIssuer,
-                format!(
-                    "issued by {}, which does not chain to the profile's anchors ({})",
-                    leaf.issuer,
-                    match e {
-                        webpki::Error::UnknownIssuer => "unknown issuer",
-                        webpki::Error::InvalidSignatureForPublicKey => {
-                            "a CA of that name, but not the pinned one: the signature does not verify"
-                        }
-                        _ => "the chain breaks a certificate rule; the details say which",
+        Err(e) => check.with_detail(|d| d.error = Some(e.to_string())).fail(
+            Reason::CertUntrustedIssuer,
+            format!(
+                "issued by {}, which does not chain to the profile's anchors ({})",
+                leaf.issuer,
+                match e {
+                    webpki::Error::UnknownIssuer => "unknown issuer",
+                    webpki::Error::InvalidSignatureForPublicKey => {
+                        "a CA of that name, but not the pinned one: the signature does not verify"
                     }
-                ),
+                    _ => "the chain breaks a certificate rule; the details say which",
+                }
             ),
+        ),
     }
 }
 

@@ -126,7 +126,19 @@ impl DnsZone {
 }
 
 /// The network an endpoint is reached over.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     /// The Health and Social Care Network: `*.ncrs.nhs.uk`, 10.239.0.0/16, 155.231.231.0/29.

@@ -135,6 +135,17 @@ impl TryFrom<String> for ResolverAddr {
     }
 }
 
+impl ResolverAddr {
+    /// `155.231.231.1, 155.231.231.2`: servers as reports list them.
+    pub fn list(servers: &[ResolverAddr]) -> String {
+        servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl fmt::Display for ResolverAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.port() == 53 {

@@ -78,13 +78,7 @@ impl Resolver {
 
     /// Where `host` is sent: the most specific zone that holds it, else the default.
     fn route(&self, host: &str) -> Route<'_> {
-        let list = |servers: &[ResolverAddr]| {
-            servers
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let list = ResolverAddr::list;
         if let Some(zone) = self
             .zones
             .iter()
@@ -118,16 +112,6 @@ impl Resolver {
     pub fn allow_loopback(mut self, allow: bool) -> Resolver {
         self.allow_loopback = allow;
         self
-    }
-
-    /// A label for reports: "system" or the server list.
-    pub fn describe(&self) -> String {
-        if self.servers.is_empty() {
-            "system resolver".to_string()
-        } else {
-            let list: Vec<String> = self.servers.iter().map(|a| a.to_string()).collect();
-            list.join(", ")
-        }
     }
 
     /// Resolves, asking again up to `retries` times after a timeout or server failure.
