@@ -133,9 +133,10 @@ pub enum CertsAction {
         /// The client certificate (leaf, optionally followed by its chain); also --cert
         #[arg(long = "client-cert", alias = "cert", value_name = "PEM")]
         cert: PathBuf,
-        /// Its private key (never printed); also --key
+        /// Its private key (never printed); also --key. Not needed when the certificate file
+        /// holds the key too
         #[arg(long = "client-key", alias = "key", value_name = "PEM")]
-        key: PathBuf,
+        key: Option<PathBuf>,
         /// The endpoint FQDN the certificate was issued for
         #[arg(long, value_name = "NAME")]
         fqdn: Option<String>,

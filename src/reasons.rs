@@ -37,13 +37,16 @@ reasons! {
         "Forward ncrs.nhs.uk (or nhs.uk) to 155.231.231.1 and 155.231.231.2. dnsmasq: server=/ncrs.nhs.uk/155.231.231.1; systemd-resolved: resolvectl dns IFACE 155.231.231.1 155.231.231.2 && resolvectl domain IFACE ~ncrs.nhs.uk; unbound: forward-zone with name \"ncrs.nhs.uk\" and forward-addr 155.231.231.1; BIND: zone \"ncrs.nhs.uk\" { type forward; forwarders { 155.231.231.1; 155.231.231.2; }; }; Windows: Add-DnsServerConditionalForwarderZone -Name ncrs.nhs.uk -MasterServers 155.231.231.1,155.231.231.2. Or let int-check ask them: [[dns.zone]] name = \"ncrs.nhs.uk\", servers = [\"155.231.231.1\", \"155.231.231.2\"].";
     DnsNxdomain => "dns.nxdomain",
         "The DNS server says the name does not exist.",
-        "Spine Path-to-Live names (INT, DEP) are published on HSCN DNS: point your resolver at the HSCN DNS servers (155.231.231.1, 155.231.231.2) or run with --resolver 155.231.231.1. Check the name for typos.";
+        "Check the name for typos. HSCN names (under ncrs.nhs.uk: Spine INT, DEP) resolve only through the HSCN DNS servers (155.231.231.1, 155.231.231.2): point your resolver at them or run with --resolver 155.231.231.1. Internet names (such as int.api.service.nhs.uk) resolve through any resolver: compare the URL with the service's documentation.";
     DnsServfail => "dns.servfail",
         "The DNS server answered with an error (SERVFAIL, REFUSED or similar) instead of an address.",
         "The resolver could not answer for this name: check that it forwards *.nhs.uk to the HSCN DNS servers (155.231.231.1, 155.231.231.2), or query them directly with --resolver.";
     DnsTimeout => "dns.timeout",
         "No DNS server answered within the timeout.",
         "The DNS servers are unreachable: check the HSCN connection (contact your network provider) and that outbound UDP/TCP 53 to 155.231.231.0/29 is allowed.";
+    DnsUnreachable => "dns.unreachable",
+        "This machine has no network route to the DNS servers (known at once, without waiting for a timeout).",
+        "This machine cannot reach the HSCN resolvers (155.231.231.1, 155.231.231.2): it is probably not on HSCN, or its routing does not send 155.231.0.0/16 over the HSCN link (contact your network provider). For internet-only testing, use the endpoints with network = \"internet\" (--service api-platform).";
     DnsNoAddress => "dns.no_address",
         "The name exists but has no A or AAAA record.",
         "The name has no address in this DNS view: compare with the HSCN DNS servers (--resolver 155.231.231.1) and report it to the NHS DNS team if they agree.";
@@ -203,6 +206,9 @@ reasons! {
     CertFqdnMismatch => "cert.fqdn_mismatch",
         "The client certificate's CN/SAN is not the endpoint FQDN it is configured for.",
         "Spine (SSP) checks the client certificate's CN against the registered endpoint: use the certificate issued for this FQDN, or fix [client] fqdn. The FQDN must be registered with the NHS DNS team.";
+    CertFileMisnamed => "cert.file_misnamed",
+        "A client certificate or key file's name says another encoding or content than it holds (a .der file of PEM text, a .pem file of binary DER, a key named .crt). int-check reads it anyway.",
+        "Rename the file to what it holds, or convert it (openssl x509 -in FILE -outform der -out FILE.der; openssl x509 -inform der -in FILE -out FILE.pem): other tools (Java keytool, Windows, update-ca-certificates) go by the name and fail on it.";
     CertKeyPermissions => "cert.key_permissions",
         "The private key file can be read by other users of this machine.",
         "Restrict it to its owner: chmod 600 KEYFILE (like ssh does for its keys).";

@@ -30,7 +30,8 @@ use crate::settings::{self, resolve_profile};
 
 /// The binary's whole life: parse, run, report, exit code.
 pub fn main() -> ExitCode {
-    let cli = match <Cli as clap::Parser>::try_parse() {
+    let args = options_after_command(std::env::args_os().collect());
+    let cli = match <Cli as clap::Parser>::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             match from_environment(&error) {
@@ -49,6 +50,60 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     // A panic's message is already on stderr (default hook); it ends as exit 3.
     exit::finish(std::panic::catch_unwind(|| run(cli)).ok())
+}
+
+/// `int-check --profile dep -q windows` means `int-check windows --profile dep -q`: options given
+/// before a command move behind it (and behind its action, `certs show`), where that command's
+/// parser judges them. Options the command also gets after it win, being later.
+pub fn options_after_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let takes_value = |token: &str| {
+        let token = token.split('=').next().unwrap_or(token);
+        command.get_arguments().any(|arg| {
+            let named = match token.strip_prefix("--") {
+                Some(long) => arg.get_long() == Some(long),
+                None => token.len() == 2 && arg.get_short() == token.chars().nth(1),
+            };
+            named && arg.get_action().takes_values() && !token.contains('=')
+        })
+    };
+    let mut index = 1;
+    while let Some(token) = args.get(index).and_then(|t| t.to_str()) {
+        if token == "--" || !token.starts_with('-') {
+            break;
+        }
+        let whole = token;
+        index += if takes_value(whole) && !whole.contains('=') {
+            2
+        } else {
+            1
+        };
+    }
+    if index == 1 || index >= args.len() {
+        return args;
+    }
+    // The command and its action, if any (`certs show`).
+    let mut path_end = index;
+    let mut level = Some(&command);
+    while let Some(current) = level
+        && let Some(name) = args.get(path_end).and_then(|t| t.to_str())
+    {
+        level = current.find_subcommand(name);
+        if level.is_none() {
+            break;
+        }
+        path_end += 1;
+    }
+    if path_end == index {
+        return args;
+    }
+    let mut moved = Vec::with_capacity(args.len());
+    moved.push(args[0].clone());
+    moved.extend_from_slice(&args[index..path_end]);
+    moved.extend_from_slice(&args[1..index]);
+    moved.extend_from_slice(&args[path_end..]);
+    moved
 }
 
 /// One roff page.
@@ -191,12 +246,27 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
                 fqdn,
                 at,
                 format,
-            } => certs::verify(
-                &trust,
-                profile::ClientPaths { cert, key, fqdn },
-                at,
-                format_or_env(format, crate::output::Format::Human),
-            ),
+            } => {
+                // No --client-key: the key is in the certificate file, or it is missing.
+                let key = match key {
+                    Some(key) => key,
+                    None if profile::holds_private_key(&cert) => cert.clone(),
+                    None => {
+                        return Err(UsageError::new(format!(
+                            "no --client-key given, and {} holds no private key",
+                            cert.display()
+                        ))
+                        .hint("pass the key file with --client-key KEY (a PEM certificate file with its key in it needs none)")
+                        .into());
+                    }
+                };
+                certs::verify(
+                    &trust,
+                    profile::ClientPaths { cert, key, fqdn },
+                    at,
+                    format_or_env(format, crate::output::Format::Human),
+                )
+            }
         },
         Some(Command::Windows { trust, at, format }) => {
             windows::run(&trust, at, format_or_env(format, DataFormat::Human))

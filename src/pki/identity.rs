@@ -56,11 +56,19 @@ pub fn verify(
             checks.push(
                 new()
                     .with_detail(|d| d.identity().key = Some(leaf.key.clone()))
-                    .pass(format!(
-                        "the key {} matches the certificate ({})",
-                        paths.key.display(),
-                        leaf.key
-                    )),
+                    .pass(if paths.key == paths.cert {
+                        format!(
+                            "the key in {} (beside the certificate, as curl --cert takes it) matches the certificate ({})",
+                            paths.key.display(),
+                            leaf.key
+                        )
+                    } else {
+                        format!(
+                            "the key {} matches the certificate ({})",
+                            paths.key.display(),
+                            leaf.key
+                        )
+                    }),
             );
             Some(Arc::new(certified))
         }
@@ -96,6 +104,23 @@ pub fn verify(
     // 2. Key file permissions, like ssh.
     if let Some(check) = key_permissions(new(), &paths.key) {
         checks.push(check);
+    }
+
+    // 2b. File names that say another encoding or content than the file holds: int-check reads
+    // either, but other tools (and the next person) go by the name.
+    let mut files = vec![&paths.cert];
+    if paths.key != paths.cert {
+        files.push(&paths.key);
+    }
+    for file in files {
+        if let Ok(inspection) = pki::inspect_file(file)
+            && let Some(lie) = inspection.extension_lies
+        {
+            checks.push(new().warn(
+                Reason::CertFileMisnamed,
+                format!("{}: {lie}", file.display()),
+            ));
+        }
     }
 
     // 3. Validity at `at`.

@@ -214,15 +214,16 @@ pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, UsageErro
     if let Ok(key) = PrivateKeyDer::from_pem_slice(&bytes) {
         return Ok(key);
     }
-    // A DER key and a DER certificate or PKCS#12 bundle all start alike: name the mix-ups first.
-    if let Some(named) = mixed_up(path, &bytes, "key") {
+    let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
+    // A DER key and a DER certificate or PKCS#12 bundle all start alike: name the mix-ups first
+    // (an encrypted key beside its certificate is the encrypted key's problem, not a mix-up).
+    if !encrypted && let Some(named) = mixed_up(path, &bytes, "key") {
         return Err(named);
     }
-    let encrypted = String::from_utf8_lossy(&bytes).contains("ENCRYPTED PRIVATE KEY");
     PrivateKeyDer::try_from(bytes).map_err(|_| {
         if encrypted {
-            UsageError::new(format!("{} is an encrypted private key", path.display()))
-                .hint("decrypt it to a file only you can read: openssl pkey -in KEY -out key-plain.pem && chmod 600 key-plain.pem")
+            UsageError::new(format!("{} holds an encrypted private key; int-check never asks for its password (it runs unattended, in CI)", path.display()))
+                .hint("decrypt it once to a file only you can read: openssl pkey -in KEY -out key-plain.pem && chmod 600 key-plain.pem, then pass --client-key key-plain.pem")
         } else {
             UsageError::new(format!(
                 "{} holds no private key (PKCS#8, PKCS#1 or SEC1, PEM or DER)",
@@ -660,7 +661,8 @@ pub fn inspect_bytes(bytes: &[u8], extension: &str) -> FileInspection {
             "the extension .{extension} says PEM text, but the file is binary DER: tools that expect PEM (update-ca-certificates, most Linux software) will not read it; convert with `openssl x509 -inform der -in FILE -out FILE.pem`"
         )),
         "key" if has_cert && !has_key => Some("the extension .key says private key, but the file holds a certificate".to_string()),
-        "pem" | "crt" | "cer" | "der" if has_key && !has_cert => Some(format!(
+        // .pem and .der name encodings, which keys have too (openssl writes key.pem).
+        "crt" | "cer" if has_key && !has_cert => Some(format!(
             "the extension .{extension} suggests a certificate, but the file holds a private key: keep it private"
         )),
         _ => None,

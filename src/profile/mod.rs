@@ -491,6 +491,15 @@ pub fn unknown_profile(name: &str) -> UsageError {
     ))
 }
 
+/// Whether a file has a PEM private key in it (read only to tell; unreadable means no).
+pub fn holds_private_key(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| {
+        bytes
+            .windows(b"PRIVATE KEY-----".len())
+            .any(|w| w == b"PRIVATE KEY-----")
+    })
+}
+
 /// A client identity for mutual TLS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientPaths {
@@ -658,10 +667,20 @@ impl Profile {
                 )
                 .hint("set both [client] cert and key (or --client-cert and --client-key)"));
             }
+            // A PEM file with the certificate and its key together (what curl --cert takes).
+            Some(ClientDoc {
+                cert: Some(cert),
+                key: None,
+                fqdn,
+            }) if holds_private_key(&cert) => Some(ClientPaths {
+                key: cert.clone(),
+                cert,
+                fqdn,
+            }),
             Some(ClientDoc { key: None, .. }) => {
                 return Err(
                     UsageError::new("a client certificate is configured but no key")
-                        .hint("set both [client] cert and key (or --client-cert and --client-key)"),
+                        .hint("set both [client] cert and key (or --client-cert and --client-key); a PEM certificate file with its key in it needs no separate key"),
                 );
             }
         };

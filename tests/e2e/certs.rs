@@ -737,6 +737,11 @@ async fn confused_identity_files_are_named() {
         "-passout",
         "pass:secret",
     ]);
+    // A certificate with its encrypted key in one file: the key's problem, not a mix-up.
+    let both_encrypted = lab.write(
+        "both-enc.pem",
+        &(std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&encrypted).unwrap()),
+    );
     for (cert_file, key_file, words) in [
         (&key, &cert, "is a private key, not a certificate"),
         (&cert, &cert, "is a certificate, not a private key"),
@@ -747,7 +752,12 @@ async fn confused_identity_files_are_named() {
         ),
         (&p12, &key, "is a PKCS#12 bundle"),
         (&cert, &p12, "is a PKCS#12 bundle"),
-        (&cert, &encrypted, "is an encrypted private key"),
+        (&cert, &encrypted, "holds an encrypted private key"),
+        (
+            &both_encrypted,
+            &both_encrypted,
+            "holds an encrypted private key",
+        ),
     ] {
         let run = run(&[
             "certs",
@@ -803,4 +813,86 @@ async fn confused_identity_files_are_named() {
         "{}",
         inspected.stdout
     );
+}
+
+/// A certificate with its key in the same PEM file needs no --client-key (as curl --cert takes
+/// it), in `certs verify` and in `check`; a file whose name says another encoding than it holds
+/// is read and named.
+#[tokio::test(flavor = "multi_thread")]
+async fn key_beside_the_certificate_and_misnamed_files() {
+    let lab = Lab::start().await;
+    let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
+    let both = lab.write(
+        "both.pem",
+        &(std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap()),
+    );
+    std::fs::set_permissions(&both, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let anchors = [
+        "--ca-file",
+        p(&lab.root_file),
+        "--ca-file",
+        p(&lab.subca_file),
+    ];
+    let mut args = vec![
+        "certs",
+        "verify",
+        "--client-cert",
+        p(&both),
+        "--format",
+        "json",
+    ];
+    args.extend(anchors);
+    let run = lab::run(&args).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(finding(&run, "beside the certificate")["status"] == "pass");
+    let mut args = vec![
+        "check",
+        "--dry-run",
+        "--client-cert",
+        p(&both),
+        "--format",
+        "json",
+    ];
+    args.extend(anchors);
+    let planned = lab::run(&args).await;
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(planned.stdout.contains("both.pem"), "{}", planned.stdout);
+    // A certificate file without a key still needs --client-key, and says so.
+    let mut args = vec!["certs", "verify", "--client-cert", p(&cert)];
+    args.extend(anchors);
+    let alone = lab::run(&args).await;
+    assert_eq!(alone.code, 2);
+    assert!(
+        alone.stderr.contains("holds no private key"),
+        "{}",
+        alone.stderr
+    );
+
+    // PEM text named .der, and binary DER named .pem: both read, both named.
+    let pem_as_der = lab.write("client.der", &std::fs::read_to_string(&cert).unwrap());
+    let run = verify(&lab, &pem_as_der, &key, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let named = finding(&run, "cert.file_misnamed");
+    assert_eq!(named["status"], "warn");
+    assert!(
+        named["message"].as_str().unwrap().contains("is PEM text"),
+        "{named:#}"
+    );
+    let der = lab.path("client-der.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-in", p(&cert), "-outform", "der", "-out", p(&der)])
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    let run = verify(&lab, &der, &key, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        finding(&run, "cert.file_misnamed")["message"]
+            .as_str()
+            .unwrap()
+            .contains("is binary DER")
+    );
+    // key.pem is what openssl writes: not a misnamed file.
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert!(!run.stdout.contains("cert.file_misnamed"), "{}", run.stdout);
 }

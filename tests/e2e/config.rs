@@ -214,6 +214,38 @@ async fn usage_errors_exit_2_and_help_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn shared_options_work_before_or_after_the_command() {
+    // Before the command and before its action: the same output as written after them.
+    let before = lab::run(&["--profile", "dep", "-q", "windows", "--format", "json"]).await;
+    let after = lab::run(&["windows", "--profile", "dep", "-q", "--format", "json"]).await;
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert_eq!(before.json()["profile"], "dep");
+    assert_eq!(before.json()["profile"], after.json()["profile"]);
+    let show = lab::run(&["--profile=dep", "certs", "show", "--format", "json"]).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    // The later one wins when both are given.
+    let both = lab::run(&[
+        "--profile",
+        "dep",
+        "windows",
+        "--profile",
+        "int",
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(both.json()["profile"], "int");
+    // An option the command does not take is refused by that command, with its usage.
+    let wrong = lab::run(&["--dry-run", "windows"]).await;
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong.stderr.contains("int-check windows"),
+        "{}",
+        wrong.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn config_overlays_profile_and_shown_profiles_round_trip() {
     let lab = Lab::start().await;
     // `profiles show int` output is a valid profile file.

@@ -263,6 +263,7 @@ fn catalogue() -> Vec<Fault> {
             .args(&["--retries", "3", "--timeout", "1s"])
         }),
         fault!("tcp.timeout", "fail", "tcp", namespace "netns::black_hole_is_a_tcp_timeout_and_no_route_is_unreachable"),
+        fault!("dns.unreachable", "fail", "dns", namespace "netns::black_hole_is_a_tcp_timeout_and_no_route_is_unreachable"),
         fault!("tcp.unreachable", "fail", "tcp", namespace "netns::black_hole_is_a_tcp_timeout_and_no_route_is_unreachable"),
         fault!("tcp.failed", "fail", "tcp", namespace "netns::black_hole_is_a_tcp_timeout_and_no_route_is_unreachable"),
         // TLS
@@ -565,6 +566,11 @@ fn catalogue() -> Vec<Fault> {
                 p(&key)
             ));
             case
+        }),
+        fault!("cert.file_misnamed", "warn", "identity", |lab| {
+            let (cert, key) = lab.client_identity(&lab.pki, "me.int.test");
+            let misnamed = lab.write("me.der", &std::fs::read_to_string(&cert).unwrap());
+            identity_files(&lab, &misnamed, &key).await
         }),
         fault!("cert.key_permissions", "warn", "identity", |lab| {
             let (cert, key) = lab.client_identity(&lab.pki, "me.int.test");

@@ -102,7 +102,9 @@ fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
         &profile,
         "[[endpoint]]\nname = \"hole\"\nurl = \"https://10.9.0.2:443/\"\n\
          [[endpoint]]\nname = \"nowhere\"\nurl = \"tcp://10.8.0.1:636\"\n\
-         [[endpoint]]\nname = \"forbidden\"\nurl = \"tcp://10.7.0.1:636\"\n",
+         [[endpoint]]\nname = \"forbidden\"\nurl = \"tcp://10.7.0.1:636\"\n\
+         [[endpoint]]\nname = \"dark\"\nurl = \"tcp://msg.int.spine2.ncrs.nhs.uk:443\"\n\
+         [dns]\nservers = [\"10.8.0.53\", \"10.8.0.54\"]\n",
     )
     .unwrap();
     let (code, json, elapsed) = ns.run(&[
@@ -149,6 +151,14 @@ fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
         tcp["message"].as_str().unwrap().contains("10.7.0.1:636"),
         "{tcp:#}"
     );
+    // Resolvers without a route: said at once, not after the timeout.
+    let dns = check(&json, "dark", "dns");
+    assert_eq!(dns["reason"], "dns.unreachable", "{dns:#}");
+    assert!(
+        dns["message"].as_str().unwrap().contains("no route"),
+        "{dns:#}"
+    );
+    assert!(dns["duration_ms"].as_f64().unwrap() < 500.0, "{dns:#}");
     assert!(elapsed.as_secs_f64() < 2.5, "took {elapsed:?}");
 }
 

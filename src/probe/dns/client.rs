@@ -41,6 +41,17 @@ pub enum Trouble {
     CnameLoop(Vec<String>),
     /// The socket could not be used at all.
     Unusable(String),
+    /// This machine has no route to the server: known at once, no timeout waited.
+    NoRoute(String),
+}
+
+/// A socket error as trouble: no route is its own kind (off HSCN, it is the usual one).
+fn socket_trouble(error: &std::io::Error) -> Trouble {
+    match error.kind() {
+        std::io::ErrorKind::NetworkUnreachable => Trouble::NoRoute("network unreachable".into()),
+        std::io::ErrorKind::HostUnreachable => Trouble::NoRoute("host unreachable".into()),
+        _ => Trouble::Unusable(crate::profile::io_reason(error)),
+    }
 }
 
 /// Asks `server` for the addresses of `host` (A and AAAA at once).
@@ -148,7 +159,7 @@ async fn ask(
     socket
         .send_to(&bytes, server)
         .await
-        .map_err(|e| Trouble::Unusable(crate::profile::io_reason(&e)))?;
+        .map_err(|e| socket_trouble(&e))?;
     let mut wrong: Option<String> = None;
     let mut buf = vec![0u8; 4096];
     let start = tokio::time::Instant::now();
@@ -173,7 +184,7 @@ async fn ask(
                     "nothing answers on its DNS port (ICMP port unreachable)".into(),
                 ));
             }
-            Ok(Err(e)) => return Err(Trouble::Unusable(crate::profile::io_reason(&e))),
+            Ok(Err(e)) => return Err(socket_trouble(&e)),
             Ok(Ok(got)) => got,
         };
         if from != server {

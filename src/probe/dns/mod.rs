@@ -292,6 +292,10 @@ fn trouble_failure(
             Reason::DnsTimeout,
             format!("{server} is unreachable: {why}"),
         ),
+        T::NoRoute(why) => ProbeFailure::new(
+            Reason::DnsUnreachable,
+            format!("{server} cannot be reached from this machine: {why} (no route)"),
+        ),
         T::Mismatched(why) => ProbeFailure::new(
             Reason::DnsBadReply,
             format!("{server} gave no usable reply for {host}: {why}"),
@@ -314,7 +318,8 @@ fn worst(failures: Vec<ProbeFailure>) -> ProbeFailure {
     let rank = |f: &ProbeFailure| match f.reason {
         Reason::DnsServfail => 0,
         Reason::DnsTimeout => 1,
-        _ => 2,
+        Reason::DnsUnreachable => 2,
+        _ => 3,
     };
     failures
         .into_iter()
