@@ -128,7 +128,13 @@ fn write_man_pages(dir: &std::path::Path) -> Result<Outcome, Stop> {
         )
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut command = <Cli as clap::CommandFactory>::command();
+    // `help` is a command of the command line, not a page: `man int-check-check` is the help.
+    fn without_help(command: clap::Command) -> clap::Command {
+        command
+            .disable_help_subcommand(true)
+            .mut_subcommands(without_help)
+    }
+    let mut command = without_help(<Cli as clap::CommandFactory>::command());
     command.build();
     // Every command at every depth (`certs show` is int-check-certs-show.1): each page's SEE
     // ALSO names its subcommands' pages.
