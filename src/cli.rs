@@ -306,7 +306,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug, Clone)]
-#[command(group(clap::ArgGroup::new("key").required(true).args(["party_key", "asid"])))]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["party_key", "asid", "ods", "mine"])))]
 pub struct SdsArgs {
     #[command(flatten)]
     pub profile: ProfileArgs,
@@ -315,13 +315,27 @@ pub struct SdsArgs {
     #[arg(long, value_name = "PK")]
     pub party_key: Option<String>,
 
-    /// Only the record for this interaction ID (with --party-key)
-    #[arg(long, value_name = "IID", requires = "party_key")]
+    /// Only the record for this interaction ID (with --party-key or --ods)
+    #[arg(long, value_name = "IID")]
     pub interaction: Option<String>,
 
     /// The Accredited System record of this ASID, e.g. 176887180519
     #[arg(long, value_name = "ASID", conflicts_with = "party_key")]
     pub asid: Option<String>,
+
+    /// The MHS records of this ODS code (with --interaction: for that interaction)
+    #[arg(long, value_name = "ODS", conflicts_with_all = ["party_key", "asid"])]
+    pub ods: Option<String>,
+
+    /// Only the MHS records (of --party-key or --ods) that register this FQDN (nhsMhsFQDN). Matched
+    /// here, not by the directory: the SDS schema gives nhsMhsFQDN no equality rule
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["asid", "mine"])]
+    pub fqdn: Option<String>,
+
+    /// Your own registration ([client] asid, party_key, ods, interactions, fqdn and certificate),
+    /// judged as `check` judges it
+    #[arg(long, conflicts_with_all = ["party_key", "asid", "ods"])]
+    pub mine: bool,
 
     /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
     #[arg(long, value_enum)]

@@ -17,7 +17,7 @@ use crate::findings::{Check, CheckKind, Status};
 use crate::pki::identity;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
-use crate::probe::{self, ProbeContext, http, ldap, secs, tcp, tls};
+use crate::probe::{self, ProbeContext, ProbeFailure, http, ldap, secs, tcp, tls};
 use crate::reasons::Reason;
 
 /// Called with (endpoints done, endpoints in all) as endpoints finish.
@@ -154,6 +154,73 @@ impl Engine {
         }
         crate::findings::blame_clocks(&mut out);
         out
+    }
+
+    /// A directory session to `planned` (an ldaps:// endpoint): its name resolved, then the
+    /// first address that completes TCP, TLS (verified) and, when configured, the bind.
+    pub async fn directory_session(
+        &self,
+        planned: &PlannedEndpoint,
+    ) -> Result<crate::probe::ldap::Session, ProbeFailure> {
+        let ctx = self.context(planned);
+        let url = &planned.endpoint.url;
+        let addresses = match url.ip {
+            Some(ip) => vec![ip],
+            None => self.resolver.resolve(&url.host).await.result?.addresses,
+        };
+        let mut last = None;
+        for ip in addresses
+            .into_iter()
+            .take(crate::plan::MAX_ADDRESSES_PER_HOST)
+        {
+            let address = SocketAddr::new(ip, url.port);
+            match crate::probe::ldap::open(&ctx, address, None).await {
+                Ok(session) => return Ok(session),
+                Err(f) => {
+                    // TCP failures name the address already.
+                    let message = if f.message.starts_with(&address.to_string()) {
+                        f.message
+                    } else {
+                        format!("{address}: {}", f.message)
+                    };
+                    last = Some(ProbeFailure { message, ..f })
+                }
+            }
+        }
+        Err(last.unwrap_or(ProbeFailure::new(
+            Reason::DnsNoAddress,
+            "no address to connect to",
+        )))
+    }
+
+    /// The registration phase: your records in the directory at `directory`, judged.
+    pub async fn registration(
+        &self,
+        directory: &PlannedEndpoint,
+        registration: &crate::profile::Registration,
+        cert_names: &[String],
+    ) -> (Vec<Check>, crate::probe::registration::Answers) {
+        use crate::probe::registration;
+        let started = std::time::Instant::now();
+        let answers = match self.directory_session(directory).await {
+            Ok(mut session) => {
+                let answers = registration::look_up(&mut session, registration).await;
+                session.close().await;
+                answers
+            }
+            Err(failure) => registration::unreachable(registration, &failure),
+        };
+        let elapsed = started.elapsed();
+        let mut checks = registration::judge(
+            registration,
+            &answers,
+            cert_names,
+            &directory.endpoint.url.authority(),
+        );
+        for check in &mut checks {
+            check.duration = elapsed;
+        }
+        (checks, answers)
     }
 
     /// What every probe of one endpoint shares, built once per endpoint.
@@ -427,7 +494,7 @@ fn order(checks: &mut [Check]) {
         }
     }
     checks.sort_by_key(|c| match c.kind {
-        CheckKind::Identity | CheckKind::Dns => (0, 0),
+        CheckKind::Identity | CheckKind::Registration | CheckKind::Dns => (0, 0),
         CheckKind::Tcp | CheckKind::Tls => (
             1,
             addresses

@@ -38,6 +38,8 @@ impl Status {
 pub enum CheckKind {
     // Local checks of the client identity (no network).
     Identity,
+    // Your own records in the directory (ASID, party key, MHS records), before endpoint probes.
+    Registration,
     Dns,
     Tcp,
     Tls,
@@ -54,6 +56,7 @@ impl CheckKind {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Identity => "identity",
+            CheckKind::Registration => "registration",
             CheckKind::Dns => "dns",
             CheckKind::Tcp => "tcp",
             CheckKind::Tls => "tls",

@@ -108,6 +108,12 @@ impl Selection {
             && (self.only.is_empty() || self.only.contains(&CheckKind::Identity))
     }
 
+    /// Whether the registration checks (your records in the directory) run.
+    pub fn registration(&self) -> bool {
+        !self.skip.contains(&CheckKind::Registration)
+            && (self.only.is_empty() || self.only.contains(&CheckKind::Registration))
+    }
+
     fn phases(&self, chain: &[CheckKind]) -> Vec<CheckKind> {
         let mut phases: Vec<CheckKind> = chain.to_vec();
         if let Some(cut) = phases.iter().position(|k| self.skip.contains(k)) {
@@ -165,7 +171,12 @@ impl Plan {
             })
             .filter(|p| !p.phases.is_empty())
             .collect();
-        let only_identity = selection.only == [CheckKind::Identity];
+        // Checks that are not an endpoint's: selecting only them selects no endpoint.
+        let only_identity = selection
+            .only
+            .iter()
+            .all(|k| matches!(k, CheckKind::Identity | CheckKind::Registration))
+            && !selection.only.is_empty();
         if endpoints.is_empty() && !only_identity {
             let names: Vec<&str> = self
                 .endpoints

@@ -206,6 +206,21 @@ reasons! {
     CertFqdnMismatch => "cert.fqdn_mismatch",
         "The client certificate's CN/SAN is not the endpoint FQDN it is configured for.",
         "Spine (SSP) checks the client certificate's CN against the registered endpoint: use the certificate issued for this FQDN, or fix [client] fqdn. The FQDN must be registered with the NHS DNS team.";
+    RegistrationAsidNotFound => "registration.asid_not_found",
+        "The directory has no Accredited System record for your ASID ([client] asid).",
+        "Check the ASID for typos; a new ASID appears in the INT directory only after the NHS onboarding team has registered your system for INT: ask them (quote the ASID and your party key).";
+    RegistrationAsMismatch => "registration.as_mismatch",
+        "Your ASID's Accredited System record names another party key or ODS code than [client] says.",
+        "Either [client] is wrong (use the party key and ODS code the record shows) or the record is: the NHS onboarding team corrects registrations. Messages sent with mismatched identifiers are rejected.";
+    RegistrationInteractionMissing => "registration.interaction_missing",
+        "Your ASID's Accredited System record does not register some of the interactions you listed (nhsAsSvcIA); the message names each.",
+        "Spine rejects an interaction your ASID is not registered for: ask the NHS onboarding team to add it to your INT registration (quote the ASID and the interaction IDs), or correct [client] interactions.";
+    RegistrationMhsNotFound => "registration.mhs_not_found",
+        "The directory has no MHS record for your party key, or none for some of your interactions; the message names each.",
+        "Without an MHS record Spine does not know where to send your asynchronous responses: ask the NHS onboarding team to register your MHS endpoint for these interactions (quote party key, interaction IDs, endpoint URL and FQDN).";
+    RegistrationFqdnMismatch => "registration.fqdn_mismatch",
+        "The FQDN your MHS records register (nhsMhsFQDN) is not the name in your client certificate or [client] fqdn.",
+        "Spine compares your certificate's CN with the FQDN registered for the sender, so every message would be rejected: use the certificate issued for the registered FQDN, or have the registration corrected to the certificate's name.";
     CertFileMisnamed => "cert.file_misnamed",
         "A client certificate or key file's name says another encoding or content than it holds (a .der file of PEM text, a .pem file of binary DER, a key named .crt). int-check reads it anyway.",
         "Rename the file to what it holds, or convert it (openssl x509 -in FILE -outform der -out FILE.der; openssl x509 -inform der -in FILE -out FILE.pem): other tools (Java keytool, Windows, update-ca-certificates) go by the name and fail on it.";

@@ -36,7 +36,7 @@ pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
         cli.client = Some(ClientDoc {
             cert: args.client_cert.clone(),
             key: args.client_key.clone(),
-            fqdn: None,
+            ..ClientDoc::default()
         });
     }
     layered(&args.trust, cli)

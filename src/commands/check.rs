@@ -17,6 +17,7 @@ use crate::maintenance::WindowState;
 use crate::pki::CertInfo;
 use crate::pki::identity::IDENTITY;
 use crate::plan::{Plan, Selection};
+use crate::probe::registration::REGISTRATION;
 use crate::profile::Profile;
 use crate::report::{self, Format};
 use crate::settings::{RunSettings, resolve_profile};
@@ -44,11 +45,27 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     let mut setup = Setup::new(&args.profile, args.at)?;
     let run = RunSettings::layer(&args, &setup.profile.run);
     let plan = Arc::new(setup.plan.select(&selection)?);
+    // Your own records are looked up in the profile's directory, whatever the selection probes.
+    let registration = setup
+        .profile
+        .registration
+        .clone()
+        .filter(|_| selection.registration());
+    let directory = match &registration {
+        Some(_) => Some(super::directory_of(&setup)?),
+        None => None,
+    };
+    let cert_names = setup
+        .profile
+        .client
+        .as_ref()
+        .map(|c| crate::pki::names_in_certificate(&c.cert))
+        .unwrap_or_default();
     // The selected plan is all the run needs: with ten thousand endpoints, the full plan and the
     // profile's own list would be two more copies held to the end.
     setup.plan.endpoints = Vec::new();
     setup.profile.endpoints = Vec::new();
-    if plan.endpoints.is_empty() && setup.identity.is_none() {
+    if plan.endpoints.is_empty() && setup.identity.is_none() && registration.is_none() {
         return Err(
             UsageError::new("--only identity, but no client identity is configured")
                 .hint(
@@ -71,7 +88,21 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     };
     let engine = Arc::new(setup.engine(options));
     tracing::info!(profile = %setup.profile.name, endpoints = plan.endpoints.len(), "run starts");
-    let probed = setup.runtime.block_on(engine.run(plan.clone()));
+    // The registration phase runs beside the endpoint probes: it is reported first, but waiting
+    // for it would add its round trips to every run.
+    let (probed, registered) = setup.runtime.block_on(async {
+        let registered = async {
+            match (&registration, &directory) {
+                (Some(registration), Some(directory)) => Some(
+                    engine
+                        .registration(directory, registration, &cert_names)
+                        .await,
+                ),
+                _ => None,
+            }
+        };
+        tokio::join!(engine.clone().run(plan.clone()), registered)
+    });
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -90,6 +121,14 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         });
         checks.extend(verdict.checks);
     }
+    if let (Some((registration_checks, _answers)), Some(directory)) = (registered, &directory) {
+        endpoints.push(EndpointHeading {
+            name: REGISTRATION.to_string(),
+            url: directory.endpoint.url.raw.clone(),
+            network: None,
+        });
+        checks.extend(registration_checks);
+    }
     endpoints.extend(plan.endpoints.iter().map(|p| EndpointHeading {
         name: p.endpoint.name.clone(),
         url: p.endpoint.url.raw.clone(),
@@ -98,11 +137,18 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     checks.extend(probed);
 
     let windows = WindowState::at(&profile.maintenance, setup.at);
-    let services: std::collections::HashMap<&str, &str> = plan
+    let mut services: std::collections::HashMap<&str, &str> = plan
         .endpoints
         .iter()
         .filter_map(|p| Some((p.endpoint.name.as_str(), p.endpoint.service.as_deref()?)))
         .collect();
+    // The registration checks ask the directory: its maintenance slot is theirs.
+    if let Some(service) = directory
+        .as_ref()
+        .and_then(|d| d.endpoint.service.as_deref())
+    {
+        services.insert(REGISTRATION, service);
+    }
     let service_of = |endpoint: &str| services.get(endpoint).map(|s| s.to_string());
     crate::findings::apply_maintenance(&mut checks, service_of, &windows, run.maintenance);
 

@@ -10,33 +10,41 @@ use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::plan::PlannedEndpoint;
 use crate::probe::{ProbeFailure, ldap};
-use crate::reasons::Reason;
 use crate::report::{self, DataFormat};
 
 pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
+    if args.interaction.is_some() && args.party_key.is_none() && args.ods.is_none() {
+        return Err(
+            UsageError::new("--interaction narrows a look-up by --party-key or --ods")
+                .hint("add --party-key PK or --ods CODE")
+                .into(),
+        );
+    }
     let setup = Setup::new(&args.profile, None)?;
-    let Some(index) = setup
-        .plan
-        .endpoints
-        .iter()
-        .position(|p| p.endpoint.url.scheme == crate::profile::Scheme::Ldaps)
-    else {
-        return Err(UsageError::new(format!("profile `{}` has no ldaps:// endpoint", setup.profile.name))
-            .hint("add the directory, e.g. [[endpoint]] name = \"sds-ldaps\" url = \"ldaps://ldap.nis1.national.ncrs.nhs.uk:636\"")
-            .into());
-    };
+    let planned = super::directory_of(&setup)?;
+    if args.mine {
+        return mine(&args, setup, &planned);
+    }
     let query = SdsQuery::from_args(&args);
     let engine = setup.engine(super::EngineOptions::default());
-    let planned = &setup.plan.endpoints[index];
     let endpoint = &planned.endpoint;
-    let outcome = setup.runtime.block_on(lookup(&engine, planned, &query));
+    let outcome = setup.runtime.block_on(lookup(&engine, &planned, &query));
     setup.runtime.shutdown_background();
     match outcome {
-        Ok(found) => {
+        Ok(mut found) => {
+            let mut filter = query.filter.clone();
+            if let Some(fqdn) = &args.fqdn {
+                found.entries.retain(|e| {
+                    e.get("nhsMhsFQDN")
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(fqdn))
+                });
+                filter.push_str(&format!(", then nhsMhsFQDN = {fqdn}"));
+            }
             let doc = SdsDoc {
                 schema: Document::Sds.into(),
                 directory: endpoint.url.raw.clone(),
-                filter: query.filter.clone(),
+                filter,
                 count: found.entries.len(),
                 entries: found.entries,
                 truncated_by: found.truncated_by,
@@ -60,6 +68,76 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
     }
 }
 
+/// `sds --mine`: the registration phase alone, reported as `check` reports it, then your MHS
+/// records as a table (human format).
+fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Outcome, Stop> {
+    let Some(registration) = setup.profile.registration.clone() else {
+        return Err(UsageError::new("--mine needs your registration: [client] asid and/or party_key")
+            .hint("add to your --config file: [client] asid = \"...\", party_key = \"...\", ods = \"...\", interactions = [\"urn:nhs:names:services:...\"]")
+            .into());
+    };
+    let cert_names = setup
+        .profile
+        .client
+        .as_ref()
+        .map(|c| crate::pki::names_in_certificate(&c.cert))
+        .unwrap_or_default();
+    let started_at = jiff::Timestamp::now();
+    let started = std::time::Instant::now();
+    let engine = setup.engine(super::EngineOptions::default());
+    let (checks, answers) =
+        setup
+            .runtime
+            .block_on(engine.registration(directory, &registration, &cert_names));
+    setup.runtime.shutdown_background();
+    let report = crate::findings::Report {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        profile: setup.profile.name.clone(),
+        description: setup.profile.description.clone(),
+        started_at,
+        duration: started.elapsed(),
+        endpoints: vec![crate::findings::EndpointHeading {
+            name: crate::probe::registration::REGISTRATION.to_string(),
+            url: directory.endpoint.url.raw.clone(),
+            network: None,
+        }],
+        checks,
+        maintenance: crate::maintenance::WindowState::default(),
+    };
+    let format = super::format_or_env(args.format, DataFormat::Human);
+    let records = answers.mhs_records();
+    super::write_stdout_with(|out| match format {
+        DataFormat::Json => report::write(
+            &report,
+            report::Format::Json,
+            &report::human::Style::plain(),
+            out,
+        ),
+        DataFormat::Human => {
+            report::write(
+                &report,
+                report::Format::Human,
+                &report::human::Style::plain(),
+                out,
+            )?;
+            if !records.is_empty() {
+                let doc = SdsDoc {
+                    schema: Document::Sds.into(),
+                    directory: directory.endpoint.url.raw.clone(),
+                    filter: "your MHS records".into(),
+                    count: records.len(),
+                    entries: records.to_vec(),
+                    truncated_by: None,
+                    references: Vec::new(),
+                };
+                write!(out, "\n{}", report::sds::table(&doc))?;
+            }
+            Ok(())
+        }
+    })?;
+    Ok(Outcome::failed_if(report.summary().fail > 0))
+}
+
 /// A directory query built from `sds` flags.
 struct SdsQuery {
     filter: String,
@@ -79,7 +157,16 @@ impl SdsQuery {
             (None, _, Some(asid)) => {
                 format!("(&(objectClass=nhsAs)(uniqueIdentifier={}))", esc(asid))
             }
-            (None, _, None) => unreachable!("clap requires --party-key or --asid"),
+            (None, interaction, None) => match (&args.ods, interaction) {
+                (Some(ods), Some(iid)) => format!(
+                    "(&(nhsIDCode={})(objectClass=nhsMhs)(nhsMhsSvcIA={}))",
+                    esc(ods),
+                    esc(iid)
+                ),
+                (Some(ods), None) => format!("(&(nhsIDCode={})(objectClass=nhsMhs))", esc(ods)),
+                // clap requires one of the look-up flags; --mine does not get here.
+                (None, _) => "(objectClass=nhsMhs)".to_string(),
+            },
         };
         let attributes = report::sds::ATTRIBUTES
             .iter()
@@ -95,42 +182,10 @@ async fn lookup(
     planned: &PlannedEndpoint,
     query: &SdsQuery,
 ) -> Result<ldap::Found, ProbeFailure> {
-    let ctx = engine.context(planned);
-    let url = &planned.endpoint.url;
-    let addresses = match url.ip {
-        Some(ip) => vec![ip],
-        None => {
-            let outcome = engine.resolver.resolve(&url.host).await;
-            match outcome.result {
-                Ok(resolved) => resolved.addresses,
-                Err(f) => return Err(f),
-            }
-        }
-    };
-    let mut last = None;
-    for ip in addresses
-        .into_iter()
-        .take(crate::plan::MAX_ADDRESSES_PER_HOST)
-    {
-        let address = std::net::SocketAddr::new(ip, url.port);
-        match ldap::open(&ctx, address, None).await {
-            Ok(mut session) => {
-                let found = session
-                    .search("ou=services,o=nhs", &query.filter, &query.attributes)
-                    .await;
-                session.close().await;
-                return found;
-            }
-            Err(f) => {
-                last = Some(ProbeFailure {
-                    message: format!("{address}: {}", f.message),
-                    ..f
-                })
-            }
-        }
-    }
-    Err(last.unwrap_or(ProbeFailure::new(
-        Reason::DnsNoAddress,
-        "no address to connect to",
-    )))
+    let mut session = engine.directory_session(planned).await?;
+    let found = session
+        .search("ou=services,o=nhs", &query.filter, &query.attributes)
+        .await;
+    session.close().await;
+    found
 }

@@ -191,3 +191,48 @@ pub fn many_mhs_entries(party_key: &str, count: usize) -> String {
     }
     out
 }
+
+/// A test supplier, as the onboarding team would register it: Accredited System record
+/// `SUPPLIER_ASID` (party key `SUPPLIER_PARTY_KEY`, ODS `SUPPLIER_ODS`, both `SUPPLIER_INTERACTIONS`)
+/// and one MHS record per interaction, registering `fqdn` and `endpoint`.
+pub fn supplier_ldif(fqdn: &str, endpoint: &str) -> String {
+    let mut ldif = String::new();
+    ldif.push_str(&format!(
+        "dn: uniqueIdentifier={SUPPLIER_ASID},ou=services,o=nhs\nobjectClass: nhsAs\n\
+         uniqueIdentifier: {SUPPLIER_ASID}\nnhsIDCode: {SUPPLIER_ODS}\nnhsMHSPartyKey: {SUPPLIER_PARTY_KEY}\n"
+    ));
+    for interaction in SUPPLIER_INTERACTIONS {
+        ldif.push_str(&format!("nhsAsSvcIA: {interaction}\n"));
+    }
+    ldif.push_str(&format!(
+        "{URPS}nhsProductName: Lab Supplier MHS\nnhsAsClient: {SUPPLIER_ODS}\n\n"
+    ));
+    for (n, interaction) in SUPPLIER_INTERACTIONS.iter().enumerate() {
+        let id = format!("S2000001010{n:02}");
+        let (service, name) = interaction.rsplit_once(':').unwrap_or(("urn", interaction));
+        ldif.push_str(&format!(
+            "dn: uniqueIdentifier={id},ou=services,o=nhs\nobjectClass: nhsMhs\nuniqueIdentifier: {id}\n\
+             nhsIDCode: {SUPPLIER_ODS}\nnhsMHSPartyKey: {SUPPLIER_PARTY_KEY}\nnhsMhsSvcIA: {interaction}\n\
+             nhsMHsSN: {service}\nnhsMHsIN: {name}\nnhsMHSEndPoint: {endpoint}\nnhsMHSIsAuthenticated: transient\n\
+             nhsMhsCPAId: {id}\nnhsProductKey: 1234\n{URPS}nhsDNSApprover: uniqueidentifier=555000000007,uniqueidentifier=555000000008,uid=555000000009,ou=people,o=nhs\n\
+             nhsDateDNSApproved: 20220804140000\nnhsEPInteractionType: ebXML\nnhsContractPropertyTemplateKey: 14\n\
+             nhsMhsFQDN: {fqdn}\nnhsMHSSyncReplyMode: MSHSignalsOnly\nnhsMHSAckRequested: always\n\
+             nhsMHSDuplicateElimination: always\nnhsMhsActor: urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH\n\
+             nhsMHSPersistDuration: PT5M\nnhsMHSRetries: 2\nnhsMHSRetryInterval: PT1M\n\n"
+        ));
+    }
+    ldif
+}
+
+const URPS: &str = "nhsRequestorURP: uniqueidentifier=555000000001,uniqueidentifier=555000000002,uid=555000000003,ou=people,o=nhs\n\
+nhsDateRequested: 20220804120000\n\
+nhsApproverURP: uniqueidentifier=555000000004,uniqueidentifier=555000000005,uid=555000000006,ou=people,o=nhs\n\
+nhsDateApproved: 20220804130000\n";
+
+pub const SUPPLIER_ASID: &str = "200000000101";
+pub const SUPPLIER_PARTY_KEY: &str = "XYZ-0000101";
+pub const SUPPLIER_ODS: &str = "XYZ";
+pub const SUPPLIER_INTERACTIONS: [&str; 2] = [
+    "urn:nhs:names:services:psis:REPC_IN150016UK05",
+    "urn:nhs:names:services:psis:MCCI_IN010000UK13",
+];

@@ -179,6 +179,21 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
     Ok(certs)
 }
 
+/// The names a client certificate file's leaf is issued for (CN and DNS SANs); empty when the
+/// file cannot be read (the identity phase says why).
+pub fn names_in_certificate(path: &Path) -> Vec<String> {
+    let Some(leaf) = read_certificates(path)
+        .ok()
+        .and_then(|chain| chain.first().and_then(CertInfo::of))
+    else {
+        return Vec::new();
+    };
+    let mut names = leaf.dns_names.unwrap_or_default();
+    names.extend(leaf.common_name);
+    names.dedup();
+    names
+}
+
 /// Explains a PEM syntax error, recognising the NHS page's one-line certificates.
 fn pem_error(path: &Path, bytes: &[u8], error: &rustls::pki_types::pem::Error) -> UsageError {
     use rustls::pki_types::pem::Error as E;

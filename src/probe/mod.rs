@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod http;
 pub mod ldap;
+pub mod registration;
 pub mod tcp;
 pub mod tls;
 pub mod wire_bytes;
@@ -91,7 +92,11 @@ pub async fn application(
     match kind {
         CheckKind::Http => vec![Box::pin(http::check(ctx, address, session)).await],
         CheckKind::Ldap => Box::pin(ldap::checks(ctx, address, session)).await,
-        CheckKind::Identity | CheckKind::Dns | CheckKind::Tcp | CheckKind::Tls => Vec::new(),
+        CheckKind::Identity
+        | CheckKind::Registration
+        | CheckKind::Dns
+        | CheckKind::Tcp
+        | CheckKind::Tls => Vec::new(),
     }
 }
 

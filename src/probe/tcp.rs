@@ -40,7 +40,8 @@ pub async fn connect(ctx: &ProbeContext<'_>, address: SocketAddr) -> (Option<Tcp
     }
 }
 
-fn classify(address: SocketAddr, error: &std::io::Error) -> ProbeFailure {
+/// A failed connect as a TCP finding (the directory look-ups connect outside this phase too).
+pub fn classify(address: SocketAddr, error: &std::io::Error) -> ProbeFailure {
     let (reason, text) = match error.kind() {
         ErrorKind::ConnectionRefused => (
             Reason::TcpRefused,

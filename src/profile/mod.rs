@@ -54,12 +54,46 @@ pub struct ProfileDoc {
     pub trust: Option<TrustDoc>,
     pub client: Option<ClientDoc>,
     pub http: Option<HttpDoc>,
+    /// Your MESH mailbox: the handshake is tried after the MESH endpoint's TLS phase.
+    pub mesh: Option<MeshDoc>,
+    /// Your own endpoint, as Spine reaches it.
+    pub inbound: Option<InboundDoc>,
+    /// Endpoints found in the directory under the profile's party key.
+    pub discovery: Option<DiscoveryDoc>,
     /// How a run is driven (the `check` flags), for settings kept in files.
     pub run: Option<RunDoc>,
     /// Weekly maintenance slots per service (Europe/London).
     pub maintenance: Option<Vec<Maintenance>>,
     #[serde(default, rename = "endpoint")]
     pub endpoints: Vec<EndpointDoc>,
+}
+
+/// `[mesh]`: a MESH mailbox to authenticate as. The secrets come only from environment variables.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MeshDoc {
+    pub mailbox: Option<String>,
+    /// The variable that holds the mailbox password.
+    pub password_env: Option<String>,
+    /// The variable that holds the environment's shared secret (the HMAC key).
+    pub shared_key_env: Option<String>,
+    /// The endpoint whose host is MESH; default: the first whose path starts /messageexchange.
+    pub endpoint: Option<String>,
+}
+
+/// `[inbound]`: where Spine's calls to your endpoint come from (for the firewall advice).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InboundDoc {
+    pub sources: Option<Vec<String>>,
+}
+
+/// `[discovery]`: probe what the directory registers under the profile's party key.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryDoc {
+    pub enabled: Option<bool>,
+    pub max_endpoints: Option<u16>,
 }
 
 /// `[run]`: every run setting that is also a flag. Flags and environment variables win.
@@ -197,6 +231,29 @@ pub struct ClientDoc {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
     /// The endpoint FQDN the certificate was issued for (checked against its CN/SAN).
+    pub fqdn: Option<String>,
+    /// Your own registration in the directory (the `registration` phase checks it).
+    pub asid: Option<String>,
+    pub party_key: Option<String>,
+    pub ods: Option<String>,
+    /// Interaction IDs your system sends or receives, e.g. urn:nhs:names:services:psis:REPC_IN150016UK05.
+    pub interactions: Option<Vec<String>>,
+}
+
+/// Where Spine's traffic to a supplier's endpoint comes from (integration-adaptors,
+/// eu-west-2_ptl.tfvars ptl_allowed_incoming_cidrs; see the facts file).
+pub const SPINE_INBOUND_SOURCES: &str = "10.239.0.0/16";
+/// Endpoints found in the directory probed in one run, unless `[discovery] max_endpoints` says.
+pub const DEFAULT_MAX_DISCOVERED: usize = 32;
+
+/// Your own system, as the directory should know it: from `[client]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registration {
+    pub asid: Option<String>,
+    pub party_key: Option<String>,
+    pub ods: Option<String>,
+    pub interactions: Vec<String>,
+    /// `[client] fqdn`: the name your MHS records must register.
     pub fqdn: Option<String>,
 }
 
@@ -450,6 +507,32 @@ impl ProfileDoc {
                 cert: pick(low.cert, client.cert),
                 key: pick(low.key, client.key),
                 fqdn: pick(low.fqdn, client.fqdn),
+                asid: pick(low.asid, client.asid),
+                party_key: pick(low.party_key, client.party_key),
+                ods: pick(low.ods, client.ods),
+                interactions: pick(low.interactions, client.interactions),
+            });
+        }
+        if let Some(mesh) = top.mesh {
+            let low = self.mesh.take().unwrap_or_default();
+            self.mesh = Some(MeshDoc {
+                mailbox: pick(low.mailbox, mesh.mailbox),
+                password_env: pick(low.password_env, mesh.password_env),
+                shared_key_env: pick(low.shared_key_env, mesh.shared_key_env),
+                endpoint: pick(low.endpoint, mesh.endpoint),
+            });
+        }
+        if let Some(inbound) = top.inbound {
+            let low = self.inbound.take().unwrap_or_default();
+            self.inbound = Some(InboundDoc {
+                sources: pick(low.sources, inbound.sources),
+            });
+        }
+        if let Some(discovery) = top.discovery {
+            let low = self.discovery.take().unwrap_or_default();
+            self.discovery = Some(DiscoveryDoc {
+                enabled: pick(low.enabled, discovery.enabled),
+                max_endpoints: pick(low.max_endpoints, discovery.max_endpoints),
             });
         }
         if let Some(run) = top.run {
@@ -597,6 +680,16 @@ pub struct Profile {
     pub min_tls: MinTls,
     pub expiry_warning_days: u32,
     pub client: Option<ClientPaths>,
+    /// Your own registration, when `[client]` names an ASID or party key.
+    pub registration: Option<Registration>,
+    /// Your MESH mailbox, when `[mesh]` is set.
+    pub mesh: Option<MeshDoc>,
+    /// Where Spine's calls to your endpoint come from (`[inbound] sources`).
+    pub inbound_sources: Vec<String>,
+    /// Probe the endpoints the directory registers under the profile's party key.
+    pub discover: bool,
+    /// At most this many endpoints found in the directory are probed.
+    pub max_discovered: usize,
     /// Explicit HTTPS proxy from the profile/config (HTTPS_PROXY is read at run time).
     pub proxy: Option<String>,
     pub maintenance: Vec<Maintenance>,
@@ -649,6 +742,23 @@ fn builtin_searches(party_key: Option<&str>, asid: Option<&str>) -> Vec<SearchDo
 
 impl Profile {
     pub fn resolve(doc: ProfileDoc) -> Result<Profile, UsageError> {
+        let registration = doc.client.as_ref().and_then(|c| {
+            (c.asid.is_some() || c.party_key.is_some()).then(|| Registration {
+                asid: c.asid.clone(),
+                party_key: c.party_key.clone(),
+                ods: c.ods.clone(),
+                interactions: c.interactions.clone().unwrap_or_default(),
+                fqdn: c.fqdn.clone(),
+            })
+        });
+        if let Some(client) = &doc.client
+            && client.interactions.as_ref().is_some_and(|i| !i.is_empty())
+            && client.party_key.is_none()
+            && client.asid.is_none()
+        {
+            return Err(UsageError::new("[client] interactions are set, but neither [client] asid nor party_key")
+                .hint("the interactions are looked up under your ASID and party key: set [client] asid and party_key"));
+        }
         let client = match doc.client {
             None => None,
             Some(ClientDoc {
@@ -660,6 +770,7 @@ impl Profile {
                 cert: Some(cert),
                 key: Some(key),
                 fqdn,
+                ..
             }) => Some(ClientPaths { cert, key, fqdn }),
             Some(ClientDoc { cert: None, .. }) => {
                 return Err(UsageError::new(
@@ -672,6 +783,7 @@ impl Profile {
                 cert: Some(cert),
                 key: None,
                 fqdn,
+                ..
             }) if holds_private_key(&cert) => Some(ClientPaths {
                 key: cert.clone(),
                 cert,
@@ -759,6 +871,21 @@ impl Profile {
             min_tls: trust.min_tls.unwrap_or(MinTls::V1_2),
             expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),
             client,
+            registration,
+            mesh: doc.mesh.filter(|m| m.mailbox.is_some()),
+            inbound_sources: doc
+                .inbound
+                .and_then(|i| i.sources)
+                .unwrap_or_else(|| vec![SPINE_INBOUND_SOURCES.to_string()]),
+            discover: doc
+                .discovery
+                .as_ref()
+                .and_then(|d| d.enabled)
+                .unwrap_or(false),
+            max_discovered: doc
+                .discovery
+                .and_then(|d| d.max_endpoints)
+                .map_or(DEFAULT_MAX_DISCOVERED, usize::from),
             proxy: doc.http.and_then(|h| h.proxy),
             maintenance: doc.maintenance.unwrap_or_default(),
             endpoints,

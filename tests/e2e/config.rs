@@ -35,6 +35,7 @@ fn example_config_parses_and_documents_every_key() {
         "expiry_warning_days",
         "cert",
         "key",
+        "interactions",
         "url",
         "service",
         "mtls",

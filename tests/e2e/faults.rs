@@ -134,6 +134,35 @@ async fn directory(lab: &Lab, party_key: &str, endpoint: &str) -> Case {
     }
 }
 
+/// A directory holding the lab supplier's records (FQDN mhs.xyz.int.test), and a client whose
+/// `[client]` lines are `client`, with a certificate issued for `cert_name`.
+async fn registered(lab: &Lab, client: &str, cert_name: &str) -> Case {
+    use int_check::lab::slapd::supplier_ldif;
+    let options = SlapdOptions {
+        extra_ldif: supplier_ldif(
+            "mhs.xyz.int.test",
+            "https://mhs.xyz.int.test/reliablemessaging",
+        ),
+        ..SlapdOptions::default()
+    };
+    let slapd = tokio::task::block_in_place(|| Slapd::start(lab, lo(1), options));
+    lab.dns.point("ldap.int.test", &[lo(1)]);
+    let (cert, key) = lab.client_identity(&lab.pki, cert_name);
+    Case {
+        endpoints: vec![EndpointSpec::new(
+            "svc",
+            format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+        )],
+        config: Some(format!(
+            "[client]\ncert = \"{}\"\nkey = \"{}\"\n{client}\n",
+            p(&cert),
+            p(&key)
+        )),
+        slapd: Some(slapd),
+        ..Case::default()
+    }
+}
+
 /// An ldaps:// endpoint served by the lab TLS server with `reply` (no directory behind it).
 async fn fake_directory(lab: &Lab, reply: HttpReply) -> Case {
     let addr = lab
@@ -577,6 +606,41 @@ fn catalogue() -> Vec<Fault> {
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
             identity_files(&lab, &cert, &key).await
         }),
+        // Your registration in the directory
+        fault!(
+            "registration.asid_not_found",
+            "fail",
+            "registration",
+            |lab| { registered(&lab, "asid = \"209999999999\"", "mhs.xyz.int.test").await }
+        ),
+        fault!("registration.as_mismatch", "fail", "registration", |lab| {
+            registered(
+                &lab,
+                "asid = \"200000000101\"\nods = \"ABC\"",
+                "mhs.xyz.int.test",
+            )
+            .await
+        }),
+        fault!(
+            "registration.interaction_missing",
+            "fail",
+            "registration",
+            |lab| {
+                registered(&lab, "asid = \"200000000101\"\ninteractions = [\"urn:nhs:names:services:psis:NOT_REGISTERED\"]", "mhs.xyz.int.test").await
+            }
+        ),
+        fault!(
+            "registration.mhs_not_found",
+            "fail",
+            "registration",
+            |lab| { registered(&lab, "party_key = \"ABC-0000001\"", "mhs.xyz.int.test").await }
+        ),
+        fault!(
+            "registration.fqdn_mismatch",
+            "fail",
+            "registration",
+            |lab| { registered(&lab, "party_key = \"XYZ-0000101\"", "old.xyz.int.test").await }
+        ),
         // The run
         fault!("maintenance.window", "warn", "dns", |lab| {
             let _ = &lab;

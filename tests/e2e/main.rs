@@ -12,5 +12,6 @@ mod netns;
 mod outputs;
 mod peers;
 mod pipeline;
+mod registration;
 mod schemas;
 mod wan;

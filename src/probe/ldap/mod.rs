@@ -129,14 +129,7 @@ async fn connect(
             ));
         }
         Ok(Err(e)) => {
-            return Err(ProbeFailure::new(
-                Reason::LdapProtocolError,
-                format!(
-                    "cannot connect to {address}: {}",
-                    crate::profile::io_reason(&e)
-                ),
-            )
-            .raw(e));
+            return Err(crate::probe::tcp::classify(address, &e));
         }
         Ok(Ok(tcp)) => tcp,
     };
