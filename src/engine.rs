@@ -307,6 +307,7 @@ impl Engine {
         let Some(kind) = planned.phases.iter().copied().find(|k| k.is_application()) else {
             return;
         };
+        let mesh_address = usable.as_ref().map(|u| u.address);
         match usable {
             Some(Usable { address, session }) => {
                 tracing::info!(endpoint = %endpoint.name, %address, "{}: start", kind.as_str());
@@ -319,6 +320,16 @@ impl Engine {
                 Check::new(&endpoint.name, kind, ctx.target.clone())
                     .skip("not run: no address completed the TLS handshake"),
             ),
+        }
+        // The MESH handshake: its own connection, to the address whose TLS held.
+        if let Some(mesh) = &endpoint.mesh
+            && planned.phases.contains(&CheckKind::Mesh)
+        {
+            push(match mesh_address {
+                Some(address) => probe::mesh::check(&ctx, address, mesh).await,
+                None => Check::new(&endpoint.name, CheckKind::Mesh, ctx.target.clone())
+                    .skip("not run: no address completed the TLS handshake"),
+            });
         }
     }
 
@@ -503,6 +514,7 @@ fn order(checks: &mut [Check]) {
                 .unwrap_or(usize::MAX),
         ),
         CheckKind::Http | CheckKind::Ldap => (2, 0),
+        CheckKind::Mesh => (3, 0),
     });
 }
 

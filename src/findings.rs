@@ -45,6 +45,8 @@ pub enum CheckKind {
     Tls,
     Http,
     Ldap,
+    // The MESH mailbox handshake, on its own connection after the application phase.
+    Mesh,
 }
 
 impl CheckKind {
@@ -62,6 +64,7 @@ impl CheckKind {
             CheckKind::Tls => "tls",
             CheckKind::Http => "http",
             CheckKind::Ldap => "ldap",
+            CheckKind::Mesh => "mesh",
         }
     }
 }

@@ -80,7 +80,12 @@ impl Plan {
     fn phases_for(endpoint: &Endpoint) -> Vec<CheckKind> {
         let mut phases = vec![CheckKind::Dns, CheckKind::Tcp];
         match endpoint.url.scheme {
-            Scheme::Https => phases.extend([CheckKind::Tls, CheckKind::Http]),
+            Scheme::Https => {
+                phases.extend([CheckKind::Tls, CheckKind::Http]);
+                if endpoint.mesh.is_some() {
+                    phases.push(CheckKind::Mesh);
+                }
+            }
             Scheme::Ldaps => phases.extend([CheckKind::Tls, CheckKind::Ldap]),
             Scheme::Tcp => {}
         }

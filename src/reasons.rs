@@ -221,6 +221,21 @@ reasons! {
     RegistrationFqdnMismatch => "registration.fqdn_mismatch",
         "The FQDN your MHS records register (nhsMhsFQDN) is not the name in your client certificate or [client] fqdn.",
         "Spine compares your certificate's CN with the FQDN registered for the sender, so every message would be rejected: use the certificate issued for the registered FQDN, or have the registration corrected to the certificate's name.";
+    MeshAuthRejected => "mesh.auth_rejected",
+        "MESH refused the mailbox handshake (HTTP 401 or 403): the password, the shared key, or the mailbox's link to your certificate is wrong.",
+        "Check the mailbox ID, the password in [mesh] password_env and the environment's shared key in [mesh] shared_key_env (INT and DEP have their own); a mailbox is tied to the certificate it was issued with: use that one. The MESH service desk resets passwords.";
+    MeshUnknownMailbox => "mesh.unknown_mailbox",
+        "MESH does not know the mailbox (HTTP 404).",
+        "Check [mesh] mailbox for typos and that the mailbox was created in this environment (INT mailboxes are not DEP's): the MESH onboarding team says which mailboxes you have.";
+    MeshClockSkew => "mesh.clock_skew",
+        "MESH refused the handshake and its clock is minutes away from this machine's: the token's timestamp is outside the window MESH accepts.",
+        "Synchronise this machine's clock (NTP: timedatectl set-ntp true, or chronyc makestep), then run again.";
+    MeshCredentialsMissing => "mesh.credentials_missing",
+        "[mesh] names an environment variable for the password or shared key that is not set.",
+        "Export the variables [mesh] password_env and shared_key_env name (from your CI secret store), never write the secrets in a file; int-check never prints them.";
+    MeshHandshakeFailed => "mesh.handshake_failed",
+        "The MESH handshake got an answer that is neither acceptance nor a refusal (another status code).",
+        "The message carries the status: a 5xx is MESH's side (check the NHS service status page); a 400 often means the client certificate did not reach MESH (a TLS-terminating proxy in between).";
     CertFileMisnamed => "cert.file_misnamed",
         "A client certificate or key file's name says another encoding or content than it holds (a .der file of PEM text, a .pem file of binary DER, a key named .crt). int-check reads it anyway.",
         "Rename the file to what it holds, or convert it (openssl x509 -in FILE -outform der -out FILE.der; openssl x509 -inform der -in FILE -out FILE.pem): other tools (Java keytool, Windows, update-ca-certificates) go by the name and fail on it.";

@@ -368,6 +368,69 @@ pub enum HttpReply {
     Informational,
     /// The start of a head, then nothing.
     PartialHead,
+    /// A MESH-like server: `_ping` answers 200; `POST /messageexchange/{mailbox}` checks the
+    /// NHSMESH Authorization header exactly (HMAC, password, timestamp window).
+    Mesh(MeshLab),
+}
+
+/// What the lab's MESH server accepts.
+#[derive(Clone, Debug)]
+pub struct MeshLab {
+    pub mailbox: String,
+    pub password: String,
+    pub shared_key: String,
+    /// The server's clock is this far ahead of the real one (seconds; negative: behind).
+    pub clock_offset_secs: i64,
+}
+
+impl MeshLab {
+    /// 200 for the right header; 401 when it is missing or malformed; 403 for a wrong hash or
+    /// a timestamp more than 2 minutes off the server's clock; 404 for another mailbox.
+    pub fn answer(&self, method: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
+        if method == "GET" && path.ends_with("/_ping") {
+            return (200, "{\"ping\": true}".into());
+        }
+        let Some(requested) = path.strip_prefix("/messageexchange/") else {
+            return (404, String::new());
+        };
+        if method != "POST" {
+            return (405, String::new());
+        }
+        let Some(token) = authorization.and_then(|a| a.strip_prefix("NHSMESH ")) else {
+            return (401, String::new());
+        };
+        let parts: Vec<&str> = token.split(':').collect();
+        let [mailbox, nonce, count, timestamp, hash] = parts[..] else {
+            return (401, String::new());
+        };
+        if requested != self.mailbox || mailbox != self.mailbox {
+            return (404, String::new());
+        }
+        let now = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(self.clock_offset_secs))
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        let fresh = jiff::Timestamp::strptime("%Y%m%d%H%M%z", format!("{timestamp}+0000"))
+            .is_ok_and(|t| now.duration_since(t).as_secs().abs() <= 180);
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.shared_key.as_bytes());
+        let message = format!("{mailbox}:{nonce}:{count}:{}:{timestamp}", self.password);
+        let expected: String = ring::hmac::sign(&key, message.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if !fresh || hash != expected {
+            return (403, String::new());
+        }
+        (200, format!("{{\"mailboxId\": \"{mailbox}\"}}"))
+    }
+
+    /// The server's Date header (its own, offset clock).
+    pub fn date(&self) -> String {
+        let now = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(self.clock_offset_secs))
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        now.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    }
 }
 
 impl HttpReply {
@@ -495,6 +558,30 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
                         let _ = tls.write_all(&partial).await;
                         let _ = tls.flush().await;
                         return;
+                    }
+                    HttpReply::Mesh(mesh) => {
+                        let mut words = request_line.split_whitespace();
+                        let (method, path) =
+                            (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                        let authorization = request.lines().find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("authorization")
+                                .then(|| value.trim())
+                        });
+                        let (status, body) = mesh.answer(method, path, authorization);
+                        let reason = match status {
+                            200 => "OK",
+                            401 => "Unauthorized",
+                            403 => "Forbidden",
+                            404 => "Not Found",
+                            _ => "Error",
+                        };
+                        let headers = format!(
+                            "Date: {}\r\nContent-Type: application/json\r\n",
+                            mesh.date()
+                        );
+                        let response = simple(&format!("{status} {reason}"), &headers, &body);
+                        let _ = tls.write_all(response.as_bytes()).await;
                     }
                     HttpReply::Echo { status, headers } => {
                         let response = simple(&status, &headers, &request_line);

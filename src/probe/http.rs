@@ -291,6 +291,36 @@ async fn over_session(ctx: &ProbeContext<'_>, session: Session) -> Result<Answer
 /// be reused. Same anchors, SNI and identity; pinned to the resolved address when direct.
 async fn via_reqwest(ctx: &ProbeContext<'_>, address: SocketAddr) -> Result<Answer, ProbeFailure> {
     let (endpoint, timeout, sent_cert) = (ctx.endpoint, ctx.timeout, ctx.tls.has_identity());
+    let (client, recorder) = client_for(ctx, address)?;
+    let method = match endpoint.method {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Head => reqwest::Method::HEAD,
+        HttpMethod::Post => reqwest::Method::POST,
+    };
+    let sent =
+        tokio::time::timeout(timeout, client.request(method, &endpoint.url.raw).send()).await;
+    let asked = || recorder.client_cert_requested().is_some();
+    match sent {
+        Err(_) => Err(timed_out(timeout)),
+        Ok(Err(error)) if error.is_timeout() => Err(timed_out(timeout)),
+        Ok(Err(error)) => Err(no_answer(&error, asked(), sent_cert)),
+        Ok(Ok(response)) => Ok(Answer {
+            status: response.status(),
+            version: response.version(),
+            headers: response.headers().clone(),
+            client_cert_requested: asked(),
+            body: Body::Reqwest(response),
+        }),
+    }
+}
+
+/// An HTTP client for one endpoint on a fresh connection: the endpoint's anchors, SNI and
+/// identity, pinned to the resolved address when direct, through the proxy when not.
+pub fn client_for(
+    ctx: &ProbeContext<'_>,
+    address: SocketAddr,
+) -> Result<(reqwest::Client, Arc<super::tls::Recorder>), ProbeFailure> {
+    let (endpoint, timeout) = (ctx.endpoint, ctx.timeout);
     let (mut config, recorder) = ctx.tls.client_config(ctx.trust);
     // reqwest does not set ALPN on a preconfigured rustls config.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -320,31 +350,12 @@ async fn via_reqwest(ctx: &ProbeContext<'_>, address: SocketAddr) -> Result<Answ
         ProbeFailure::new(Reason::HttpProtocolError, "cannot build the HTTP client")
             .raw(error_chain(&e))
     })?;
-    let method = match endpoint.method {
-        HttpMethod::Get => reqwest::Method::GET,
-        HttpMethod::Head => reqwest::Method::HEAD,
-        HttpMethod::Post => reqwest::Method::POST,
-    };
-    let sent =
-        tokio::time::timeout(timeout, client.request(method, &endpoint.url.raw).send()).await;
-    let asked = || recorder.client_cert_requested().is_some();
-    match sent {
-        Err(_) => Err(timed_out(timeout)),
-        Ok(Err(error)) if error.is_timeout() => Err(timed_out(timeout)),
-        Ok(Err(error)) => Err(no_answer(&error, asked(), sent_cert)),
-        Ok(Ok(response)) => Ok(Answer {
-            status: response.status(),
-            version: response.version(),
-            headers: response.headers().clone(),
-            client_cert_requested: asked(),
-            body: Body::Reqwest(response),
-        }),
-    }
+    Ok((client, recorder))
 }
 
 /// Names a request that got no answer: a TLS alert after the server asked for a client
 /// certificate is a rejection (TLS 1.3 servers send it on the first read); the rest is protocol.
-fn no_answer(
+pub fn no_answer(
     error: &(dyn std::error::Error + 'static),
     asked: bool,
     sent_cert: bool,
@@ -651,7 +662,7 @@ fn http_version_name(version: hyper::Version) -> &'static str {
 }
 
 /// Server time minus local time, from an HTTP Date header.
-fn clock_skew(date: &str) -> Option<jiff::SignedDuration> {
+pub fn clock_skew(date: &str) -> Option<jiff::SignedDuration> {
     let server = jiff::fmt::rfc2822::DateTimeParser::new()
         .parse_timestamp(date)
         .ok()?;

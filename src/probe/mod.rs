@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod http;
 pub mod ldap;
+pub mod mesh;
 pub mod registration;
 pub mod tcp;
 pub mod tls;
@@ -93,6 +94,7 @@ pub async fn application(
         CheckKind::Http => vec![Box::pin(http::check(ctx, address, session)).await],
         CheckKind::Ldap => Box::pin(ldap::checks(ctx, address, session)).await,
         CheckKind::Identity
+        | CheckKind::Mesh
         | CheckKind::Registration
         | CheckKind::Dns
         | CheckKind::Tcp

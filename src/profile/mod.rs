@@ -609,6 +609,16 @@ pub struct Endpoint {
     pub searches: Vec<SearchDoc>,
     pub bind_dn: Option<String>,
     pub bind_password_env: Option<String>,
+    /// The MESH mailbox handshake to try after TLS (the `[mesh]` endpoint only).
+    pub mesh: Option<MeshAuth>,
+}
+
+/// A MESH mailbox and where its secrets are: variable names only, read when the probe runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeshAuth {
+    pub mailbox: String,
+    pub password_env: String,
+    pub shared_key_env: String,
 }
 
 /// Which anchors judge an endpoint's server chain.
@@ -682,8 +692,6 @@ pub struct Profile {
     pub client: Option<ClientPaths>,
     /// Your own registration, when `[client]` names an ASID or party key.
     pub registration: Option<Registration>,
-    /// Your MESH mailbox, when `[mesh]` is set.
-    pub mesh: Option<MeshDoc>,
     /// Where Spine's calls to your endpoint come from (`[inbound] sources`).
     pub inbound_sources: Vec<String>,
     /// Probe the endpoints the directory registers under the profile's party key.
@@ -839,9 +847,14 @@ impl Profile {
                     searches,
                     bind_dn: e.bind_dn,
                     bind_password_env: e.bind_password_env,
+                    mesh: None,
                 }
             })
             .collect();
+        let mut endpoints = endpoints;
+        if let Some(mesh) = doc.mesh.as_ref().filter(|m| m.mailbox.is_some()) {
+            attach_mesh(&mut endpoints, mesh)?;
+        }
         let name = doc.name.unwrap_or_else(|| "custom".to_string());
         if endpoints.is_empty() {
             return Err(
@@ -872,7 +885,6 @@ impl Profile {
             expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),
             client,
             registration,
-            mesh: doc.mesh.filter(|m| m.mailbox.is_some()),
             inbound_sources: doc
                 .inbound
                 .and_then(|i| i.sources)
@@ -892,6 +904,44 @@ impl Profile {
             run: doc.run.unwrap_or_default(),
         })
     }
+}
+
+/// Gives `[mesh]` to its endpoint: the one it names, else the first https:// endpoint whose path
+/// is under /messageexchange.
+fn attach_mesh(endpoints: &mut [Endpoint], mesh: &MeshDoc) -> Result<(), UsageError> {
+    let mailbox = mesh.mailbox.clone().unwrap_or_default();
+    let (Some(password_env), Some(shared_key_env)) = (&mesh.password_env, &mesh.shared_key_env)
+    else {
+        return Err(UsageError::new("[mesh] mailbox is set, but not both password_env and shared_key_env")
+            .hint("name the environment variables that hold the mailbox password and the environment's shared key: [mesh] password_env = \"MESH_PASSWORD\", shared_key_env = \"MESH_SHARED_KEY\" (the secrets never go in a file)"));
+    };
+    let is_mesh = |e: &Endpoint| {
+        e.url.scheme == Scheme::Https
+            && url::Url::parse(&e.url.raw).is_ok_and(|u| u.path().starts_with("/messageexchange"))
+    };
+    let target = match &mesh.endpoint {
+        Some(name) => endpoints.iter_mut().find(|e| &e.name == name),
+        None => endpoints.iter_mut().find(|e| is_mesh(e)),
+    };
+    let Some(target) = target else {
+        return Err(UsageError::new(match &mesh.endpoint {
+            Some(name) => format!("[mesh] endpoint `{name}` is not an endpoint of the profile"),
+            None => "[mesh] mailbox is set, but no https:// endpoint's path starts with /messageexchange".to_string(),
+        })
+        .hint("name the MESH endpoint with [mesh] endpoint = \"mesh-internet\", or add one: url = \"https://msg.intspineservices.nhs.uk/messageexchange/_ping\""));
+    };
+    if target.url.scheme != Scheme::Https {
+        return Err(
+            UsageError::new(format!("[mesh] endpoint `{}` is not https://", target.name))
+                .hint("the MESH handshake is an HTTPS request: name an https:// endpoint"),
+        );
+    }
+    target.mesh = Some(MeshAuth {
+        mailbox,
+        password_env: password_env.clone(),
+        shared_key_env: shared_key_env.clone(),
+    });
+    Ok(())
 }
 
 /// Turns a TOML error into `file:line:col: message`.

@@ -14,7 +14,10 @@ fn example_config_parses_and_documents_every_key() {
         "/config.example.toml"
     )))
     .expect("config.example.toml parses");
-    let profile = Profile::resolve(doc).unwrap();
+    // As it is meant to be used: over the built-in INT profile (whose MESH endpoint [mesh] uses).
+    let int = int_check::profile::load_profile("int").unwrap();
+    let profile = Profile::resolve(int.overlay(doc)).unwrap();
+    assert!(profile.endpoints.iter().any(|e| e.mesh.is_some()));
     assert_eq!(profile.dns_servers.len(), 2);
     assert!(profile.client.is_some());
     assert!(profile.endpoints.iter().any(|e| e.ca_files.is_some()));
@@ -36,6 +39,9 @@ fn example_config_parses_and_documents_every_key() {
         "cert",
         "key",
         "interactions",
+        "mailbox",
+        "password_env",
+        "shared_key_env",
         "url",
         "service",
         "mtls",

@@ -163,6 +163,42 @@ async fn registered(lab: &Lab, client: &str, cert_name: &str) -> Case {
     }
 }
 
+/// A MESH endpoint served by the lab's MESH-like server (mailbox LAB1, password "pw", key "sk"),
+/// run as `mailbox` with `password` (None: the variables are not set) and the server's clock
+/// `offset` seconds off.
+async fn mesh(lab: &Lab, mailbox: &str, password: Option<&str>, offset: i64) -> Case {
+    let server = MeshLab {
+        mailbox: "LAB1".into(),
+        password: "pw".into(),
+        shared_key: "sk".into(),
+        clock_offset_secs: offset,
+    };
+    let addr = lab
+        .serve("mesh.int.test", lo(1), |spec| {
+            spec.reply = HttpReply::Mesh(server)
+        })
+        .await;
+    let mut env = Vec::new();
+    if let Some(password) = password {
+        env.push(("LAB_MESH_PASSWORD", password.to_string()));
+        env.push(("LAB_MESH_KEY", "sk".to_string()));
+    }
+    Case {
+        endpoints: vec![EndpointSpec::new(
+            "svc",
+            format!(
+                "https://mesh.int.test:{}/messageexchange/_ping",
+                addr.port()
+            ),
+        )],
+        profile: format!(
+            "[mesh]\nmailbox = \"{mailbox}\"\npassword_env = \"LAB_MESH_PASSWORD\"\nshared_key_env = \"LAB_MESH_KEY\""
+        ),
+        env,
+        ..Case::default()
+    }
+}
+
 /// An ldaps:// endpoint served by the lab TLS server with `reply` (no directory behind it).
 async fn fake_directory(lab: &Lab, reply: HttpReply) -> Case {
     let addr = lab
@@ -641,6 +677,36 @@ fn catalogue() -> Vec<Fault> {
             "registration",
             |lab| { registered(&lab, "party_key = \"XYZ-0000101\"", "old.xyz.int.test").await }
         ),
+        // The MESH mailbox handshake
+        fault!("mesh.auth_rejected", "fail", "mesh", |lab| {
+            mesh(&lab, "LAB1", Some("wrong"), 0).await
+        }),
+        fault!("mesh.unknown_mailbox", "fail", "mesh", |lab| {
+            mesh(&lab, "LAB2", Some("pw"), 0).await
+        }),
+        fault!("mesh.clock_skew", "fail", "mesh", |lab| {
+            mesh(&lab, "LAB1", Some("pw"), -3600).await
+        }),
+        fault!("mesh.credentials_missing", "fail", "mesh", |lab| {
+            mesh(&lab, "LAB1", None, 0).await
+        }),
+        fault!("mesh.handshake_failed", "fail", "mesh", |lab| {
+            // Not MESH at all: a server that answers every request 500.
+            let addr = lab
+                .serve("mesh.int.test", lo(1), |spec| {
+                    spec.reply = HttpReply::status("500 Internal Server Error")
+                })
+                .await;
+            let mut case = mesh(&lab, "LAB1", Some("pw"), 0).await;
+            case.endpoints = vec![EndpointSpec::new(
+                "svc",
+                format!(
+                    "https://mesh.int.test:{}/messageexchange/_ping",
+                    addr.port()
+                ),
+            )];
+            case
+        }),
         // The run
         fault!("maintenance.window", "warn", "dns", |lab| {
             let _ = &lab;

@@ -8,6 +8,7 @@ mod faults;
 mod http;
 mod ldap;
 mod ldap_hostile;
+mod mesh;
 mod netns;
 mod outputs;
 mod peers;

@@ -1,0 +1,128 @@
+//! The MESH mailbox handshake against the lab's MESH-like server, which checks the NHSMESH
+//! header exactly as the facts file describes it; and the proof that the password and shared
+//! key never leave the process: every output format, every report file and the -vv log.
+
+use int_check::lab;
+
+use lab::*;
+
+const PASSWORD: &str = "pw-Zq81-secret-password";
+const SHARED_KEY: &str = "sk-Vh27-shared-secret-key";
+
+fn mesh_lab(clock_offset_secs: i64) -> MeshLab {
+    MeshLab {
+        mailbox: "X26OT181".into(),
+        password: PASSWORD.into(),
+        shared_key: SHARED_KEY.into(),
+        clock_offset_secs,
+    }
+}
+
+/// A profile with one MESH endpoint served by `server`, and `[mesh]` for `mailbox`.
+async fn mesh_profile(lab: &Lab, server: MeshLab, mailbox: &str) -> String {
+    let addr = lab
+        .serve("mesh.int.test", lo(1), |spec| {
+            spec.reply = HttpReply::Mesh(server)
+        })
+        .await;
+    let endpoint = EndpointSpec::new(
+        "mesh",
+        format!(
+            "https://mesh.int.test:{}/messageexchange/_ping",
+            addr.port()
+        ),
+    );
+    let profile = lab.profile(
+        &format!("mesh-{mailbox}-{}.toml", addr.port()),
+        &[endpoint],
+        &format!(
+            "[mesh]\nmailbox = \"{mailbox}\"\npassword_env = \"LAB_MESH_PASSWORD\"\nshared_key_env = \"LAB_MESH_KEY\"\n"
+        ),
+    );
+    p(&profile).to_string()
+}
+
+async fn run_mesh(profile: &str, password: Option<&str>, extra: &[&str]) -> Run {
+    let mut cmd = binary();
+    if let Some(password) = password {
+        cmd.env("LAB_MESH_PASSWORD", password)
+            .env("LAB_MESH_KEY", SHARED_KEY);
+    }
+    let mut args = vec!["--profile", profile];
+    args.extend_from_slice(extra);
+    lab::run_with(cmd, &args).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_handshake_is_judged_by_what_mesh_answers() {
+    let lab = Lab::start().await;
+    let good = mesh_profile(&lab, mesh_lab(0), "X26OT181").await;
+    let run = run_mesh(&good, Some(PASSWORD), &["--format", "json"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mesh = run.check("mesh", "mesh");
+    assert_eq!(status(&mesh), ("pass", ""), "{mesh:#}");
+    assert_eq!(mesh["details"]["status"], 200);
+    assert!(
+        mesh["message"]
+            .as_str()
+            .unwrap()
+            .contains("mailbox X26OT181")
+    );
+
+    for (profile, password, reason) in [
+        (&good, Some("wrong-password"), "mesh.auth_rejected"),
+        (&good, None, "mesh.credentials_missing"),
+        (
+            &mesh_profile(&lab, mesh_lab(0), "X26OT999").await,
+            Some(PASSWORD),
+            "mesh.unknown_mailbox",
+        ),
+        (
+            &mesh_profile(&lab, mesh_lab(3600), "X26OT181").await,
+            Some(PASSWORD),
+            "mesh.clock_skew",
+        ),
+    ] {
+        let run = run_mesh(profile, password, &["--format", "json"]).await;
+        assert_eq!(run.code, 1, "{reason}: {}", run.stdout);
+        let mesh = run.check("mesh", "mesh");
+        assert_eq!(status(&mesh), ("fail", reason), "{mesh:#}");
+        // The rest of the endpoint is judged as ever: the _ping answered (the server with the
+        // wrong clock is also a clock.skew warning there, as it should be).
+        let http = run.check("mesh", "http");
+        assert_ne!(http["status"], "fail", "{http:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secrets_appear_in_no_output_report_or_log() {
+    let lab = Lab::start().await;
+    let good = mesh_profile(&lab, mesh_lab(0), "X26OT181").await;
+    let bad = mesh_profile(&lab, mesh_lab(0), "X26OT999").await;
+    let dir = tempfile::tempdir().unwrap();
+    for profile in [&good, &bad] {
+        for format in ["human", "json", "junit", "markdown", "prometheus", "html"] {
+            let report = dir.path().join(format!("report.{format}"));
+            let report_arg = format!("{format}={}", report.display());
+            let run = run_mesh(
+                profile,
+                Some(PASSWORD),
+                &["--format", format, "-vv", "--report", &report_arg],
+            )
+            .await;
+            assert!(run.code == 0 || run.code == 1, "{format}: {}", run.stderr);
+            let written = std::fs::read_to_string(&report).unwrap();
+            for secret in [PASSWORD, SHARED_KEY] {
+                for (what, text) in [
+                    ("stdout", &run.stdout),
+                    ("log", &run.stderr),
+                    ("report", &written),
+                ] {
+                    assert!(!text.contains(secret), "{format} {what} shows a secret");
+                }
+            }
+            // The run did talk to MESH and said so (the test is not vacuous).
+            assert!(run.stdout.to_lowercase().contains("mesh"), "{format}");
+        }
+    }
+}
