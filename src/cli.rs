@@ -42,6 +42,10 @@ pub enum Command {
     /// Probe every endpoint of a profile (the default when no command is given)
     #[command(after_help = crate::exit::help_text())]
     Check(CheckArgs),
+    /// Your own endpoint as Spine will reach it: each URL your MHS records register ([client]
+    /// party_key) is resolved, connected and its TLS judged (certificate, client-certificate request)
+    #[command(after_help = crate::exit::help_text())]
+    Inbound(CheckArgs),
     /// Look up a party key or ASID in the Spine Directory Service (the profile's LDAPS endpoint)
     #[command(after_help = crate::exit::help_text())]
     Sds(SdsArgs),
@@ -295,6 +299,11 @@ pub struct CheckArgs {
     /// [default: 0]
     #[arg(long, env = "INT_CHECK_RETRIES", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=profile::MAX_RETRIES as i64))]
     pub retries: Option<u8>,
+
+    /// Also probe every endpoint URL the directory registers under the profile's party key
+    /// (new ones, up to [discovery] max_endpoints), and say what the profile and directory disagree on
+    #[arg(long, env = "INT_CHECK_DISCOVER", value_parser = clap::builder::BoolishValueParser::new())]
+    pub discover: bool,
 
     /// Print the plan (endpoints, phases, hosts, anchors, identity) without touching the network
     #[arg(long)]

@@ -174,6 +174,9 @@ pub struct EndpointDoc {
     pub url: String,
     /// `hscn` or `internet`; null for the client identity.
     pub network: Option<&'static str>,
+    /// `profile`, `directory` (registered under the profile's party key, `--discover`) or
+    /// `inbound` (your own endpoint); null for the identity and registration checks.
+    pub origin: Option<&'static str>,
 }
 
 /// One check: what was tested, the verdict, and the facts behind it.
@@ -239,6 +242,7 @@ impl<'a> From<&'a Report> for ReportDoc<'a> {
                     name: e.name.clone(),
                     url: e.url.clone(),
                     network: e.network.map(|n| n.as_str()),
+                    origin: e.origin.map(|o| o.as_str()),
                 })
                 .collect(),
             checks: report.checks.iter().map(CheckDoc::from).collect(),

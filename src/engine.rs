@@ -193,6 +193,27 @@ impl Engine {
         )))
     }
 
+    /// The MHS records the directory holds for `party_key` (discovery).
+    pub async fn mhs_records(
+        &self,
+        directory: &PlannedEndpoint,
+        party_key: &str,
+    ) -> Result<ldap::Found, ProbeFailure> {
+        let mut session = self.directory_session(directory).await?;
+        let filter = format!(
+            "(&(objectClass=nhsMhs)(nhsMHSPartyKey={}))",
+            ldap::escape_filter_value(party_key)
+        );
+        let attributes: Vec<String> = ["nhsMHSEndPoint", "nhsMhsSvcIA", "nhsMhsFQDN"]
+            .map(String::from)
+            .to_vec();
+        let found = session
+            .search("ou=services,o=nhs", &filter, &attributes)
+            .await;
+        session.close().await;
+        found
+    }
+
     /// The registration phase: your records in the directory at `directory`, judged.
     pub async fn registration(
         &self,
@@ -515,6 +536,7 @@ fn order(checks: &mut [Check]) {
         ),
         CheckKind::Http | CheckKind::Ldap => (2, 0),
         CheckKind::Mesh => (3, 0),
+        CheckKind::Inbound => (1, usize::MAX),
     });
 }
 

@@ -47,6 +47,8 @@ pub enum CheckKind {
     Ldap,
     // The MESH mailbox handshake, on its own connection after the application phase.
     Mesh,
+    // Your own endpoint as Spine reaches it: what its TLS handshake asks of a client.
+    Inbound,
 }
 
 impl CheckKind {
@@ -65,6 +67,7 @@ impl CheckKind {
             CheckKind::Http => "http",
             CheckKind::Ldap => "ldap",
             CheckKind::Mesh => "mesh",
+            CheckKind::Inbound => "inbound",
         }
     }
 }
@@ -248,6 +251,12 @@ pub struct LdapDetails {
     /// LDAP: the first entries, for the support call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample: Option<Vec<DirectoryEntry>>,
+    /// Discovery: endpoint URLs the directory registers that the profile does not check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_in_profile: Option<Vec<String>>,
+    /// Discovery: the profile's messaging endpoints the directory does not list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_in_directory: Option<Vec<String>>,
 }
 
 /// The client identity: its key and its dates.
@@ -490,6 +499,8 @@ pub struct EndpointHeading {
     pub url: String,
     /// The network the endpoint is on (none for the client identity).
     pub network: Option<crate::profile::Network>,
+    /// Where it comes from (none for the identity and registration checks).
+    pub origin: Option<crate::profile::Origin>,
 }
 
 /// Whether this machine reaches one network: endpoints on it, and how many took a TCP connection.

@@ -76,8 +76,53 @@ impl Plan {
         })
     }
 
+    /// A plan for endpoints found during the run (in the directory, or your own), judged
+    /// against the profile's anchors.
+    pub fn found(
+        endpoints: Vec<Endpoint>,
+        profile_trust: &Arc<TrustStore>,
+        selection: &Selection,
+    ) -> Plan {
+        let mut hosts: Vec<String> = Vec::new();
+        let endpoints: Vec<PlannedEndpoint> = endpoints
+            .into_iter()
+            .map(|endpoint| {
+                if endpoint.url.ip.is_none() && !hosts.contains(&endpoint.url.host) {
+                    hosts.push(endpoint.url.host.clone());
+                }
+                PlannedEndpoint {
+                    phases: selection.phases(&Self::phases_for(&endpoint)),
+                    endpoint,
+                    trust: profile_trust.clone(),
+                }
+            })
+            .filter(|p| !p.phases.is_empty())
+            .collect();
+        Plan {
+            endpoints,
+            hosts,
+            profile_trust: profile_trust.clone(),
+        }
+    }
+
     /// The phase chain an endpoint's scheme calls for.
     fn phases_for(endpoint: &Endpoint) -> Vec<CheckKind> {
+        // Found in the directory: reachability and TLS only (no request is sent to a
+        // messaging endpoint on a guess); your own endpoint also gets the inbound judgement.
+        match endpoint.origin {
+            crate::profile::Origin::Directory => {
+                return vec![CheckKind::Dns, CheckKind::Tcp, CheckKind::Tls];
+            }
+            crate::profile::Origin::Inbound => {
+                return vec![
+                    CheckKind::Dns,
+                    CheckKind::Tcp,
+                    CheckKind::Tls,
+                    CheckKind::Inbound,
+                ];
+            }
+            crate::profile::Origin::Profile => {}
+        }
         let mut phases = vec![CheckKind::Dns, CheckKind::Tcp];
         match endpoint.url.scheme {
             Scheme::Https => {
@@ -111,6 +156,11 @@ impl Selection {
     pub fn identity(&self) -> bool {
         !self.skip.contains(&CheckKind::Identity)
             && (self.only.is_empty() || self.only.contains(&CheckKind::Identity))
+    }
+
+    /// Whether a phase kind is selected at all (`--only`, `--skip`).
+    pub fn phases_include(&self, kind: CheckKind) -> bool {
+        !self.skip.contains(&kind) && (self.only.is_empty() || self.only.iter().any(|k| *k >= kind))
     }
 
     /// Whether the registration checks (your records in the directory) run.
@@ -177,11 +227,12 @@ impl Plan {
             .filter(|p| !p.phases.is_empty())
             .collect();
         // Checks that are not an endpoint's: selecting only them selects no endpoint.
-        let only_identity = selection
-            .only
-            .iter()
-            .all(|k| matches!(k, CheckKind::Identity | CheckKind::Registration))
-            && !selection.only.is_empty();
+        let only_identity = selection.only.iter().all(|k| {
+            matches!(
+                k,
+                CheckKind::Identity | CheckKind::Registration | CheckKind::Inbound
+            )
+        }) && !selection.only.is_empty();
         if endpoints.is_empty() && !only_identity {
             let names: Vec<&str> = self
                 .endpoints

@@ -221,6 +221,12 @@ reasons! {
     RegistrationFqdnMismatch => "registration.fqdn_mismatch",
         "The FQDN your MHS records register (nhsMhsFQDN) is not the name in your client certificate or [client] fqdn.",
         "Spine compares your certificate's CN with the FQDN registered for the sender, so every message would be rejected: use the certificate issued for the registered FQDN, or have the registration corrected to the certificate's name.";
+    InboundNoClientCertRequest => "inbound.no_client_cert_request",
+        "Your own endpoint (registered in your MHS records) completes TLS without asking for a client certificate: Spine's calls to it would not be authenticated.",
+        "Messaging needs mutual TLS both ways: configure your endpoint's TLS to request (and verify) a client certificate, trusting the NHS INT Authentication G2 SubCA and the NHS PTL Root Authority G2 (e.g. nginx ssl_verify_client on with ssl_client_certificate holding both).";
+    InboundWrongCaNames => "inbound.wrong_ca_names",
+        "Your own endpoint asks for a client certificate, but the CAs it names as acceptable include neither the INT SubCA nor the G2 root: Spine's client will not offer its certificate.",
+        "Add the NHS INT Authentication G2 SubCA and the NHS PTL Root Authority G2 to the CA list your endpoint's TLS sends (nginx: ssl_client_certificate / ssl_trusted_certificate; Java: the truststore), then restart it.";
     MeshAuthRejected => "mesh.auth_rejected",
         "MESH refused the mailbox handshake (HTTP 401 or 403): the password, the shared key, or the mailbox's link to your certificate is wrong.",
         "Check the mailbox ID, the password in [mesh] password_env and the environment's shared key in [mesh] shared_key_env (INT and DEP have their own); a mailbox is tied to the certificate it was issued with: use that one. The MESH service desk resets passwords.";

@@ -274,6 +274,7 @@ pub fn verify(
             name: IDENTITY.to_string(),
             url: paths.cert.display().to_string(),
             network: None,
+            origin: None,
         }],
         checks: verdict.checks,
         maintenance: Default::default(),

@@ -237,6 +237,15 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
     match cli.command {
         None => check::run_check(cli.check, quiet),
         Some(Command::Check(args)) => check::run_check(args, quiet),
+        Some(Command::Inbound(mut args)) => {
+            // Your records, then your endpoint: the registration and inbound phases only.
+            args.only = vec![
+                crate::findings::CheckKind::Registration,
+                crate::findings::CheckKind::Inbound,
+            ];
+            args.skip.clear();
+            check::run_inbound(args, quiet)
+        }
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

@@ -100,6 +100,7 @@ fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Out
             name: crate::probe::registration::REGISTRATION.to_string(),
             url: directory.endpoint.url.raw.clone(),
             network: None,
+            origin: None,
         }],
         checks,
         maintenance: crate::maintenance::WindowState::default(),

@@ -720,6 +720,7 @@ pub struct Lab {
     pub subca_file: PathBuf,
 }
 
+#[derive(Clone)]
 pub struct EndpointSpec {
     pub name: String,
     pub url: String,

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod inbound;
 pub mod ldap;
 pub mod mesh;
 pub mod registration;
@@ -94,6 +95,7 @@ pub async fn application(
         CheckKind::Http => vec![Box::pin(http::check(ctx, address, session)).await],
         CheckKind::Ldap => Box::pin(ldap::checks(ctx, address, session)).await,
         CheckKind::Identity
+        | CheckKind::Inbound
         | CheckKind::Mesh
         | CheckKind::Registration
         | CheckKind::Dns

@@ -611,6 +611,78 @@ pub struct Endpoint {
     pub bind_password_env: Option<String>,
     /// The MESH mailbox handshake to try after TLS (the `[mesh]` endpoint only).
     pub mesh: Option<MeshAuth>,
+    /// Where the endpoint comes from: the profile, or the directory during the run.
+    pub origin: Origin,
+}
+
+/// Where an endpoint of a run comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Written in the profile or config.
+    #[default]
+    Profile,
+    /// Registered in the directory under the profile's party key (`--discover`).
+    Directory,
+    /// Your own endpoint, registered in your MHS records: checked as Spine will reach it.
+    Inbound,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Profile => "profile",
+            Origin::Directory => "directory",
+            Origin::Inbound => "inbound",
+        }
+    }
+}
+
+impl Endpoint {
+    /// An endpoint found in the directory: probed up to TLS, with the client identity when
+    /// there is one. `None` when the URL is not one int-check can probe.
+    pub fn found(url: &str, origin: Origin, mtls: bool) -> Option<Endpoint> {
+        let parsed = EndpointUrl::try_from(url.to_string()).ok()?;
+        if parsed.scheme != Scheme::Https {
+            return None;
+        }
+        let path = url::Url::parse(url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        Some(Endpoint {
+            name: format!("{}:{}{path}", origin.as_str(), parsed.host),
+            network: Network::of_host(&parsed.host, parsed.ip),
+            url: parsed,
+            service: None,
+            mtls,
+            ca_files: None,
+            trust: EndpointTrust::Profile,
+            method: HttpMethod::default(),
+            expect_status: None,
+            expect: BodyExpectation::default(),
+            searches: Vec::new(),
+            bind_dn: None,
+            bind_password_env: None,
+            mesh: None,
+            origin,
+        })
+    }
+
+    /// The URL as compared across sources: scheme, host (any case), port and path, no slash at
+    /// the end.
+    pub fn same_url(a: &str, b: &str) -> bool {
+        let key = |u: &str| {
+            url::Url::parse(u).ok().map(|u| {
+                (
+                    u.scheme().to_string(),
+                    u.host_str().unwrap_or("").to_ascii_lowercase(),
+                    u.port_or_known_default(),
+                    u.path().trim_end_matches('/').to_string(),
+                )
+            })
+        };
+        key(a).is_some() && key(a) == key(b)
+    }
 }
 
 /// A MESH mailbox and where its secrets are: variable names only, read when the probe runs.
@@ -848,6 +920,7 @@ impl Profile {
                     bind_dn: e.bind_dn,
                     bind_password_env: e.bind_password_env,
                     mesh: None,
+                    origin: Origin::Profile,
                 }
             })
             .collect();

@@ -163,6 +163,29 @@ async fn registered(lab: &Lab, client: &str, cert_name: &str) -> Case {
     }
 }
 
+/// The lab supplier's records point at a TLS server for mhs.xyz.int.test shaped by
+/// `configure`: your own endpoint, checked as Spine reaches it.
+async fn own_endpoint(lab: &Lab, configure: impl FnOnce(&mut TlsServerSpec)) -> Case {
+    use int_check::lab::slapd::supplier_ldif;
+    let addr = lab.serve("mhs.xyz.int.test", lo(2), configure).await;
+    let url = format!("https://mhs.xyz.int.test:{}/reliablemessaging", addr.port());
+    let options = SlapdOptions {
+        extra_ldif: supplier_ldif("mhs.xyz.int.test", &url),
+        ..SlapdOptions::default()
+    };
+    let slapd = tokio::task::block_in_place(|| Slapd::start(lab, lo(1), options));
+    lab.dns.point("ldap.int.test", &[lo(1)]);
+    Case {
+        endpoints: vec![EndpointSpec::new(
+            "svc",
+            format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+        )],
+        config: Some("[client]\nparty_key = \"XYZ-0000101\"\n".into()),
+        slapd: Some(slapd),
+        ..Case::default()
+    }
+}
+
 /// A MESH endpoint served by the lab's MESH-like server (mailbox LAB1, password "pw", key "sk"),
 /// run as `mailbox` with `password` (None: the variables are not set) and the server's clock
 /// `offset` seconds off.
@@ -677,6 +700,17 @@ fn catalogue() -> Vec<Fault> {
             "registration",
             |lab| { registered(&lab, "party_key = \"XYZ-0000101\"", "old.xyz.int.test").await }
         ),
+        // Your own endpoint, as Spine reaches it
+        fault!("inbound.no_client_cert_request", "fail", "inbound", |lab| {
+            own_endpoint(&lab, |_| {}).await
+        }),
+        fault!("inbound.wrong_ca_names", "fail", "inbound", |lab| {
+            let other = Pki::g1_shaped();
+            own_endpoint(&lab, |spec| {
+                spec.client_auth = ClientAuth::Optional(other.root.cert.clone())
+            })
+            .await
+        }),
         // The MESH mailbox handshake
         fault!("mesh.auth_rejected", "fail", "mesh", |lab| {
             mesh(&lab, "LAB1", Some("wrong"), 0).await

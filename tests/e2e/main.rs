@@ -6,6 +6,7 @@ mod config;
 pub mod dns_hostile;
 mod faults;
 mod http;
+mod inbound;
 mod ldap;
 mod ldap_hostile;
 mod mesh;

@@ -91,11 +91,13 @@ fn fixed_report() -> Report {
                 name: "spine-reliable".into(),
                 url: "https://msg.int.spine2.ncrs.nhs.uk/reliablemessaging/reliablerequest".into(),
                 network: Some(int_check::profile::Network::Hscn),
+                origin: Some(int_check::profile::Origin::Profile),
             },
             EndpointHeading {
                 name: "sds-ldaps".into(),
                 url: "ldaps://ldap.nis1.national.ncrs.nhs.uk:636".into(),
                 network: Some(int_check::profile::Network::Hscn),
+                origin: Some(int_check::profile::Origin::Profile),
             },
         ],
         checks,

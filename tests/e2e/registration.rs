@@ -66,7 +66,13 @@ async fn a_correct_registration_passes_and_shows_its_settings() {
         "json",
     ])
     .await;
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The registered endpoint itself does not exist in the lab's DNS: the run fails there only.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        status(&run.check("inbound:mhs.xyz.int.test/reliablemessaging", "dns")),
+        ("fail", "dns.nxdomain")
+    );
+    assert_eq!(run.json()["summary"]["fail"], 1);
     let checks = registration(&run);
     assert_eq!(checks.len(), 3, "{checks:#?}");
     assert!(checks.iter().all(|c| c["status"] == "pass"), "{checks:#?}");
@@ -99,7 +105,15 @@ async fn a_correct_registration_passes_and_shows_its_settings() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(headings, ["client-identity", "client-registration", "sds"]);
+    assert_eq!(
+        headings,
+        [
+            "client-identity",
+            "client-registration",
+            "sds",
+            "inbound:mhs.xyz.int.test/reliablemessaging"
+        ]
+    );
 
     // `sds --mine` says the same, and lists the records.
     let shown = lab::run(&["sds", "--mine", "--profile", &profile, "--config", &config]).await;
@@ -254,4 +268,98 @@ async fn sds_finds_records_by_ods_code_and_fqdn() {
         "{}",
         no_registration.stderr
     );
+}
+
+/// `--discover`: what the directory registers under the profile's party key is probed in the
+/// same run (new URLs only, bounded), and the disagreements are listed both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_probes_what_the_directory_registers() {
+    let lab = Lab::start().await;
+    let served = lab.serve(FQDN, lo(2), |_| {}).await;
+    lab.dns.point(FQDN, &[lo(2)]);
+    let registered = format!("https://{FQDN}:{}/reliablemessaging", served.port());
+    let options = SlapdOptions {
+        extra_ldif: supplier_ldif(FQDN, &registered),
+        ..SlapdOptions::default()
+    };
+    let slapd = tokio::task::block_in_place(|| Slapd::start(&lab, lo(1), options));
+    lab.dns.point("ldap.int.test", &[lo(1)]);
+    let directory = EndpointSpec::new(
+        "sds",
+        format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+    );
+    let unlisted = EndpointSpec::new(
+        "old-mhs",
+        format!("https://{FQDN}:{}/reliablemessaging/old", served.port()),
+    );
+    let ids = format!("party_key = \"{SUPPLIER_PARTY_KEY}\"");
+    let summary = |run: &Run| run.check("directory-discovery", "ldap");
+
+    // The profile does not list the registered URL: it is probed, marked as the directory's.
+    let profile = lab.profile(
+        "discover.toml",
+        &[directory.clone(), unlisted.clone()],
+        &ids,
+    );
+    let run = lab::run(&["--profile", p(&profile), "--discover", "--format", "json"]).await;
+    let found = summary(&run);
+    assert_eq!(found["status"], "pass", "{found:#}");
+    let message = found["message"].as_str().unwrap();
+    assert!(
+        message.contains("registers 1 endpoint URLs under XYZ-0000101 (2 MHS records): 0 already in the profile, 1 more probed below")
+            && message.contains("1 of the profile's messaging endpoints are not registered there"),
+        "{message}"
+    );
+    assert_eq!(found["details"]["not_in_profile"][0], registered);
+    assert!(
+        found["details"]["not_in_directory"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/reliablemessaging/old")
+    );
+    let name = "directory:mhs.xyz.int.test/reliablemessaging";
+    assert_eq!(
+        status(&run.check(name, "tls")),
+        ("pass", ""),
+        "{}",
+        run.stdout
+    );
+    let json = run.json();
+    assert!(
+        json["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == name && e["origin"] == "directory")
+    );
+
+    // Listed in the profile: merged, not probed twice.
+    let listed = EndpointSpec::new("mhs", registered.clone());
+    let profile = lab.profile("listed.toml", &[directory.clone(), listed], &ids);
+    let run = lab::run(&["--profile", p(&profile), "--discover", "--format", "json"]).await;
+    assert!(
+        summary(&run)["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 already in the profile, 0 more probed")
+    );
+    assert!(run.checks(name, "tls").is_empty());
+
+    // Bounded: [discovery] max_endpoints = 0 probes none and says so.
+    let profile = lab.profile(
+        "bounded.toml",
+        &[directory, unlisted],
+        &format!("{ids}\n[discovery]\nenabled = true\nmax_endpoints = 0"),
+    );
+    let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert!(
+        summary(&run)["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 not probed ([discovery] max_endpoints is 0"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.checks(name, "tls").is_empty());
+    drop(slapd);
 }
