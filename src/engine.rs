@@ -166,7 +166,15 @@ impl Engine {
         let url = &planned.endpoint.url;
         let addresses = match url.ip {
             Some(ip) => vec![ip],
-            None => self.resolver.resolve(&url.host).await.result?.addresses,
+            None => {
+                let outcome = self.resolver.resolve(&url.host).await;
+                if let Some(failure) =
+                    dns::named_failure(&url.host, planned.endpoint.network, &outcome)
+                {
+                    return Err(failure);
+                }
+                outcome.result?.addresses
+            }
         };
         let mut last = None;
         for ip in addresses

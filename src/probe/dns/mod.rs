@@ -360,6 +360,13 @@ fn classify_system_error(host: &str, error: &std::io::Error) -> ProbeFailure {
     }
 }
 
+/// A lookup's failure as the DNS phase names it (a missing conditional forwarder included), for
+/// look-ups outside the phase (the directory session of the registration checks).
+pub fn named_failure(host: &str, network: Network, outcome: &DnsOutcome) -> Option<ProbeFailure> {
+    let failure = outcome.result.as_ref().err()?;
+    Some(no_forwarder(host, network, outcome, failure).unwrap_or_else(|| failure.clone()))
+}
+
 /// An HSCN name that failed through the system resolver, no `[[dns.zone]]` having sent it to the
 /// HSCN servers: the usual cause is a local resolver without a conditional forwarder for the zone.
 fn no_forwarder(
