@@ -268,6 +268,9 @@ pub struct PlanDoc {
     pub timeout_ms: u64,
     pub endpoints: Vec<PlannedEndpointDoc>,
     pub description: String,
+    /// What the run will ask the directory, and probe from its answers: your registration, your
+    /// own endpoint, discovery (one sentence each; empty when none applies).
+    pub directory: Vec<String>,
 }
 
 /// Where a profile's anchors come from, and what they are.

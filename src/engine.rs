@@ -248,6 +248,7 @@ impl Engine {
         );
         for check in &mut checks {
             check.duration = elapsed;
+            Self::log_check(check);
         }
         (checks, answers)
     }

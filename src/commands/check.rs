@@ -446,7 +446,7 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = resolve_profile(&args.profile)?;
     let run = RunSettings::layer(args, &profile.run);
     let plan = Plan::from_profile(&profile)?.select(selection)?;
-    let mut doc = plan_document(&profile, &plan, &run, selection);
+    let mut doc = plan_document(&profile, &plan, &run, selection, args.discover);
     // The identity files are read and judged offline too: a dry run catches a wrong key.
     let mut failed = false;
     if let (Some(paths), Some(planned)) = (&profile.client, doc.identity.as_mut()) {
@@ -478,6 +478,7 @@ fn plan_document(
     plan: &Plan,
     run: &RunSettings,
     selection: &Selection,
+    args_discover: bool,
 ) -> PlanDoc {
     let list = crate::profile::ResolverAddr::list;
     let mut resolver = if profile.dns_servers.is_empty() {
@@ -531,5 +532,43 @@ fn plan_document(
             })
             .collect(),
         description: profile.description.clone(),
+        directory: directory_plan(profile, selection, args_discover),
     }
+}
+
+/// The `--dry-run` sentences for what the directory's answers will add to the run.
+fn directory_plan(profile: &Profile, selection: &Selection, discover: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(registration) = profile
+        .registration
+        .as_ref()
+        .filter(|_| selection.registration())
+    {
+        let mut who = Vec::new();
+        if let Some(asid) = &registration.asid {
+            who.push(format!("ASID {asid}"));
+        }
+        if let Some(party_key) = &registration.party_key {
+            who.push(format!("party key {party_key}"));
+        }
+        lines.push(format!(
+            "registration: the records of {} ({} interaction(s) listed)",
+            who.join(" and "),
+            registration.interactions.len()
+        ));
+        if registration.party_key.is_some() && selection.phases_include(CheckKind::Inbound) {
+            lines.push("inbound: every URL your MHS records register, up to TLS and its client-certificate request".into());
+        }
+    }
+    if let Some(party_key) = profile
+        .party_key
+        .as_ref()
+        .filter(|_| discover || profile.discover)
+    {
+        lines.push(format!(
+            "discovery: new endpoint URLs registered under {party_key}, up to {}",
+            profile.max_discovered
+        ));
+    }
+    lines
 }

@@ -41,6 +41,9 @@ pub fn human(doc: &PlanDoc) -> String {
             "  client  none (mutual-TLS endpoints will report tls.client_cert_required)\n",
         ),
     }
+    for line in &doc.directory {
+        let _ = writeln!(out, "  directory {line}");
+    }
     let _ = writeln!(
         out,
         "  timeout {} per phase\n",

@@ -138,6 +138,15 @@ async fn a_correct_registration_passes_and_shows_its_settings() {
     .await;
     assert_eq!(json.code, 0);
     assert_eq!(registration(&json).len(), 3);
+    // --dry-run says what the directory's answers will add, without asking it.
+    let planned = lab::run(&["--profile", &profile, "--config", &config, "--dry-run"]).await;
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(
+        planned.stdout.contains("directory registration: the records of ASID 200000000101 and party key XYZ-0000101 (2 interaction(s) listed)")
+            && planned.stdout.contains("directory inbound: every URL your MHS records register"),
+        "{}",
+        planned.stdout
+    );
     // --skip registration leaves it out.
     let skipped = lab::run(&[
         "--profile",
