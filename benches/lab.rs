@@ -1,7 +1,7 @@
 //! Benchmark harness: a local lab of N endpoints on loopback (DNS, HTTPS servers with the
 //! G2-shaped test PKI, one LDAPS directory) and the release binary run against it, repeated.
 //! Prints medians and peak RSS. Rerun with `cargo bench --bench lab` (or `-- NAME` for one
-//! scenario: critical, scale, timeouts, manual, startup, wan). See BENCHMARKS.md.
+//! scenario: critical, scale, timeouts, manual, startup, wan, serve). See BENCHMARKS.md.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -711,6 +711,191 @@ fn wan_rounds(nets: &[Wan], rounds: usize, root: &Path, identity: [&Path; 2]) ->
     out
 }
 
+/// A plain HTTP/1.0 GET: status and body (the answer comes whole).
+async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return (0, String::new());
+    };
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// `int-check serve` on an ephemeral port: the child and its port.
+fn start_serve(profile: &Path, extra: &[&str]) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = Command::new(BINARY)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--profile",
+            profile.to_str().unwrap(),
+        ])
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("INT_CHECK_HOSTS_FILE", "/nonexistent/hosts")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("serve says where it listens").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest
+                .split('/')
+                .next()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
+/// VmRSS and VmHWM of a process, in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn wait_ready(port: u16) {
+    let started = Instant::now();
+    while http_get(port, "/-/ready").await.0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "serve never ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The exporter's targets: /probe overhead over the probe itself, idle RSS, RSS under 50
+/// concurrent probes, RSS growth from 1,000 to 10,000 probes, /metrics of 1,000 endpoints.
+async fn serve() {
+    println!("\n## 7. int-check serve (the exporter)");
+    let bench = Bench::start(8, &[], false).await;
+    let one = bench.profile("serve-1.toml", 1);
+    let (mut child, port) = start_serve(&one, &["--interval", "3600s", "--max-probes", "64"]);
+    wait_ready(port).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (idle, _) = rss_kib(child.id());
+    // /probe: wall time at the client minus the probe's own duration (probe_duration_seconds).
+    let mut overheads = Vec::new();
+    let mut walls = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let (status, body) = http_get(port, "/probe?endpoint=svc-0000").await;
+        let wall = started.elapsed();
+        assert_eq!(status, 200);
+        let probe: f64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("probe_duration_seconds "))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        walls.push(wall);
+        overheads.push(wall.saturating_sub(Duration::from_secs_f64(probe)));
+    }
+    let overhead = median(overheads);
+    let wall = median(walls);
+    // 50 at once.
+    let burst: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(async move { http_get(port, "/probe?endpoint=svc-0000").await.0 }))
+        .collect();
+    for probe in burst {
+        assert_eq!(probe.await.unwrap(), 200);
+    }
+    let (_, peak_50) = rss_kib(child.id());
+    // Growth: 1,000 then 10,000 probes, 8 at a time.
+    let mut after = Vec::new();
+    let mut done = 0;
+    for target in [1000usize, 10_000] {
+        while done < target {
+            let batch: Vec<_> = (0..8)
+                .map(|_| {
+                    tokio::spawn(async move { http_get(port, "/probe?endpoint=svc-0000").await.0 })
+                })
+                .collect();
+            for probe in batch {
+                assert_eq!(probe.await.unwrap(), 200);
+            }
+            done += 8;
+        }
+        after.push(rss_kib(child.id()).0);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // /metrics of a 1,000-endpoint profile's last run.
+    let thousand = bench.profile("serve-1000.toml", 1000);
+    let (mut child, port) = start_serve(&thousand, &["--interval", "3600s"]);
+    wait_ready(port).await;
+    let mut scrapes = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..21 {
+        let started = Instant::now();
+        let (status, body) = http_get(port, "/metrics").await;
+        scrapes.push(started.elapsed());
+        assert_eq!(status, 200);
+        bytes = body.len();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    println!("| target | measured | limit |");
+    println!("|---|---:|---:|");
+    println!(
+        "| /probe overhead over the probe itself (median of 200; wall {}) | {} | 5 ms |",
+        ms(wall),
+        ms(overhead)
+    );
+    println!("| idle RSS after the first run | {} | 24 MiB |", mib(idle));
+    println!(
+        "| peak RSS with 50 concurrent /probe | {} | 64 MiB |",
+        mib(peak_50)
+    );
+    println!(
+        "| RSS after 1,000 / 10,000 probes | {} / {} ({:+.1}%) | within 10% |",
+        mib(after[0]),
+        mib(after[1]),
+        (after[1] as f64 / after[0] as f64 - 1.0) * 100.0
+    );
+    println!(
+        "| /metrics, 1,000 endpoints ({} KiB; median of 21) | {} | 20 ms |",
+        bytes / 1024,
+        ms(median(scrapes))
+    );
+}
+
 fn main() {
     let wanted: Vec<String> = std::env::args()
         .skip(1)
@@ -746,6 +931,9 @@ fn main() {
         }
         if run("wan") {
             wan().await;
+        }
+        if run("serve") {
+            serve().await;
         }
     });
     runtime.shutdown_background();

@@ -44,6 +44,9 @@ grep -q 'complete -c int-check' /usr/share/fish/vendor_completions.d/int-check.f
 [ -s /usr/share/doc/int-check/copyright ] || fail "copyright file"
 [ -s /usr/share/doc/int-check/README.md ] || fail "README"
 [ -s /usr/share/doc/int-check/examples/config.example.toml ] || fail "example config"
+[ -s /usr/share/doc/int-check/contrib/prometheus/int-check.rules.yml ] || fail "alert rules"
+[ -s /usr/share/doc/int-check/contrib/grafana/int-check-dashboard.json ] || fail "dashboard"
+[ -s /lib/systemd/system/int-check.service ] || fail "systemd unit"
 listed=$(dpkg -L int-check)
 
 echo "== dpkg -r int-check"

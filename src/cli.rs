@@ -46,6 +46,10 @@ pub enum Command {
     /// party_key) is resolved, connected and its TLS judged (certificate, client-certificate request)
     #[command(after_help = crate::exit::help_text())]
     Inbound(CheckArgs),
+    /// Run as a Prometheus exporter: scheduled runs behind /metrics and a status page at /,
+    /// /probe?endpoint=NAME for blackbox-style scrapes; stops cleanly on SIGTERM
+    #[command(after_help = crate::exit::help_text())]
+    Serve(ServeArgs),
     /// Look up a party key or ASID in the Spine Directory Service (the profile's LDAPS endpoint)
     #[command(after_help = crate::exit::help_text())]
     Sds(SdsArgs),
@@ -312,6 +316,41 @@ pub struct CheckArgs {
     /// Never colour the output (colour is used only on a terminal, and never when NO_COLOR is set)
     #[arg(long, env = "INT_CHECK_NO_COLOR", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_color: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Address and port to listen on; loopback unless you say otherwise
+    #[arg(long, env = "INT_CHECK_LISTEN", value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+
+    /// Time between scheduled runs (a run that takes longer delays the next one)
+    #[arg(long, env = "INT_CHECK_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = profile::parse_duration)]
+    pub interval: Duration,
+
+    /// Also allow /probe?target=URL for https:// URLs matching this pattern (repeatable; * and ?)
+    #[arg(long = "allow-target", value_name = "PATTERN")]
+    pub allow_targets: Vec<String>,
+
+    /// At most this many /probe requests at once; more are answered 503
+    #[arg(long, env = "INT_CHECK_MAX_PROBES", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_probes: u16,
+
+    /// TLS and basic auth for the listener: a TOML file with [tls] cert_file/key_file and
+    /// [basic_auth_users] NAME = "HASH"
+    #[arg(long, env = "INT_CHECK_WEB_CONFIG", value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+
+    /// What a failure of a service inside its maintenance slot becomes [default: warn]
+    #[arg(long, env = "INT_CHECK_MAINTENANCE", value_enum)]
+    pub maintenance: Option<MaintenanceMode>,
+
+    /// Read a password on stdin, print the hash to put in the web config, and exit
+    #[arg(long, exclusive = true)]
+    pub hash_password: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -21,4 +21,5 @@ pub mod probe;
 pub mod profile;
 pub mod reasons;
 pub mod report;
+pub mod serve;
 pub mod settings;

@@ -6,6 +6,7 @@ pub mod check;
 pub mod explain;
 pub mod profiles;
 pub mod sds;
+pub mod serve;
 pub mod windows;
 
 use std::io::Write;
@@ -237,6 +238,7 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
     match cli.command {
         None => check::run_check(cli.check, quiet),
         Some(Command::Check(args)) => check::run_check(args, quiet),
+        Some(Command::Serve(args)) => serve::run_serve(args),
         Some(Command::Inbound(mut args)) => {
             // Your records, then your endpoint: the registration and inbound phases only.
             args.only = vec![
@@ -370,23 +372,46 @@ impl Setup {
     }
 
     pub fn engine(&self, options: EngineOptions) -> Engine {
-        let profile = &self.profile;
+        build_engine(
+            &self.profile,
+            &self.provider,
+            self.identity.as_ref(),
+            self.timeout,
+            &self.hosts_file,
+            self.at_given.then_some(self.at),
+            options,
+        )
+    }
+}
+
+/// An engine for one run: the profile's resolver, TLS set-up (with a fresh verdict cache) and
+/// identity. `at`: judge certificate dates at this instant instead of now.
+pub fn build_engine(
+    profile: &Profile,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    identity: Option<&IdentityVerdict>,
+    timeout: Duration,
+    hosts_file: &std::path::Path,
+    at: Option<jiff::Timestamp>,
+    options: EngineOptions,
+) -> Engine {
+    {
         Engine {
             concurrency: options.concurrency,
             deadline: options.deadline,
             retries: options.retries,
             progress: options.progress,
-            resolver: Resolver::new(&profile.dns_servers, self.timeout, &self.hosts_file)
+            resolver: Resolver::new(&profile.dns_servers, timeout, hosts_file)
                 .zones(&profile.dns_zones)
                 .allow_loopback(profile.allow_loopback),
             tls: TlsSetup::new(
-                self.provider.clone(),
+                provider.clone(),
                 profile.min_tls,
-                self.identity.as_ref().and_then(|v| v.usable.clone()),
+                identity.and_then(|v| v.usable.clone()),
                 profile.expiry_warning_days,
-                self.at_given.then(|| unix_time(self.at)),
+                at.map(unix_time),
             ),
-            timeout: self.timeout,
+            timeout,
             proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
             no_proxy: env_value("NO_PROXY"),
             ids: Identifiers {
@@ -394,8 +419,7 @@ impl Setup {
                 asid: profile.asid.clone(),
                 ods: profile.ods.clone(),
             },
-            identity_failed: options.identity_gate
-                && self.identity.as_ref().is_some_and(|v| v.failed),
+            identity_failed: options.identity_gate && identity.is_some_and(|v| v.failed),
         }
     }
 }

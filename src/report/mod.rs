@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod plan;
 pub mod prometheus;
 pub mod sds;
+pub mod status;
 pub mod windows;
 
 use std::time::Duration;

@@ -16,4 +16,5 @@ mod peers;
 mod pipeline;
 mod registration;
 mod schemas;
+mod serve;
 mod wan;

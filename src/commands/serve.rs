@@ -1,0 +1,72 @@
+//! `int-check serve`: the exporter's set-up; the server itself is `crate::serve`.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use super::Setup;
+use crate::cli::ServeArgs;
+use crate::error::UsageError;
+use crate::exit::{Outcome, Stop};
+use crate::serve::web_config::{self, WebConfig};
+use crate::serve::{Exporter, Settings};
+
+pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
+    if args.hash_password {
+        return hash_password();
+    }
+    let web = args
+        .web_config
+        .as_deref()
+        .map(WebConfig::load)
+        .transpose()?;
+    // Bad files, an unknown profile or a broken identity stop here, before listening.
+    let setup = Setup::new(&args.profile, None)?;
+    let maintenance = args
+        .maintenance
+        .or(setup.profile.run.maintenance)
+        .unwrap_or(crate::maintenance::MaintenanceMode::Warn);
+    let Setup {
+        profile,
+        plan,
+        provider,
+        timeout,
+        hosts_file,
+        runtime,
+        ..
+    } = setup;
+    let settings = Settings {
+        listen: args.listen,
+        interval: args.interval.max(std::time::Duration::from_secs(1)),
+        allow_targets: args.allow_targets,
+        max_probes: usize::from(args.max_probes),
+        web,
+        maintenance,
+        concurrency: crate::settings::DEFAULT_CONCURRENCY,
+    };
+    let exporter = Arc::new(Exporter::new(
+        profile, plan, provider, timeout, hosts_file, settings,
+    ));
+    runtime.block_on(crate::serve::serve(exporter))?;
+    runtime.shutdown_background();
+    Ok(Outcome::Passed)
+}
+
+/// Reads one line from stdin (no echo control: pipe it in) and prints its hash.
+fn hash_password() -> Result<Outcome, Stop> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        Stop::from(UsageError::new(format!(
+            "cannot read the password from stdin: {}",
+            crate::profile::io_reason(&e)
+        )))
+    })?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(UsageError::new("no password on stdin")
+            .hint("echo -n 'PASSWORD' | int-check serve --hash-password")
+            .into());
+    }
+    let hash = web_config::hash_password(password.as_bytes());
+    let _ = writeln!(std::io::stdout(), "{hash}");
+    Ok(Outcome::Passed)
+}

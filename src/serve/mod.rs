@@ -1,0 +1,709 @@
+//! `int-check serve`: a Prometheus exporter on the same runtime as the probes. Scheduled runs of
+//! the profile (never overlapping: a run that overruns delays the next, and is counted) feed
+//! `/metrics` and the status page `/`; a scrape only reads the last completed run. `/probe` is
+//! blackbox_exporter's multi-target pattern: one endpoint of the loaded profile, probed now,
+//! within the scrape's timeout, at most `max_probes` at once (503 beyond, counted).
+
+pub mod web_config;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::commands::{EngineOptions, build_engine};
+use crate::engine::Engine;
+use crate::error::UsageError;
+use crate::exit::Stop;
+use crate::findings::{Check, EndpointHeading, Report};
+use crate::maintenance::{MaintenanceMode, WindowState};
+use crate::pki::identity::{self, IDENTITY, IdentityVerdict};
+use crate::plan::{Plan, PlannedEndpoint};
+use crate::profile::{Endpoint, Origin, Profile};
+use crate::report::{prometheus, status};
+use web_config::WebConfig;
+
+/// Where `serve` listens unless told: loopback only. The port is above the 9100-9999 range the
+/// Prometheus wiki's exporter allocations filled; it is not registered there yet.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10036";
+/// Taken off the scrape timeout Prometheus announces, so the answer arrives in time.
+const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
+/// A /probe without the header gets this long.
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long SIGTERM waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// How the exporter runs.
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub interval: Duration,
+    /// `/probe?target=URL` is allowed for URLs matching one of these (`*`, `?`); none: only the
+    /// profile's endpoints can be probed.
+    pub allow_targets: Vec<String>,
+    pub max_probes: usize,
+    pub web: Option<WebConfig>,
+    pub maintenance: MaintenanceMode,
+    pub concurrency: usize,
+}
+
+/// The last completed scheduled run, rendered once for every scrape that reads it.
+struct LastRun {
+    metrics: String,
+    page: String,
+}
+
+/// The exporter's state, shared by the scheduler and every request.
+pub struct Exporter {
+    pub profile: Profile,
+    pub plan: Arc<Plan>,
+    pub provider: Arc<rustls::crypto::CryptoProvider>,
+    pub timeout: Duration,
+    pub hosts_file: PathBuf,
+    pub settings: Settings,
+    services: HashMap<String, String>,
+    last: RwLock<Option<Arc<LastRun>>>,
+    identity: RwLock<Option<Arc<IdentityVerdict>>>,
+    runs: AtomicU64,
+    overruns: AtomicU64,
+    last_duration_ms: AtomicU64,
+    last_end: AtomicU64,
+    probes_done: AtomicU64,
+    probes_rejected: AtomicU64,
+    probes_refused: AtomicU64,
+    in_flight: AtomicUsize,
+    probe_limit: Semaphore,
+}
+
+impl Exporter {
+    pub fn new(
+        profile: Profile,
+        plan: Plan,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+        timeout: Duration,
+        hosts_file: PathBuf,
+        settings: Settings,
+    ) -> Exporter {
+        let services = plan
+            .endpoints
+            .iter()
+            .filter_map(|p| Some((p.endpoint.name.clone(), p.endpoint.service.clone()?)))
+            .collect();
+        let probe_limit = Semaphore::new(settings.max_probes.max(1));
+        Exporter {
+            profile,
+            plan: Arc::new(plan),
+            provider,
+            timeout,
+            hosts_file,
+            settings,
+            services,
+            last: RwLock::new(None),
+            identity: RwLock::new(None),
+            runs: AtomicU64::new(0),
+            overruns: AtomicU64::new(0),
+            last_duration_ms: AtomicU64::new(0),
+            last_end: AtomicU64::new(0),
+            probes_done: AtomicU64::new(0),
+            probes_rejected: AtomicU64::new(0),
+            probes_refused: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            probe_limit,
+        }
+    }
+
+    /// The client identity judged now (its files may change while the exporter runs).
+    fn judge_identity(&self) -> (Option<Arc<IdentityVerdict>>, Vec<Check>) {
+        let Some(paths) = &self.profile.client else {
+            return (None, Vec::new());
+        };
+        let now = crate::commands::unix_time(jiff::Timestamp::now());
+        match identity::verify(
+            paths,
+            &self.plan.profile_trust,
+            &self.provider,
+            now,
+            self.profile.expiry_warning_days,
+        ) {
+            Ok(verdict) => {
+                let checks = verdict.checks.clone();
+                (Some(Arc::new(verdict)), checks)
+            }
+            Err(error) => {
+                // The files were good at start-up; now they are not (moved, replaced).
+                let check = Check::new(
+                    IDENTITY,
+                    crate::findings::CheckKind::Identity,
+                    paths.cert.display().to_string(),
+                )
+                .fail(
+                    crate::reasons::Reason::RunInternalError,
+                    format!(
+                        "the client identity can no longer be read: {}",
+                        error.message
+                    ),
+                );
+                (None, vec![check])
+            }
+        }
+    }
+
+    fn engine(
+        &self,
+        identity: Option<&IdentityVerdict>,
+        timeout: Duration,
+        deadline: Option<Duration>,
+    ) -> Arc<Engine> {
+        Arc::new(build_engine(
+            &self.profile,
+            &self.provider,
+            identity,
+            timeout,
+            &self.hosts_file,
+            None,
+            EngineOptions {
+                concurrency: self.settings.concurrency,
+                deadline,
+                retries: 0,
+                progress: None,
+                identity_gate: true,
+            },
+        ))
+    }
+
+    /// One run of `plan`, as a report (identity first, maintenance applied).
+    async fn run(&self, plan: Arc<Plan>, timeout: Duration, deadline: Option<Duration>) -> Report {
+        let started_at = jiff::Timestamp::now();
+        let started = Instant::now();
+        let (verdict, identity_checks) = self.judge_identity();
+        if let Ok(mut slot) = self.identity.write() {
+            slot.clone_from(&verdict);
+        }
+        let engine = self.engine(verdict.as_deref(), timeout, deadline);
+        let probed = engine.run(plan.clone()).await;
+        let mut endpoints = Vec::new();
+        let mut checks = Vec::new();
+        if let Some(paths) = &self.profile.client {
+            endpoints.push(EndpointHeading {
+                name: IDENTITY.to_string(),
+                url: paths.cert.display().to_string(),
+                network: None,
+                origin: None,
+            });
+            checks.extend(identity_checks);
+        }
+        endpoints.extend(plan.endpoints.iter().map(|p| EndpointHeading {
+            name: p.endpoint.name.clone(),
+            url: p.endpoint.url.raw.clone(),
+            network: Some(p.endpoint.network),
+            origin: Some(p.endpoint.origin),
+        }));
+        checks.extend(probed);
+        let windows = WindowState::at(&self.profile.maintenance, started_at);
+        let service_of = |endpoint: &str| self.services.get(endpoint).cloned();
+        crate::findings::apply_maintenance(
+            &mut checks,
+            service_of,
+            &windows,
+            self.settings.maintenance,
+        );
+        Report {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            profile: self.profile.name.clone(),
+            description: self.profile.description.clone(),
+            started_at,
+            duration: started.elapsed(),
+            endpoints,
+            checks,
+            maintenance: if self.profile.maintenance.is_empty() {
+                WindowState::default()
+            } else {
+                windows
+            },
+        }
+    }
+
+    /// Scheduled runs, one after another, until the process stops.
+    pub async fn schedule(self: Arc<Self>) {
+        let interval = self.settings.interval;
+        loop {
+            let started = Instant::now();
+            let report = self
+                .run(
+                    self.plan.clone(),
+                    self.timeout,
+                    Some(interval.max(self.timeout)),
+                )
+                .await;
+            let elapsed = started.elapsed();
+            let finished_at = jiff::Timestamp::now();
+            let runs = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+            let facts = status::RunFacts {
+                finished_at,
+                duration: elapsed,
+                interval_secs: interval.as_secs(),
+                runs,
+                services: self.services.clone(),
+            };
+            let last = LastRun {
+                metrics: prometheus::render(&report),
+                page: status::render(&report, Some(&facts)),
+            };
+            self.last_duration_ms
+                .store(elapsed.as_millis() as u64, Ordering::SeqCst);
+            self.last_end
+                .store(finished_at.as_second().max(0) as u64, Ordering::SeqCst);
+            if let Ok(mut slot) = self.last.write() {
+                *slot = Some(Arc::new(last));
+            }
+            let summary = report.summary();
+            tracing::info!(
+                run = runs,
+                pass = summary.pass,
+                warn = summary.warn,
+                fail = summary.fail,
+                took_ms = elapsed.as_millis() as u64,
+                "scheduled run done"
+            );
+            drop(report);
+            match interval.checked_sub(elapsed) {
+                Some(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+                // Overran: the next run starts now, never beside this one.
+                _ => {
+                    self.overruns.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    }
+
+    /// The exporter's own metrics.
+    fn own_metrics(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        prometheus::gauge(
+            &mut out,
+            "int_check_exporter_build_info",
+            "The exporter's version.",
+        );
+        let _ = writeln!(
+            out,
+            "int_check_exporter_build_info{} 1",
+            prometheus::labels(&[("version", env!("CARGO_PKG_VERSION"))])
+        );
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            prometheus::family(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        };
+        counter(
+            &mut out,
+            "int_check_exporter_runs_total",
+            "Scheduled runs completed.",
+            self.runs.load(Ordering::SeqCst),
+        );
+        counter(
+            &mut out,
+            "int_check_exporter_runs_overrun_total",
+            "Scheduled runs that took longer than --interval (the next one started late).",
+            self.overruns.load(Ordering::SeqCst),
+        );
+        prometheus::gauge(
+            &mut out,
+            "int_check_exporter_last_run_duration_seconds",
+            "How long the last scheduled run took.",
+        );
+        let _ = writeln!(
+            out,
+            "int_check_exporter_last_run_duration_seconds {:.3}",
+            self.last_duration_ms.load(Ordering::SeqCst) as f64 / 1000.0
+        );
+        prometheus::gauge(
+            &mut out,
+            "int_check_exporter_last_run_end_timestamp_seconds",
+            "When the last scheduled run ended (Unix time; 0 before the first).",
+        );
+        let _ = writeln!(
+            out,
+            "int_check_exporter_last_run_end_timestamp_seconds {}",
+            self.last_end.load(Ordering::SeqCst)
+        );
+        prometheus::family(
+            &mut out,
+            "int_check_exporter_probes_total",
+            "counter",
+            "/probe requests: done, rejected (over --max-probes: 503) or refused (unknown or not allowed).",
+        );
+        for (result, value) in [
+            ("done", &self.probes_done),
+            ("rejected", &self.probes_rejected),
+            ("refused", &self.probes_refused),
+        ] {
+            let _ = writeln!(
+                out,
+                "int_check_exporter_probes_total{} {}",
+                prometheus::labels(&[("result", result)]),
+                value.load(Ordering::SeqCst)
+            );
+        }
+        prometheus::gauge(
+            &mut out,
+            "int_check_exporter_probes_in_flight",
+            "/probe requests being answered now.",
+        );
+        let _ = writeln!(
+            out,
+            "int_check_exporter_probes_in_flight {}",
+            self.in_flight.load(Ordering::SeqCst)
+        );
+        out
+    }
+
+    fn last(&self) -> Option<Arc<LastRun>> {
+        self.last.read().ok()?.clone()
+    }
+
+    /// Answers one request.
+    async fn answer(
+        self: Arc<Self>,
+        request: Request<hyper::body::Incoming>,
+    ) -> Response<Full<Bytes>> {
+        if let Some(web) = &self.settings.web
+            && web.needs_auth()
+        {
+            let authorization = request
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            if !web.allows(authorization) {
+                let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                response.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    hyper::header::HeaderValue::from_static("Basic realm=\"int-check\""),
+                );
+                return response;
+            }
+        }
+        if !matches!(*request.method(), hyper::Method::GET | hyper::Method::HEAD) {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "Only GET and HEAD\n");
+        }
+        match request.uri().path() {
+            "/" => match self.last() {
+                Some(last) => html(last.page.clone()),
+                None => html(status::render(&self.empty_report(), None)),
+            },
+            "/metrics" => {
+                let mut body = self.own_metrics();
+                if let Some(last) = self.last() {
+                    body.push_str(&last.metrics);
+                }
+                metrics(body)
+            }
+            "/probe" => self.probe(&request).await,
+            "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
+            "/-/ready" => match self.last() {
+                Some(_) => text(StatusCode::OK, "Ready\n"),
+                None => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Not ready: the first scheduled run has not finished\n",
+                ),
+            },
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "Not found: /, /metrics, /probe?endpoint=NAME, /-/healthy, /-/ready\n",
+            ),
+        }
+    }
+
+    fn empty_report(&self) -> Report {
+        Report {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            profile: self.profile.name.clone(),
+            description: self.profile.description.clone(),
+            started_at: jiff::Timestamp::now(),
+            duration: Duration::ZERO,
+            endpoints: Vec::new(),
+            checks: Vec::new(),
+            maintenance: WindowState::default(),
+        }
+    }
+
+    /// `/probe?endpoint=NAME[&profile=P][&debug=true]`, or `?target=URL` when allowed.
+    async fn probe(&self, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let refuse = |status: StatusCode, why: String| {
+            self.probes_refused.fetch_add(1, Ordering::SeqCst);
+            text(status, &format!("{why}\n"))
+        };
+        if let Some(profile) = query.get("profile")
+            && !profile.eq_ignore_ascii_case(&self.profile.name)
+        {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "profile `{profile}` is not loaded; this exporter serves `{}`",
+                    self.profile.name
+                ),
+            );
+        }
+        let planned = match (query.get("endpoint"), query.get("target")) {
+            (Some(name), _) => match self
+                .plan
+                .endpoints
+                .iter()
+                .find(|p| &p.endpoint.name == name)
+            {
+                Some(planned) => planned.clone(),
+                None => {
+                    return refuse(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "no endpoint `{name}` in profile `{}` (GET / lists them)",
+                            self.profile.name
+                        ),
+                    );
+                }
+            },
+            (None, Some(target)) => {
+                let allowed = self
+                    .settings
+                    .allow_targets
+                    .iter()
+                    .any(|pattern| crate::plan::glob_match(pattern, target));
+                let mtls = self.identity.read().ok().and_then(|i| i.clone()).is_some();
+                match Endpoint::found(target, Origin::Profile, mtls).filter(|_| allowed) {
+                    Some(endpoint) => PlannedEndpoint {
+                        phases: vec![
+                            crate::findings::CheckKind::Dns,
+                            crate::findings::CheckKind::Tcp,
+                            crate::findings::CheckKind::Tls,
+                            crate::findings::CheckKind::Http,
+                        ],
+                        endpoint,
+                        trust: self.plan.profile_trust.clone(),
+                    },
+                    None => {
+                        return refuse(
+                            StatusCode::FORBIDDEN,
+                            format!(
+                                "target `{target}` is not allowed: only the profile's endpoints (?endpoint=NAME), or https:// URLs matching an --allow-target pattern"
+                            ),
+                        );
+                    }
+                }
+            }
+            (None, None) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "say which: /probe?endpoint=NAME".to_string(),
+                );
+            }
+        };
+        let Ok(_permit) = self.probe_limit.try_acquire() else {
+            self.probes_rejected.fetch_add(1, Ordering::SeqCst);
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "too many probes at once (--max-probes {}); try again\n",
+                    self.settings.max_probes
+                ),
+            );
+        };
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let budget = request
+            .headers()
+            .get("X-Prometheus-Scrape-Timeout-Seconds")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(3600.0)))
+            .unwrap_or(DEFAULT_PROBE_TIMEOUT);
+        let deadline = budget
+            .saturating_sub(SCRAPE_MARGIN)
+            .max(Duration::from_millis(100));
+        let host = planned.endpoint.url.host.clone();
+        let plan = Arc::new(Plan {
+            hosts: if planned.endpoint.url.ip.is_none() {
+                vec![host]
+            } else {
+                Vec::new()
+            },
+            endpoints: vec![planned],
+            profile_trust: self.plan.profile_trust.clone(),
+        });
+        let started = Instant::now();
+        let report = self
+            .run(plan, self.timeout.min(deadline), Some(deadline))
+            .await;
+        let elapsed = started.elapsed();
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.probes_done.fetch_add(1, Ordering::SeqCst);
+        let mut body = prometheus::render(&report);
+        body.push_str(&prometheus::blackbox(&report, elapsed));
+        if query.get("debug").is_some_and(|d| d == "true" || d == "1") {
+            let mut human = Vec::new();
+            let _ = crate::report::write(
+                &report,
+                crate::report::Format::Human,
+                &crate::report::human::Style::plain(),
+                &mut human,
+            );
+            for line in String::from_utf8_lossy(&human).lines() {
+                body.push_str("# ");
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+        metrics(body)
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    respond(status, "text/plain; charset=utf-8", body.to_string())
+}
+
+fn html(body: String) -> Response<Full<Bytes>> {
+    respond(StatusCode::OK, "text/html; charset=utf-8", body)
+}
+
+fn metrics(body: String) -> Response<Full<Bytes>> {
+    respond(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        body,
+    )
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    response
+}
+
+/// Serves until SIGTERM or Ctrl-C, then lets requests in flight finish (up to 10 s).
+pub async fn serve(exporter: Arc<Exporter>) -> Result<(), Stop> {
+    let listen = exporter.settings.listen;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        Stop::from(
+            UsageError::new(format!(
+                "cannot listen on {listen}: {}",
+                crate::profile::io_reason(&e)
+            ))
+            .hint("another process may hold the port: choose another with --listen ADDR:PORT"),
+        )
+    })?;
+    let scheme = if exporter
+        .settings
+        .web
+        .as_ref()
+        .is_some_and(|w| w.tls.is_some())
+    {
+        "https"
+    } else {
+        "http"
+    };
+    // Said whatever the log level: a server must say where it is.
+    eprintln!(
+        "int-check serve: listening on {scheme}://{}/ (metrics, probe, status page), a run every {}",
+        listener.local_addr().unwrap_or(listen),
+        crate::probe::secs(exporter.settings.interval)
+    );
+    let scheduler = tokio::spawn(exporter.clone().schedule());
+    let active = Arc::new(AtomicUsize::new(0));
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let exporter = exporter.clone();
+                let active = active.clone();
+                tokio::spawn(async move {
+                    connection(exporter, stream, active).await;
+                });
+            }
+        }
+    }
+    eprintln!("int-check serve: stopping (requests in flight may finish)");
+    scheduler.abort();
+    drop(listener);
+    let started = Instant::now();
+    while active.load(Ordering::SeqCst) > 0 && started.elapsed() < DRAIN {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// One connection: TLS when configured, HTTP/1.1 with a bound on how long a request head may
+/// take (a silent client holds nothing but its own socket).
+async fn connection(
+    exporter: Arc<Exporter>,
+    stream: tokio::net::TcpStream,
+    active: Arc<AtomicUsize>,
+) {
+    let service = {
+        let exporter = exporter.clone();
+        let active = active.clone();
+        hyper::service::service_fn(move |request| {
+            let exporter = exporter.clone();
+            let active = active.clone();
+            async move {
+                active.fetch_add(1, Ordering::SeqCst);
+                let response = exporter.answer(request).await;
+                active.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    let tls = exporter.settings.web.as_ref().and_then(|w| w.tls.clone());
+    match tls {
+        Some(acceptor) => {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        }
+        None => {
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        }
+    }
+}

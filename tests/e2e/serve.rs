@@ -1,0 +1,602 @@
+//! `int-check serve` with the real things: a real Prometheus scraping it (both patterns) and
+//! evaluating the shipped alert rules and every dashboard query; promtool's rule tests; the
+//! status page rendered by headless Chromium; the probe bound, a silent target, SIGTERM during a
+//! run; TLS and basic auth on the listener.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use int_check::lab;
+use lab::*;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CONTRIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib");
+
+/// A running `int-check serve`, killed when dropped.
+struct Serve {
+    child: Child,
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Serve {
+    /// Starts the binary with `args` on an ephemeral loopback port and waits for its listening line.
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Serve {
+        let mut cmd = binary();
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("int-check serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let port = rest
+                        .split("://")
+                        .nth(1)
+                        .and_then(|r| r.split('/').next())
+                        .and_then(|a| a.rsplit(':').next())
+                        .and_then(|p| p.parse::<u16>().ok());
+                    let _ = tx.send(port);
+                }
+                keep.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no listening line: {}", log.lock().unwrap()));
+        Serve { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        get(self.port, path, headers).await
+    }
+
+    /// Waits until /-/ready says so (the first scheduled run has finished).
+    async fn ready(&self) {
+        let started = Instant::now();
+        while self.get("/-/ready", &[]).await.0 != 200 {
+            assert!(started.elapsed() < Duration::from_secs(30), "never ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET over a raw socket: status and body.
+async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    // Not listening yet (a server starting): status 0.
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return (0, String::new());
+    };
+    // HTTP/1.0: the answer comes whole, never chunked.
+    let mut request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The lab: `good` (a healthy HTTPS endpoint) and `bad` (nothing listening).
+async fn two_endpoints(lab: &Lab) -> std::path::PathBuf {
+    let good = lab.serve("good.int.test", lo(1), |_| {}).await;
+    let closed = closed_port(lo(1)).await;
+    lab.dns.point("bad.int.test", &[lo(1)]);
+    lab.profile(
+        "serve.toml",
+        &[
+            EndpointSpec::new("good", format!("https://good.int.test:{}/", good.port()))
+                .with("service = \"spine-core\""),
+            EndpointSpec::new("bad", format!("https://bad.int.test:{closed}/")),
+        ],
+        "",
+    )
+}
+
+/// A real Prometheus scraping `serve` every second, both patterns, with the shipped rules.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    async fn start(target_port: u16) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
+             rule_files: [\"{CONTRIB}/prometheus/int-check.rules.yml\"]\n\
+             scrape_configs:\n\
+             - job_name: int-check\n  static_configs: [{{targets: [\"127.0.0.1:{target_port}\"]}}]\n\
+             - job_name: int-check-probe\n  metrics_path: /probe\n  scrape_timeout: 1s\n\
+             \x20 static_configs: [{{targets: [good, bad]}}]\n  relabel_configs:\n\
+             \x20 - {{source_labels: [__address__], target_label: __param_endpoint}}\n\
+             \x20 - {{source_labels: [__param_endpoint], target_label: endpoint}}\n\
+             \x20 - {{target_label: __address__, replacement: \"127.0.0.1:{target_port}\"}}\n"
+        );
+        let file = dir.path().join("prometheus.yml");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (Debian's package; .ci/run installs it)");
+        let prometheus = Prometheus {
+            child,
+            port,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while get(port, "/-/ready", &[]).await.0 != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "Prometheus never ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        prometheus
+    }
+
+    async fn query(&self, expr: &str) -> Value {
+        let encoded: String = url::form_urlencoded::byte_serialize(expr.as_bytes()).collect();
+        let (status, body) = get(self.port, &format!("/api/v1/query?query={encoded}"), &[]).await;
+        let json: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|_| panic!("Prometheus answered {status}: {body}"));
+        json
+    }
+
+    /// Waits until `expr` has a result, and returns its first value.
+    async fn value(&self, expr: &str) -> f64 {
+        let started = Instant::now();
+        loop {
+            let json = self.query(expr).await;
+            if let Some(value) = json["data"]["result"][0]["value"][1].as_str() {
+                return value.parse().unwrap();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no series for {expr}: {json}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_prometheus_scrapes_both_patterns_and_runs_every_dashboard_query() {
+    let lab = Lab::start().await;
+    let profile = two_endpoints(&lab).await;
+    let serve = Serve::start(&["--profile", p(&profile), "--interval", "1s"], &[]);
+    serve.ready().await;
+    let prometheus = Prometheus::start(serve.port).await;
+
+    assert_eq!(
+        prometheus
+            .value(r#"int_check_up{job="int-check",endpoint="good",kind="tls"}"#)
+            .await,
+        1.0
+    );
+    assert_eq!(
+        prometheus
+            .value(r#"int_check_failure_info{job="int-check",endpoint="bad",kind="tcp",reason="tcp.refused"}"#)
+            .await,
+        1.0
+    );
+    assert_eq!(
+        prometheus
+            .value(r#"probe_success{job="int-check-probe",endpoint="good"}"#)
+            .await,
+        1.0
+    );
+    assert_eq!(
+        prometheus
+            .value(r#"probe_success{job="int-check-probe",endpoint="bad"}"#)
+            .await,
+        0.0
+    );
+    assert!(
+        prometheus
+            .value(r#"probe_ssl_earliest_cert_expiry{endpoint="good"}"#)
+            .await
+            > 1.7e9
+    );
+    assert_eq!(
+        prometheus
+            .value(r#"probe_http_status_code{endpoint="good"}"#)
+            .await,
+        200.0
+    );
+    assert!(prometheus.value("int_check_exporter_runs_total").await >= 1.0);
+    // The shipped rules load and evaluate (the maintenance one is idle here).
+    let (_, rules) = get(prometheus.port, "/api/v1/rules", &[]).await;
+    let rules: Value = serde_json::from_str(&rules).unwrap();
+    let names: Vec<&str> = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"IntCheckEndpointDown"), "{rules}");
+    assert!(
+        rules["data"]["groups"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["health"] == "ok" || r["health"] == "unknown"),
+        "{rules}"
+    );
+
+    // Every query of the shipped dashboard runs without error and (for the data this lab
+    // produces) returns series.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{CONTRIB}/grafana/int-check-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$instance", ".*")
+                .replace("$__rate_interval", "1m");
+            let json = prometheus.query(&expr).await;
+            assert_eq!(json["status"], "success", "{}: {json}", panel["title"]);
+            queries += 1;
+        }
+    }
+    assert!(queries >= 10);
+    assert!(
+        prometheus
+            .value(r#"sum by (reason) (int_check_failure_info{instance=~".*"})"#)
+            .await
+            >= 1.0
+    );
+}
+
+#[test]
+fn promtool_tests_the_alert_rules() {
+    let out = Command::new("promtool")
+        .args(["test", "rules", "int-check.rules.test.yml"])
+        .current_dir(format!("{CONTRIB}/prometheus"))
+        .output()
+        .expect("promtool (Debian's prometheus package; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("promtool")
+        .args(["check", "rules", "int-check.rules.yml"])
+        .current_dir(format!("{CONTRIB}/prometheus"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_are_bounded_and_a_silent_target_blocks_nothing_else() {
+    let lab = Lab::start().await;
+    let silent = silent_server(lo(1)).await;
+    lab.dns.point("silent.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "silent.toml",
+        &[EndpointSpec::new(
+            "silent",
+            format!("https://silent.int.test:{}/", silent.port()),
+        )],
+        "",
+    );
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--interval",
+            "60s",
+            "--max-probes",
+            "4",
+            "--timeout",
+            "10s",
+        ],
+        &[],
+    );
+    // 50 scrapes of the silent target at once, each allowed 2 s.
+    let port = serve.port;
+    let started = Instant::now();
+    let probes: Vec<_> = (0..50)
+        .map(|_| {
+            tokio::spawn(async move {
+                get(
+                    port,
+                    "/probe?endpoint=silent",
+                    &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile the exporter answers everything else at once.
+    let asked = Instant::now();
+    let (status, metrics) = serve.get("/metrics", &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(
+        metrics.contains("int_check_exporter_probes_in_flight 4"),
+        "{metrics}"
+    );
+    let mut codes = Vec::new();
+    for probe in probes {
+        let (status, body) = probe.await.unwrap();
+        if status == 200 {
+            // Within the scrape timeout minus the margin: a run.deadline, not a hang.
+            assert!(body.contains("probe_success 0"), "{body}");
+            assert!(body.contains("run.deadline"), "{body}");
+        }
+        codes.push(status);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let served = codes.iter().filter(|c| **c == 200).count();
+    let rejected = codes.iter().filter(|c| **c == 503).count();
+    assert_eq!(served + rejected, 50, "{codes:?}");
+    assert!(served >= 4 && rejected >= 40, "{codes:?}");
+    let (_, metrics) = serve.get("/metrics", &[]).await;
+    assert!(
+        metrics.contains(&format!(
+            "int_check_exporter_probes_total{{result=\"rejected\"}} {rejected}"
+        )),
+        "{metrics}"
+    );
+    // Unknown endpoints and arbitrary targets are refused: no open proxy.
+    assert_eq!(serve.get("/probe?endpoint=nope", &[]).await.0, 404);
+    assert_eq!(
+        serve.get("/probe?target=https://example.org/", &[]).await.0,
+        403
+    );
+    assert_eq!(
+        serve
+            .get("/probe?endpoint=silent&profile=other", &[])
+            .await
+            .0,
+        404
+    );
+    // debug=true adds the human report as comments.
+    let (_, debug) = serve
+        .get(
+            "/probe?endpoint=silent&debug=true",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "1")],
+        )
+        .await;
+    assert!(debug.lines().any(|l| l.starts_with("# silent")), "{debug}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_run_stops_cleanly() {
+    let lab = Lab::start().await;
+    let silent = silent_server(lo(1)).await;
+    lab.dns.point("silent.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "silent.toml",
+        &[EndpointSpec::new(
+            "silent",
+            format!("https://silent.int.test:{}/", silent.port()),
+        )],
+        "",
+    );
+    let mut serve = Serve::start(&["--profile", p(&profile), "--timeout", "30s"], &[]);
+    // The first run is waiting on the silent server: not ready.
+    assert_eq!(serve.get("/-/ready", &[]).await.0, 503);
+    assert_eq!(serve.get("/-/healthy", &[]).await.0, 200);
+    let pid = serve.child.id().to_string();
+    let sent = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{}", serve.log());
+    assert!(serve.log().contains("stopping"), "{}", serve.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_and_basic_auth_on_the_listener() {
+    let lab = Lab::start().await;
+    let profile = two_endpoints(&lab).await;
+    // The hash comes from the binary; the password goes in on stdin only.
+    let mut hasher = binary()
+        .args(["serve", "--hash-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(hasher.stdin.as_mut().unwrap(), b"correct horse\n").unwrap();
+    let out = hasher.wait_with_output().unwrap();
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("pbkdf2-sha256$"), "{hash}");
+    let (cert, key) = lab.identity_with(&lab.pki, &LeafSpec::server("localhost"));
+    let web = lab.write(
+        "web.toml",
+        &format!(
+            "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n[basic_auth_users]\nprometheus = \"{hash}\"\n",
+            p(&cert),
+            p(&key)
+        ),
+    );
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--web-config",
+            p(&web),
+            "--interval",
+            "1s",
+        ],
+        &[],
+    );
+    assert!(
+        serve.log().contains("listening on https://"),
+        "{}",
+        serve.log()
+    );
+    let curl = |auth: Option<&str>| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&lab.root_file)
+            .arg(format!("https://localhost:{}/metrics", serve.port));
+        if let Some(auth) = auth {
+            cmd.args(["-u", auth]);
+        }
+        String::from_utf8(cmd.output().expect("curl").stdout).unwrap()
+    };
+    assert_eq!(curl(None), "401");
+    assert_eq!(curl(Some("prometheus:wrong")), "401");
+    assert_eq!(curl(Some("prometheus:correct horse")), "200");
+    // Plain HTTP to a TLS listener gets nothing useful.
+    let (status, _) = serve.get("/metrics", &[]).await;
+    assert_ne!(status, 200);
+    let log = serve.log();
+    assert!(
+        !log.contains("correct horse") && !log.contains(&hash),
+        "{log}"
+    );
+}
+
+/// The status page, rendered by a real browser (headless Chromium): the DOM has a row per lab
+/// endpoint, coloured cells and the failure's reason; a screenshot is kept as an artefact.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_page_renders_in_a_real_browser() {
+    let lab = Lab::start().await;
+    let profile = two_endpoints(&lab).await;
+    let serve = Serve::start(&["--profile", p(&profile), "--interval", "1s"], &[]);
+    serve.ready().await;
+    let url = format!("http://127.0.0.1:{}/", serve.port);
+    let profile_dir = tempfile::tempdir().unwrap();
+    let browser = |extra: &[&str]| {
+        let out = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile_dir.path().display()))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("chromium (Debian's package; .ci/run installs it)");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let dom = browser(&["--dump-dom"]);
+    assert!(dom.contains("<table id=\"endpoints\">"), "{dom}");
+    assert!(
+        dom.contains("data-endpoint=\"good\"") && dom.contains("data-endpoint=\"bad\""),
+        "{dom}"
+    );
+    assert!(dom.contains("tcp.refused"), "{dom}");
+    assert!(dom.contains("class=\"fail\" data-phase=\"tcp\""), "{dom}");
+    assert!(dom.contains("class=\"pass\" data-phase=\"tls\""), "{dom}");
+    assert!(
+        dom.contains("available"),
+        "the maintenance state of spine-core: {dom}"
+    );
+    let artefacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artefacts");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let shot = artefacts.join("serve-status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    browser(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1400,500",
+    ]);
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
+}
