@@ -318,13 +318,20 @@ pub struct CheckArgs {
     pub no_color: bool,
 }
 
+/// `--listen`: an IP address and a port (a host name would hide which interface is exposed).
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        format!("`{text}` is not an IP address and port: use e.g. 127.0.0.1:10036, 0.0.0.0:10036 or [::1]:10036")
+    })
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub profile: ProfileArgs,
 
     /// Address and port to listen on; loopback unless you say otherwise
-    #[arg(long, env = "INT_CHECK_LISTEN", value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_LISTEN)]
+    #[arg(long, env = "INT_CHECK_LISTEN", value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
 
     /// Time between scheduled runs (a run that takes longer delays the next one)
