@@ -178,8 +178,15 @@ impl Exporter {
         ))
     }
 
-    /// One run of `plan`, as a report (identity first, maintenance applied).
-    async fn run(&self, plan: Arc<Plan>, timeout: Duration, deadline: Option<Duration>) -> Report {
+    /// One run of `plan`, as a report (identity first, maintenance applied). `scheduled` runs
+    /// also check your registration in the directory, beside the endpoints.
+    async fn run(
+        &self,
+        plan: Arc<Plan>,
+        timeout: Duration,
+        deadline: Option<Duration>,
+        scheduled: bool,
+    ) -> Report {
         let started_at = jiff::Timestamp::now();
         let started = Instant::now();
         let (verdict, identity_checks) = self.judge_identity();
@@ -187,7 +194,27 @@ impl Exporter {
             slot.clone_from(&verdict);
         }
         let engine = self.engine(verdict.as_deref(), timeout, deadline);
-        let probed = engine.run(plan.clone()).await;
+        let directory = self
+            .plan
+            .endpoints
+            .iter()
+            .find(|p| p.endpoint.url.scheme == crate::profile::Scheme::Ldaps);
+        let registration = async {
+            let (Some(registration), Some(directory), true) =
+                (&self.profile.registration, directory, scheduled)
+            else {
+                return None;
+            };
+            let names = self
+                .profile
+                .client
+                .as_ref()
+                .map(|c| crate::pki::names_in_certificate(&c.cert))
+                .unwrap_or_default();
+            let (checks, _) = engine.registration(directory, registration, &names).await;
+            Some((directory.endpoint.url.raw.clone(), checks))
+        };
+        let (probed, registered) = tokio::join!(engine.clone().run(plan.clone()), registration);
         let mut endpoints = Vec::new();
         let mut checks = Vec::new();
         if let Some(paths) = &self.profile.client {
@@ -198,6 +225,15 @@ impl Exporter {
                 origin: None,
             });
             checks.extend(identity_checks);
+        }
+        if let Some((url, registration_checks)) = registered {
+            endpoints.push(EndpointHeading {
+                name: crate::probe::registration::REGISTRATION.to_string(),
+                url,
+                network: None,
+                origin: None,
+            });
+            checks.extend(registration_checks);
         }
         endpoints.extend(plan.endpoints.iter().map(|p| EndpointHeading {
             name: p.endpoint.name.clone(),
@@ -240,6 +276,7 @@ impl Exporter {
                     self.plan.clone(),
                     self.timeout,
                     Some(interval.max(self.timeout)),
+                    true,
                 )
                 .await;
             let elapsed = started.elapsed();
@@ -542,7 +579,7 @@ impl Exporter {
         });
         let started = Instant::now();
         let report = self
-            .run(plan, self.timeout.min(deadline), Some(deadline))
+            .run(plan, self.timeout.min(deadline), Some(deadline), false)
             .await;
         let elapsed = started.elapsed();
         self.in_flight.fetch_sub(1, Ordering::SeqCst);

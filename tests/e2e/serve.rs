@@ -600,3 +600,85 @@ async fn the_status_page_renders_in_a_real_browser() {
         shot.display()
     );
 }
+
+/// Scheduled runs also judge your registration (real slapd), and a chain that fails
+/// verification still shows every certificate's expiry.
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_runs_judge_your_registration_and_untrusted_chains() {
+    use lab::slapd::{Slapd, SlapdOptions, supplier_ldif};
+    let lab = Lab::start().await;
+    let options = SlapdOptions {
+        extra_ldif: supplier_ldif(
+            "mhs.xyz.int.test",
+            "https://mhs.xyz.int.test/reliablemessaging",
+        ),
+        ..SlapdOptions::default()
+    };
+    let slapd = tokio::task::block_in_place(|| Slapd::start(&lab, lo(1), options));
+    lab.dns.point("ldap.int.test", &[lo(1)]);
+    // A server whose chain comes from a PKI the profile does not trust.
+    let stranger = Pki::g2();
+    let leaf = stranger.leaf(&LeafSpec::server("stranger.int.test"));
+    let addr = tls_server(lo(3), TlsServerSpec::new(&stranger, &leaf)).await;
+    lab.dns.point("stranger.int.test", &[lo(3)]);
+    let profile = lab.profile(
+        "registered.toml",
+        &[
+            EndpointSpec::new(
+                "sds",
+                format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+            ),
+            EndpointSpec::new(
+                "stranger",
+                format!("https://stranger.int.test:{}/", addr.port()),
+            ),
+        ],
+        "",
+    );
+    // A certificate for another name than the records register.
+    let (cert, key) = lab.client_identity(&lab.pki, "old.xyz.int.test");
+    let config = lab.write(
+        "mine.toml",
+        &format!(
+            "[client]\ncert = \"{}\"\nkey = \"{}\"\nparty_key = \"XYZ-0000101\"\n",
+            p(&cert),
+            p(&key)
+        ),
+    );
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--config",
+            p(&config),
+            "--interval",
+            "1s",
+        ],
+        &[],
+    );
+    serve.ready().await;
+    let (_, metrics) = serve.get("/metrics", &[]).await;
+    assert!(
+        metrics.contains(r#"int_check_failure_info{endpoint="client-registration",kind="registration",reason="registration.fqdn_mismatch"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("int_check_client_cert_not_after_seconds "),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with(r#"int_check_cert_not_after_seconds{endpoint="stranger""#)),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with(r#"int_check_failure_info{endpoint="stranger",kind="tls""#)),
+        "{metrics}"
+    );
+    let (_, page) = serve.get("/", &[]).await;
+    assert!(page.contains("registration.fqdn_mismatch"), "{page}");
+    drop(slapd);
+}
