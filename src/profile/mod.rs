@@ -1029,6 +1029,15 @@ fn toml_error(error: &toml::de::Error, text: &str, origin: &str) -> UsageError {
         }
         None => origin.to_string(),
     };
+    // A secret written into the file: say where secrets go instead (the value is never echoed).
+    if ["`password`", "`shared_key`", "`bind_password`"]
+        .iter()
+        .any(|key| message.starts_with(&format!("unknown field {key}")))
+    {
+        return UsageError::new(format!("{location}: {message}")).hint(
+            "secrets never go in a file: name the environment variable that holds it (password_env, shared_key_env, bind_password_env), and remove the secret from this file",
+        );
+    }
     UsageError::new(format!("{location}: {message}"))
         .hint("see config.example.toml for every key, or `int-check profiles show int` for a working profile")
 }

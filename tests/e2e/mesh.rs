@@ -126,3 +126,28 @@ async fn the_secrets_appear_in_no_output_report_or_log() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_written_into_a_file_is_refused_without_echoing_it() {
+    let lab = Lab::start().await;
+    let config = lab.write(
+        "secret.toml",
+        &format!("[mesh]\nmailbox = \"X26OT181\"\npassword = \"{PASSWORD}\"\n"),
+    );
+    let run = lab::run(&["--config", p(&config), "--dry-run"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("secrets never go in a file"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(PASSWORD) && !run.stdout.contains(PASSWORD));
+    let half = lab.write("half.toml", "[mesh]\nmailbox = \"X26OT181\"\n");
+    let run = lab::run(&["--config", p(&half), "--dry-run"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("password_env and shared_key_env"),
+        "{}",
+        run.stderr
+    );
+}
