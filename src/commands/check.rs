@@ -133,6 +133,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         .collect();
     let sources = setup.profile.inbound_sources.clone();
     let max_discovered = setup.profile.max_discovered;
+    let discover_interactions = setup.profile.discover_interactions.clone();
     let (probed, registered, discovered) = setup.runtime.block_on(async {
         let registered = async {
             let (Some(registration), Some(directory)) = (&registration, &directory) else {
@@ -170,7 +171,21 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
             let (Some(party_key), Some(directory)) = (&discover, &directory) else {
                 return None;
             };
-            let found = engine.mhs_records(directory, party_key).await;
+            // Only the records of the interactions asked for, when some are (matched exactly,
+            // as SDS matches nhsMhsSvcIA).
+            let found = engine
+                .mhs_records(directory, party_key)
+                .await
+                .map(|mut found| {
+                    if !discover_interactions.is_empty() {
+                        found.entries.retain(|e| {
+                            e.get("nhsMhsSvcIA")
+                                .iter()
+                                .any(|i| discover_interactions.contains(i))
+                        });
+                    }
+                    found
+                });
             let (summary, endpoints) = discovery_summary(
                 party_key,
                 directory,

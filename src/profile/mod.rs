@@ -94,6 +94,8 @@ pub struct InboundDoc {
 pub struct DiscoveryDoc {
     pub enabled: Option<bool>,
     pub max_endpoints: Option<u16>,
+    /// Only the records of these interactions (nhsMhsSvcIA); none: every record.
+    pub interactions: Option<Vec<String>>,
 }
 
 /// `[run]`: every run setting that is also a flag. Flags and environment variables win.
@@ -533,6 +535,7 @@ impl ProfileDoc {
             self.discovery = Some(DiscoveryDoc {
                 enabled: pick(low.enabled, discovery.enabled),
                 max_endpoints: pick(low.max_endpoints, discovery.max_endpoints),
+                interactions: pick(low.interactions, discovery.interactions),
             });
         }
         if let Some(run) = top.run {
@@ -770,6 +773,8 @@ pub struct Profile {
     pub discover: bool,
     /// At most this many endpoints found in the directory are probed.
     pub max_discovered: usize,
+    /// Discovery looks only at the records of these interactions (empty: all).
+    pub discover_interactions: Vec<String>,
     /// Explicit HTTPS proxy from the profile/config (HTTPS_PROXY is read at run time).
     pub proxy: Option<String>,
     pub maintenance: Vec<Maintenance>,
@@ -967,6 +972,11 @@ impl Profile {
                 .as_ref()
                 .and_then(|d| d.enabled)
                 .unwrap_or(false),
+            discover_interactions: doc
+                .discovery
+                .as_ref()
+                .and_then(|d| d.interactions.clone())
+                .unwrap_or_default(),
             max_discovered: doc
                 .discovery
                 .and_then(|d| d.max_endpoints)

@@ -370,5 +370,23 @@ async fn discovery_probes_what_the_directory_registers() {
         run.stdout
     );
     assert!(run.checks(name, "tls").is_empty());
+    // [discovery] interactions: only those records count.
+    let profile = lab.profile(
+        "narrow.toml",
+        &[EndpointSpec::new(
+            "sds",
+            format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+        )],
+        &format!("{ids}\n[discovery]\nenabled = true\ninteractions = [\"urn:x:NONE\"]"),
+    );
+    let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert!(
+        summary(&run)["message"]
+            .as_str()
+            .unwrap()
+            .contains("registers 0 endpoint URLs under XYZ-0000101 (0 MHS records)"),
+        "{}",
+        run.stdout
+    );
     drop(slapd);
 }
