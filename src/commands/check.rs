@@ -117,6 +117,32 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         }),
         identity_gate: selection.identity(),
     };
+    // Your endpoint is resolved as Spine resolves it: through the HSCN resolvers, unless the
+    // profile names its own DNS servers (then those are taken to be HSCN's or a lab's).
+    let inbound_engine = registration
+        .as_ref()
+        .filter(|r| r.party_key.is_some())
+        .map(|_| {
+            let mut profile = setup.profile.clone();
+            if profile.dns_servers.is_empty() {
+                profile.dns_servers = crate::profile::ResolverAddr::hscn();
+            }
+            Arc::new(super::build_engine(
+                &profile,
+                &setup.provider,
+                setup.identity.as_ref(),
+                setup.timeout,
+                &setup.hosts_file,
+                setup.at_given.then_some(setup.at),
+                EngineOptions {
+                    concurrency: run.concurrency,
+                    deadline: run.deadline,
+                    retries: run.retries,
+                    progress: None,
+                    identity_gate: selection.identity(),
+                },
+            ))
+        });
     let engine = Arc::new(setup.engine(options));
     tracing::info!(profile = %setup.profile.name, endpoints = plan.endpoints.len(), "run starts");
     // The registration phase and discovery run beside the endpoint probes: they are reported
@@ -149,7 +175,8 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
                 .filter_map(|u| Endpoint::found(u, Origin::Inbound, has_identity))
                 .collect();
             let plan = Plan::found(found, &plan.profile_trust, &selection);
-            let mut inbound = engine.clone().run(Arc::new(plan.clone())).await;
+            let runner = inbound_engine.clone().unwrap_or_else(|| engine.clone());
+            let mut inbound = runner.run(Arc::new(plan.clone())).await;
             if inbound_wanted {
                 inbound.extend(crate::probe::inbound::judge_all(
                     &inbound,
@@ -572,7 +599,15 @@ fn directory_plan(profile: &Profile, selection: &Selection, discover: bool) -> V
             registration.interactions.len()
         ));
         if registration.party_key.is_some() && selection.phases_include(CheckKind::Inbound) {
-            lines.push("inbound: every URL your MHS records register, up to TLS and its client-certificate request".into());
+            let servers = if profile.dns_servers.is_empty() {
+                crate::profile::ResolverAddr::hscn()
+            } else {
+                profile.dns_servers.clone()
+            };
+            lines.push(format!(
+                "inbound: every URL your MHS records register, resolved through {} as Spine does, up to TLS and its client-certificate request",
+                crate::profile::ResolverAddr::list(&servers)
+            ));
         }
     }
     if let Some(party_key) = profile

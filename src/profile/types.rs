@@ -136,6 +136,14 @@ impl TryFrom<String> for ResolverAddr {
 }
 
 impl ResolverAddr {
+    /// The HSCN DNS servers (the NHS integration environments page).
+    pub fn hscn() -> Vec<ResolverAddr> {
+        [[155, 231, 231, 1], [155, 231, 231, 2]]
+            .into_iter()
+            .map(|ip| ResolverAddr(SocketAddr::from((ip, 53))))
+            .collect()
+    }
+
     /// `155.231.231.1, 155.231.231.2`: servers as reports list them.
     pub fn list(servers: &[ResolverAddr]) -> String {
         servers
