@@ -1,5 +1,6 @@
 //! The terminal report: grouped by endpoint, one line per check, hints under failures.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use super::short_duration;
@@ -43,23 +44,54 @@ impl Style {
 struct Cause {
     reason: crate::reasons::Reason,
     endpoints: Vec<String>,
+    /// The endpoints whose only trouble is this cause, by where it struck (a host for DNS, an
+    /// address after it): when the cause is shared they are said here, not one by one above.
+    only_this: Vec<(String, Vec<String>)>,
+}
+
+/// A cause behind this many endpoints is said once, in the causes block.
+const SHARED: usize = 3;
+
+impl Cause {
+    fn shared(&self) -> bool {
+        self.endpoints.len() >= SHARED
+    }
 }
 
 /// The causes of failure, the most widespread first (ties in catalogue order).
-fn causes(report: &Report) -> Vec<Cause> {
+fn causes(report: &Report, grouped: &HashMap<&str, Vec<&Check>>) -> Vec<Cause> {
     let mut causes: Vec<Cause> = Vec::new();
-    let mut counted = std::collections::HashSet::new();
+    let mut counted = HashSet::new();
     for check in report.checks.iter().filter(|c| c.status == Status::Fail) {
         let Some(reason) = check.reason else { continue };
         if !counted.insert(check.endpoint.as_str()) {
             continue;
         }
-        match causes.iter_mut().find(|c| c.reason == reason) {
-            Some(cause) => cause.endpoints.push(check.endpoint.clone()),
-            None => causes.push(Cause {
-                reason,
-                endpoints: vec![check.endpoint.clone()],
-            }),
+        let index = match causes.iter().position(|c| c.reason == reason) {
+            Some(index) => index,
+            None => {
+                causes.push(Cause {
+                    reason,
+                    endpoints: Vec::new(),
+                    only_this: Vec::new(),
+                });
+                causes.len() - 1
+            }
+        };
+        let cause = &mut causes[index];
+        cause.endpoints.push(check.endpoint.clone());
+        let troubles = grouped
+            .get(check.endpoint.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
+            .count();
+        if troubles == 1 {
+            let place = row_target(check);
+            match cause.only_this.iter_mut().find(|(p, _)| *p == place) {
+                Some((_, names)) => names.push(check.endpoint.clone()),
+                None => cause.only_this.push((place, vec![check.endpoint.clone()])),
+            }
         }
     }
     causes.sort_by_key(|c| std::cmp::Reverse(c.endpoints.len()));
@@ -91,9 +123,21 @@ pub fn render(report: &Report, style: &Style) -> String {
         .max()
         .unwrap_or(0);
     // A hint is printed in full the first time its reason appears, then referred to.
-    let mut hinted = std::collections::HashSet::new();
+    let mut hinted = HashSet::new();
     let grouped = report.checks_by_endpoint();
+    let causes = causes(report, &grouped);
+    // Endpoints whose only trouble is a shared cause are said once, under that cause (off HSCN:
+    // every name), so what is left above is what differs.
+    let said_below: HashSet<&str> = causes
+        .iter()
+        .filter(|c| c.shared())
+        .flat_map(|c| c.only_this.iter().flat_map(|(_, names)| names))
+        .map(String::as_str)
+        .collect();
     for heading in &report.endpoints {
+        if said_below.contains(heading.name.as_str()) {
+            continue;
+        }
         let shown: Vec<&Check> = grouped
             .get(heading.name.as_str())
             .into_iter()
@@ -145,9 +189,9 @@ pub fn render(report: &Report, style: &Style) -> String {
             }
         }
     }
-    // One cause behind many endpoints (off HSCN: every name) is said once, with its hint.
-    let causes = causes(report);
-    let shared: Vec<&Cause> = causes.iter().filter(|c| c.endpoints.len() >= 3).collect();
+    // One cause behind many endpoints (off HSCN: every name) is said once, with its hint, then
+    // where it struck and which endpoints it took.
+    let shared: Vec<&Cause> = causes.iter().filter(|c| c.shared()).collect();
     if !shared.is_empty() {
         let _ = writeln!(out, "\n{}", style.paint("1", "causes"));
         for cause in &shared {
@@ -164,7 +208,22 @@ pub fn render(report: &Report, style: &Style) -> String {
                 style.paint("36", "hint:"),
                 cause.reason.hint()
             );
-            let _ = writeln!(out, "        {}", cause.endpoints.join(", "));
+            for (place, names) in &cause.only_this {
+                let _ = writeln!(out, "        {place}: {}", names.join(", "));
+            }
+            let above: Vec<&str> = cause
+                .endpoints
+                .iter()
+                .map(String::as_str)
+                .filter(|name| !said_below.contains(name))
+                .collect();
+            if !above.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "        with more trouble, above: {}",
+                    above.join(", ")
+                );
+            }
         }
     }
     let summary = report.summary();
@@ -207,4 +266,60 @@ pub fn render(report: &Report, style: &Style) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{EndpointHeading, Report};
+    use crate::reasons::Reason;
+
+    fn report(checks: Vec<Check>) -> Report {
+        let mut names: Vec<String> = checks.iter().map(|c| c.endpoint.clone()).collect();
+        names.dedup();
+        Report {
+            tool_version: "0",
+            profile: "p".into(),
+            description: "d".into(),
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+            duration: std::time::Duration::ZERO,
+            endpoints: names
+                .into_iter()
+                .map(|name| EndpointHeading {
+                    url: format!("https://{name}/"),
+                    name,
+                    network: None,
+                    origin: None,
+                })
+                .collect(),
+            checks,
+            maintenance: Default::default(),
+        }
+    }
+
+    /// Endpoints whose only trouble is the shared cause go under it by place; one with a warning
+    /// as well keeps its own rows above and is named as such under the cause.
+    #[test]
+    fn a_shared_cause_takes_only_the_endpoints_it_explains() {
+        let address: std::net::SocketAddr = "10.0.0.1:443".parse().unwrap();
+        let refused = |name: &str| {
+            Check::new(name, CheckKind::Tcp, "h:443")
+                .at(address)
+                .fail(Reason::TcpRefused, "refused")
+        };
+        let checks = vec![
+            refused("a"),
+            refused("b"),
+            Check::new("c", CheckKind::Dns, "h").warn(Reason::DnsHostsOverride, "from /etc/hosts"),
+            refused("c"),
+            Check::new("d", CheckKind::Dns, "h").pass("fine"),
+        ];
+        let text = render(&report(checks), &Style::plain());
+        assert!(text.contains("3 endpoints  tcp.refused"), "{text}");
+        assert!(text.contains("        10.0.0.1:443: a, b\n"), "{text}");
+        assert!(text.contains("with more trouble, above: c\n"), "{text}");
+        assert!(!text.contains("\na  https://"), "{text}");
+        assert!(text.contains("\nc  https://c/"), "{text}");
+        assert!(text.contains("\nd  https://d/"), "{text}");
+    }
 }
