@@ -101,6 +101,7 @@ pub fn render(report: &Report, facts: Option<&RunFacts>) -> String {
     }
     out.push_str("<th>reason and what to do</th><th>certificate expires</th><th>maintenance</th></tr></thead><tbody>\n");
     let grouped = report.checks_by_endpoint();
+    let mut hinted = std::collections::HashSet::new();
     for heading in &report.endpoints {
         let checks = grouped
             .get(heading.name.as_str())
@@ -134,12 +135,20 @@ pub fn render(report: &Report, facts: Option<&RunFacts>) -> String {
             .or_else(|| checks.iter().find(|c| c.status == Status::Warn));
         match first {
             Some(check) => {
+                let code = check.reason.map(|r| r.code()).unwrap_or("");
+                let hint = escape(check.hint().unwrap_or(""));
+                // Off HSCN every row has the same long hint: it is written out once, and
+                // later rows point to it (the full text stays in the tooltip).
+                let hint = if hinted.insert(code) {
+                    format!("<div class=\"hint\">{hint}</div>")
+                } else {
+                    format!("<div class=\"hint\" title=\"{hint}\">as above for {code}</div>")
+                };
                 let _ = write!(
                     out,
-                    "<td><span class=\"reason\">{}</span>: {}<div class=\"hint\">{}</div></td>",
-                    escape(check.reason.map(|r| r.code()).unwrap_or("")),
+                    "<td><span class=\"reason\">{}</span>: {}{hint}</td>",
+                    escape(code),
                     escape(&check.message),
-                    escape(check.hint().unwrap_or(""))
                 );
             }
             None => out.push_str("<td></td>"),
