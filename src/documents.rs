@@ -271,6 +271,21 @@ pub struct PlanDoc {
     /// What the run will ask the directory, and probe from its answers: your registration, your
     /// own endpoint, discovery (one sentence each; empty when none applies).
     pub directory: Vec<String>,
+    /// The MESH mailbox handshake, when `[mesh]` is configured and its check is selected.
+    pub mesh: Option<PlannedMesh>,
+}
+
+/// Where the MESH handshake's secrets come from: variable names, never their values.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlannedMesh {
+    pub mailbox: String,
+    /// The endpoint whose host the handshake goes to.
+    pub endpoint: String,
+    pub password_env: String,
+    pub shared_key_env: String,
+    /// Those of the two variables that are not set (or empty) here: the check would fail with
+    /// mesh.credentials_missing.
+    pub unset: Vec<String>,
 }
 
 /// Where a profile's anchors come from, and what they are.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{EngineOptions, Setup, write_stdout, write_stdout_with};
 use crate::cli::CheckArgs;
 use crate::documents::{
-    AnchorDoc, Document, PlanDoc, PlannedEndpointDoc, PlannedIdentity, TrustDoc,
+    AnchorDoc, Document, PlanDoc, PlannedEndpointDoc, PlannedIdentity, PlannedMesh, TrustDoc,
 };
 use crate::error::UsageError;
 use crate::findings::CheckKind;
@@ -508,6 +508,28 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
             .filter_map(|c| Some(format!("{}: {}", c.reason?.code(), c.message)))
             .collect();
     }
+    // The MESH secrets are read when the check runs; a variable that is not set is certain to
+    // fail then, so the dry run says so (by name: the values are never read here).
+    doc.mesh = plan
+        .endpoints
+        .iter()
+        .filter(|p| p.phases.contains(&CheckKind::Mesh))
+        .find_map(|planned| {
+            let mesh = planned.endpoint.mesh.as_ref()?;
+            let unset: Vec<String> = [&mesh.password_env, &mesh.shared_key_env]
+                .into_iter()
+                .filter(|var| std::env::var_os(var).is_none_or(|v| v.is_empty()))
+                .cloned()
+                .collect();
+            failed |= !unset.is_empty();
+            Some(PlannedMesh {
+                mailbox: mesh.mailbox.clone(),
+                endpoint: planned.endpoint.name.clone(),
+                password_env: mesh.password_env.clone(),
+                shared_key_env: mesh.shared_key_env.clone(),
+                unset,
+            })
+        });
     write_stdout(&match run.format {
         Format::Json => report::json::document(&doc),
         _ => report::plan::human(&doc),
@@ -575,6 +597,7 @@ fn plan_document(
             .collect(),
         description: profile.description.clone(),
         directory: directory_plan(profile, selection, args_discover),
+        mesh: None,
     }
 }
 

@@ -44,6 +44,21 @@ pub fn human(doc: &PlanDoc) -> String {
     for line in &doc.directory {
         let _ = writeln!(out, "  directory {line}");
     }
+    if let Some(mesh) = &doc.mesh {
+        let state = if mesh.unset.is_empty() {
+            "both set".to_string()
+        } else {
+            format!(
+                "{} not set: the check would fail (mesh.credentials_missing)",
+                mesh.unset.join(" and ")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  mesh    mailbox {} on {}; password from ${}, shared key from ${}: {state}",
+            mesh.mailbox, mesh.endpoint, mesh.password_env, mesh.shared_key_env
+        );
+    }
     let _ = writeln!(
         out,
         "  timeout {} per phase\n",

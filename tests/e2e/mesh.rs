@@ -151,3 +151,32 @@ async fn a_secret_written_into_a_file_is_refused_without_echoing_it() {
         run.stderr
     );
 }
+
+/// `--dry-run` names the MESH variables and says which are not set (exit 1: the check would
+/// fail), without the network; when they are set it never prints their values.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dry_run_says_which_mesh_variables_are_missing_never_their_values() {
+    let lab = Lab::start().await;
+    let profile = mesh_profile(&lab, mesh_lab(0), "X26OT181").await;
+    let unset = run_mesh(&profile, None, &["--dry-run"]).await;
+    assert_eq!(unset.code, 1, "{}", unset.stdout);
+    assert!(
+        unset.stdout.contains(
+            "mesh    mailbox X26OT181 on mesh; password from $LAB_MESH_PASSWORD, shared key from $LAB_MESH_KEY: LAB_MESH_PASSWORD and LAB_MESH_KEY not set"
+        ),
+        "{}",
+        unset.stdout
+    );
+    for format in ["human", "json"] {
+        let set = run_mesh(&profile, Some(PASSWORD), &["--dry-run", "--format", format]).await;
+        assert_eq!(set.code, 0, "{}{}", set.stdout, set.stderr);
+        assert!(
+            set.stdout.contains("both set") || set.stdout.contains("\"unset\": []"),
+            "{}",
+            set.stdout
+        );
+        for secret in [PASSWORD, SHARED_KEY] {
+            assert!(!set.stdout.contains(secret) && !set.stderr.contains(secret));
+        }
+    }
+}
