@@ -116,12 +116,6 @@ pub fn render(report: &Report, style: &Style) -> String {
         report.description,
         report.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
     );
-    let width = report
-        .checks
-        .iter()
-        .map(|c| row_target(c).len())
-        .max()
-        .unwrap_or(0);
     // A hint is printed in full the first time its reason appears, then referred to.
     let mut hinted = HashSet::new();
     let grouped = report.checks_by_endpoint();
@@ -134,6 +128,21 @@ pub fn render(report: &Report, style: &Style) -> String {
         .flat_map(|c| c.only_this.iter().flat_map(|(_, names)| names))
         .map(String::as_str)
         .collect();
+    // Their hints are written once, in the causes block.
+    let shared_reasons: HashSet<crate::reasons::Reason> = causes
+        .iter()
+        .filter(|c| c.shared())
+        .map(|c| c.reason)
+        .collect();
+    // The target column is as wide as the rows shown need.
+    let width = report
+        .checks
+        .iter()
+        .filter(|c| !said_below.contains(c.endpoint.as_str()))
+        .filter(|c| !style.quiet || c.status == Status::Fail)
+        .map(|c| row_target(c).len())
+        .max()
+        .unwrap_or(0);
     for heading in &report.endpoints {
         if said_below.contains(heading.name.as_str()) {
             continue;
@@ -180,7 +189,9 @@ pub fn render(report: &Report, style: &Style) -> String {
             if matches!(check.status, Status::Fail | Status::Warn)
                 && let Some(reason) = check.reason
             {
-                let hint = if hinted.insert(reason) {
+                let hint = if shared_reasons.contains(&reason) {
+                    format!("below, under causes, for {}", reason.code())
+                } else if hinted.insert(reason) {
                     reason.hint().to_string()
                 } else {
                     format!("as above for {}", reason.code())
@@ -318,6 +329,15 @@ mod tests {
         assert!(text.contains("3 endpoints  tcp.refused"), "{text}");
         assert!(text.contains("        10.0.0.1:443: a, b\n"), "{text}");
         assert!(text.contains("with more trouble, above: c\n"), "{text}");
+        assert!(
+            text.contains("hint: below, under causes, for tcp.refused"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("Stale addresses cause this").count(),
+            1,
+            "{text}"
+        );
         assert!(!text.contains("\na  https://"), "{text}");
         assert!(text.contains("\nc  https://c/"), "{text}");
         assert!(text.contains("\nd  https://d/"), "{text}");
