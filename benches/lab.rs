@@ -870,6 +870,7 @@ async fn serve() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    let far = serve_over_rtt(&bench).await;
     let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
     println!("| target | measured | limit |");
     println!("|---|---:|---:|");
@@ -894,6 +895,87 @@ async fn serve() {
         bytes / 1024,
         ms(median(scrapes))
     );
+    println!(
+        "\nThrough the latency proxy (one HTTPS endpoint, TCP and DNS delayed; /probe and the CLI interleaved, medians):\n"
+    );
+    println!(
+        "| RTT | /probe wall | its overhead over the probe | CLI (`--endpoint`) wall | /probe / CLI |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for row in far {
+        println!(
+            "| {} ms | {} | {} | {} | {:.2} |",
+            row.rtt_ms,
+            ms(row.probe),
+            ms(row.overhead),
+            ms(row.cli),
+            row.probe.as_secs_f64() / row.cli.as_secs_f64()
+        );
+    }
+}
+
+/// Medians at one round-trip time.
+struct FarRow {
+    rtt_ms: u64,
+    probe: Duration,
+    overhead: Duration,
+    cli: Duration,
+}
+
+/// `/probe` of one endpoint behind the latency proxy (TCP and DNS delayed), against the CLI
+/// checking the same endpoint, interleaved: the overhead should not grow with the round trip.
+async fn serve_over_rtt(bench: &Bench) -> Vec<FarRow> {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let mut rows = Vec::new();
+    for (r, rtt_ms) in [20u64, 60].into_iter().enumerate() {
+        let rtt = Duration::from_millis(rtt_ms);
+        let ip = |h: u8| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 30 + r as u8, h));
+        let far = tcp_proxy(ip(1), bench.servers[0], rtt).await;
+        let dns = DnsServer::start().await;
+        dns.point("far.int.test", &[far.ip()]);
+        let resolver = dns_proxy(ip(2), dns.addr, rtt).await;
+        let profile = bench.lab.profile_resolving_with(
+            resolver,
+            &format!("serve-rtt-{rtt_ms}.toml"),
+            &[EndpointSpec::new(
+                "far",
+                format!("https://far.int.test:{}/x", far.port()),
+            )],
+            "",
+        );
+        let (mut child, port) = start_serve(&profile, &["--interval", "3600s"]);
+        wait_ready(port).await;
+        let (mut probes, mut overheads, mut clis) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let (status, body) = http_get(port, "/probe?endpoint=far").await;
+            let wall = started.elapsed();
+            assert_eq!(status, 200);
+            assert!(body.contains("probe_success 1"), "{body}");
+            let probe: f64 = body
+                .lines()
+                .find_map(|l| l.strip_prefix("probe_duration_seconds "))
+                .and_then(|v| v.parse().ok())
+                .unwrap();
+            probes.push(wall);
+            overheads.push(wall.saturating_sub(Duration::from_secs_f64(probe)));
+            let mut cli = Command::new(BINARY);
+            cli.env_clear().args(args(&profile, &["--endpoint", "far"]));
+            clis.push(tokio::task::block_in_place(|| timed(cli, "the CLI")));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        rows.push(FarRow {
+            rtt_ms,
+            probe: median(probes),
+            overhead: median(overheads),
+            cli: median(clis),
+        });
+    }
+    rows
 }
 
 fn main() {
