@@ -52,10 +52,6 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     if args.dry_run {
         return dry_run(&args, &selection);
     }
-    // Report files are made writable before any probe: a run must not end with nowhere to go.
-    for target in &args.reports {
-        prepare_report_file(target)?;
-    }
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let mut setup = Setup::new(&args.profile, args.at)?;
@@ -104,6 +100,11 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
                 )
                 .into(),
         );
+    }
+    // Report paths are tested before any probe (and after every usage check, so a refused run
+    // leaves no file behind): a run must not end with nowhere to go.
+    for target in &args.reports {
+        prepare_report_file(target)?;
     }
     let progress = progress_bar(quiet, plan.endpoints.len());
     let options = EngineOptions {
@@ -439,8 +440,9 @@ fn discovery_summary(
     (check.pass(message), endpoints)
 }
 
-/// Creates a report file's folder if needed and the file itself, so that a path that cannot be
-/// written is a usage error before the run, not a lost report after it.
+/// Creates a report file's folder if needed and tests that the file can be written, so that a
+/// path that cannot be written is a usage error before the run, not a lost report after it. A
+/// file that was not there is removed again: it is written whole when the run ends.
 fn prepare_report_file(target: &crate::cli::ReportTarget) -> Result<(), Stop> {
     let reason = |e: &std::io::Error| {
         UsageError::new(format!(
@@ -454,11 +456,15 @@ fn prepare_report_file(target: &crate::cli::ReportTarget) -> Result<(), Stop> {
     if let Some(parent) = target.path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| reason(&e))?;
     }
+    let existed = target.path.exists();
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&target.path)
         .map_err(|e| reason(&e))?;
+    if !existed {
+        let _ = std::fs::remove_file(&target.path);
+    }
     Ok(())
 }
 

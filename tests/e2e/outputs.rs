@@ -748,6 +748,19 @@ async fn reports_are_never_lost_to_an_output_error() {
         "no probe ran: {}",
         refused.stdout
     );
+    // A run refused for another reason leaves no report file (nor its folder) behind.
+    let unused = lab.path("unused/report.json");
+    let usage = run(&[
+        "--profile",
+        p(&profile),
+        "--only",
+        "identity",
+        "--report",
+        &format!("json={}", p(&unused)),
+    ])
+    .await;
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+    assert!(!unused.exists() && !unused.parent().unwrap().exists());
 
     let markdown = lab.path("summary.md");
     let md = format!("markdown={}", p(&markdown));
