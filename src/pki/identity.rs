@@ -277,6 +277,15 @@ fn chain_check(
                 Reason::CertUntrustedIssuer,
                 "a CA certificate in the chain is outside its validity period",
             ),
+        // A certificate made with `openssl req -x509` (a test one, or one made while waiting for
+        // the real one): said as such, since no issuer can be found for it.
+        Err(e) if leaf.self_signed => check.with_detail(|d| d.error = Some(e.to_string())).fail(
+            Reason::CertUntrustedIssuer,
+            format!(
+                "the certificate is self-signed ({}): servers that pin the profile's anchors ({}) accept only certificates issued under them",
+                leaf.subject, trust.source
+            ),
+        ),
         Err(e) => check.with_detail(|d| d.error = Some(e.to_string())).fail(
             Reason::CertUntrustedIssuer,
             format!(

@@ -896,3 +896,54 @@ async fn key_beside_the_certificate_and_misnamed_files() {
     let run = verify(&lab, &cert, &key, &[]).await;
     assert!(!run.stdout.contains("cert.file_misnamed"), "{}", run.stdout);
 }
+
+/// A self-signed certificate made with the openssl CLI (what people use while they wait for the
+/// real one) is named as such, with the anchors it would need, by `certs verify` and `--dry-run`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_self_signed_identity_is_named_as_such() {
+    let lab = Lab::start().await;
+    let (cert, key) = (lab.path("self.pem"), lab.path("self.key"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "90",
+        ])
+        .args([
+            "-subj",
+            "/CN=a.supplier.int.test",
+            "-keyout",
+            p(&key),
+            "-out",
+            p(&cert),
+        ])
+        .output()
+        .expect("openssl (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = verify(&lab, &cert, &key, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let untrusted = finding(&run, "cert.untrusted_issuer");
+    let message = untrusted["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the certificate is self-signed (CN=a.supplier.int.test)")
+            && message.contains("accept only certificates issued under them"),
+        "{message}"
+    );
+    let dry = lab::run(&[
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&key),
+        "--dry-run",
+    ])
+    .await;
+    assert_eq!(dry.code, 1, "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("cert.untrusted_issuer: the certificate is self-signed"),
+        "{}",
+        dry.stdout
+    );
+}
