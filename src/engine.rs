@@ -14,10 +14,14 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::findings::{Check, CheckKind, Status};
-use crate::pki::identity;
+use crate::pki::identity::{self, IdentityVerdict};
+use crate::pki::unix_time;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
+use crate::probe::ldap::Identifiers;
+use crate::probe::tls::TlsSetup;
 use crate::probe::{self, ProbeContext, ProbeFailure, http, ldap, secs, tcp, tls};
+use crate::profile::Profile;
 use crate::reasons::Reason;
 
 /// Called with (endpoints done, endpoints in all) as endpoints finish.
@@ -621,4 +625,74 @@ fn deadline_check(planned: &PlannedEndpoint, done: &[Check], deadline: Duration)
         Reason::RunDeadline,
         format!("not finished within the --deadline of {}", secs(deadline)),
     )
+}
+
+/// An engine for one run: the profile's resolver, TLS set-up (with a fresh verdict cache) and
+/// identity. `at`: judge certificate dates at this instant instead of now.
+pub fn build_engine(
+    profile: &Profile,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    identity: Option<&IdentityVerdict>,
+    timeout: Duration,
+    hosts_file: &std::path::Path,
+    at: Option<jiff::Timestamp>,
+    options: EngineOptions,
+) -> Engine {
+    {
+        Engine {
+            concurrency: options.concurrency,
+            deadline: options.deadline,
+            retries: options.retries,
+            progress: options.progress,
+            resolver: Resolver::new(&profile.dns_servers, timeout, hosts_file)
+                .zones(&profile.dns_zones)
+                .allow_loopback(profile.allow_loopback),
+            tls: TlsSetup::new(
+                provider.clone(),
+                profile.min_tls,
+                identity.and_then(|v| v.usable.clone()),
+                profile.expiry_warning_days,
+                at.map(unix_time),
+            ),
+            timeout,
+            proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
+            no_proxy: env_value("NO_PROXY"),
+            ids: Identifiers {
+                party_key: profile.party_key.clone(),
+                asid: profile.asid.clone(),
+                ods: profile.ods.clone(),
+            },
+            identity_failed: options.identity_gate && identity.is_some_and(|v| v.failed),
+        }
+    }
+}
+
+/// How a run is driven (the `check` flags; defaults for other commands).
+pub struct EngineOptions {
+    pub concurrency: usize,
+    pub deadline: Option<Duration>,
+    pub retries: u8,
+    pub progress: Option<crate::engine::Progress>,
+    /// Whether a failed identity stops mutual-TLS endpoints (off when identity checks are not selected).
+    pub identity_gate: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: crate::settings::DEFAULT_CONCURRENCY,
+            deadline: None,
+            retries: 0,
+            progress: None,
+            identity_gate: true,
+        }
+    }
+}
+
+/// An environment variable in upper or lower case, when set and not empty.
+fn env_value(name: &str) -> Option<String> {
+    [name.to_string(), name.to_ascii_lowercase()]
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .find(|v| !v.trim().is_empty())
 }

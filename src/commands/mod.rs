@@ -23,11 +23,11 @@ use crate::output::DataFormat;
 use crate::pki::TrustStore;
 use crate::pki::identity::{self, IdentityVerdict};
 use crate::plan::Plan;
-use crate::probe::dns::Resolver;
-use crate::probe::ldap::Identifiers;
-use crate::probe::tls::TlsSetup;
 use crate::profile::{self, Profile};
 use crate::settings::{self, resolve_profile};
+
+pub use crate::engine::{EngineOptions, build_engine};
+pub use crate::pki::unix_time;
 
 /// The binary's whole life: parse, run, report, exit code.
 pub fn main() -> ExitCode {
@@ -384,68 +384,6 @@ impl Setup {
     }
 }
 
-/// An engine for one run: the profile's resolver, TLS set-up (with a fresh verdict cache) and
-/// identity. `at`: judge certificate dates at this instant instead of now.
-pub fn build_engine(
-    profile: &Profile,
-    provider: &Arc<rustls::crypto::CryptoProvider>,
-    identity: Option<&IdentityVerdict>,
-    timeout: Duration,
-    hosts_file: &std::path::Path,
-    at: Option<jiff::Timestamp>,
-    options: EngineOptions,
-) -> Engine {
-    {
-        Engine {
-            concurrency: options.concurrency,
-            deadline: options.deadline,
-            retries: options.retries,
-            progress: options.progress,
-            resolver: Resolver::new(&profile.dns_servers, timeout, hosts_file)
-                .zones(&profile.dns_zones)
-                .allow_loopback(profile.allow_loopback),
-            tls: TlsSetup::new(
-                provider.clone(),
-                profile.min_tls,
-                identity.and_then(|v| v.usable.clone()),
-                profile.expiry_warning_days,
-                at.map(unix_time),
-            ),
-            timeout,
-            proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
-            no_proxy: env_value("NO_PROXY"),
-            ids: Identifiers {
-                party_key: profile.party_key.clone(),
-                asid: profile.asid.clone(),
-                ods: profile.ods.clone(),
-            },
-            identity_failed: options.identity_gate && identity.is_some_and(|v| v.failed),
-        }
-    }
-}
-
-/// How a run is driven (the `check` flags; defaults for other commands).
-pub struct EngineOptions {
-    pub concurrency: usize,
-    pub deadline: Option<Duration>,
-    pub retries: u8,
-    pub progress: Option<crate::engine::Progress>,
-    /// Whether a failed identity stops mutual-TLS endpoints (off when identity checks are not selected).
-    pub identity_gate: bool,
-}
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        EngineOptions {
-            concurrency: crate::settings::DEFAULT_CONCURRENCY,
-            deadline: None,
-            retries: 0,
-            progress: None,
-            identity_gate: true,
-        }
-    }
-}
-
 /// Logs (tracing) go to stderr: warnings by default, -v info, -vv debug; -q errors only.
 /// RUST_LOG overrides for whoever needs the dependencies' logs too.
 pub fn init_logging(verbose: u8, quiet: bool) {
@@ -468,18 +406,6 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 /// The profile's own trust store: its ca_files, or the built-in G2 chain.
 pub fn profile_trust(profile: &Profile) -> Result<Arc<TrustStore>, UsageError> {
     Ok(Arc::new(TrustStore::for_profile(profile)?))
-}
-
-pub fn unix_time(at: jiff::Timestamp) -> rustls::pki_types::UnixTime {
-    rustls::pki_types::UnixTime::since_unix_epoch(Duration::from_secs(at.as_second().max(0) as u64))
-}
-
-/// An environment variable in upper or lower case, when set and not empty.
-pub fn env_value(name: &str) -> Option<String> {
-    [name.to_string(), name.to_ascii_lowercase()]
-        .iter()
-        .filter_map(|n| std::env::var(n).ok())
-        .find(|v| !v.trim().is_empty())
 }
 
 /// Writes to stdout; a closed pipe (`int-check | head`) is not an error.

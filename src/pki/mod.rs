@@ -458,6 +458,13 @@ pub fn rfc3339(seconds: i64) -> String {
         })
 }
 
+/// A moment as rustls takes it (certificate dates are judged at it).
+pub fn unix_time(at: jiff::Timestamp) -> rustls::pki_types::UnixTime {
+    rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        at.as_second().max(0) as u64,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::commands::{EngineOptions, build_engine};
+use crate::engine::{EngineOptions, build_engine};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::exit::Stop;
@@ -124,7 +124,7 @@ impl Exporter {
         let Some(paths) = &self.profile.client else {
             return (None, Vec::new());
         };
-        let now = crate::commands::unix_time(jiff::Timestamp::now());
+        let now = crate::pki::unix_time(jiff::Timestamp::now());
         match identity::verify(
             paths,
             &self.plan.profile_trust,
