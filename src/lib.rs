@@ -21,5 +21,6 @@ pub mod probe;
 pub mod profile;
 pub mod reasons;
 pub mod report;
+pub mod run;
 pub mod serve;
 pub mod settings;

@@ -13,13 +13,9 @@ use crate::documents::{
 };
 use crate::error::UsageError;
 use crate::findings::CheckKind;
-use crate::findings::{EndpointHeading, Report};
-use crate::maintenance::WindowState;
 use crate::pki::CertInfo;
-use crate::pki::identity::IDENTITY;
 use crate::plan::{Plan, Selection};
-use crate::probe::registration::REGISTRATION;
-use crate::profile::{Endpoint, Origin, Profile};
+use crate::profile::Profile;
 use crate::report::{self, Format};
 use crate::settings::{RunSettings, resolve_profile};
 
@@ -118,18 +114,12 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         }),
         identity_gate: selection.identity(),
     };
-    // Your endpoint is resolved as Spine resolves it: through the HSCN resolvers, unless the
-    // profile names its own DNS servers (then those are taken to be HSCN's or a lab's).
     let inbound_engine = registration
         .as_ref()
         .filter(|r| r.party_key.is_some())
         .map(|_| {
-            let mut profile = setup.profile.clone();
-            if profile.dns_servers.is_empty() {
-                profile.dns_servers = crate::profile::ResolverAddr::hscn();
-            }
             Arc::new(super::build_engine(
-                &profile,
+                &crate::run::inbound_profile(&setup.profile),
                 &setup.provider,
                 setup.identity.as_ref(),
                 setup.timeout,
@@ -146,178 +136,34 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         });
     let engine = Arc::new(setup.engine(options));
     tracing::info!(profile = %setup.profile.name, endpoints = plan.endpoints.len(), "run starts");
-    // The registration phase and discovery run beside the endpoint probes: they are reported
-    // first, but waiting for them would add their round trips to every run. What they find in
-    // the directory (your endpoint, Spine's registered ones) is probed as soon as they answer.
     let has_identity = setup.identity.as_ref().is_some_and(|v| v.usable.is_some());
-    let inbound_wanted = selection.phases_include(CheckKind::Inbound);
-    let accepted_cas: Vec<String> = plan
-        .profile_trust
-        .roots
-        .iter()
-        .chain(&plan.profile_trust.intermediates)
-        .filter_map(|c| CertInfo::of(c)?.common_name)
-        .collect();
-    let sources = setup.profile.inbound_sources.clone();
-    let max_discovered = setup.profile.max_discovered;
-    let discover_interactions = setup.profile.discover_interactions.clone();
-    let (probed, registered, discovered) = setup.runtime.block_on(async {
-        let registered = async {
-            let (Some(registration), Some(directory)) = (&registration, &directory) else {
-                return None;
-            };
-            let (checks, answers) = engine
-                .registration(directory, registration, &cert_names)
-                .await;
-            // Your own endpoint, as Spine will reach it.
-            let urls = crate::probe::registration::registered_urls(answers.mhs_records());
-            let found: Vec<Endpoint> = urls
-                .iter()
-                .filter_map(|u| Endpoint::found(u, Origin::Inbound, has_identity))
-                .collect();
-            let plan = Plan::found(found, &plan.profile_trust, &selection);
-            let runner = inbound_engine.clone().unwrap_or_else(|| engine.clone());
-            let mut inbound = runner.run(Arc::new(plan.clone())).await;
-            if inbound_wanted {
-                inbound.extend(crate::probe::inbound::judge_all(
-                    &inbound,
-                    &accepted_cas,
-                    &sources,
-                ));
-                // Each endpoint's checks together, in plan order (the sort is stable).
-                let position = |name: &str| {
-                    plan.endpoints
-                        .iter()
-                        .position(|p| p.endpoint.name == name)
-                        .unwrap_or(usize::MAX)
-                };
-                inbound.sort_by_key(|c| position(&c.endpoint));
-            }
-            Some((checks, plan, inbound))
-        };
-        let discovered = async {
-            let (Some(party_key), Some(directory)) = (&discover, &directory) else {
-                return None;
-            };
-            // Only the records of the interactions asked for, when some are (matched exactly,
-            // as SDS matches nhsMhsSvcIA).
-            let found = engine
-                .mhs_records(directory, party_key)
-                .await
-                .map(|mut found| {
-                    if !discover_interactions.is_empty() {
-                        found.entries.retain(|e| {
-                            e.get("nhsMhsSvcIA")
-                                .iter()
-                                .any(|i| discover_interactions.contains(i))
-                        });
-                    }
-                    found
-                });
-            let (summary, endpoints) = discovery_summary(
-                party_key,
-                directory,
-                found,
-                &profile_urls,
-                max_discovered,
-                has_identity,
-            );
-            let plan = Plan::found(endpoints, &plan.profile_trust, &selection);
-            let checks = engine.clone().run(Arc::new(plan.clone())).await;
-            Some((summary, plan, checks))
-        };
-        tokio::join!(engine.clone().run(plan.clone()), registered, discovered)
-    });
+    let identity = setup
+        .identity
+        .take()
+        .filter(|_| selection.identity())
+        .map(|verdict| verdict.checks);
+    let whole = crate::run::WholeRun {
+        profile: &setup.profile,
+        plan: plan.clone(),
+        selection: &selection,
+        engine,
+        inbound_engine,
+        identity,
+        has_identity,
+        directory,
+        registration,
+        discover,
+        profile_urls,
+        cert_names,
+        maintenance: run.maintenance,
+        at: setup.at,
+        started_at,
+        started,
+    };
+    let report = setup.runtime.block_on(whole.run());
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-
-    let profile = &setup.profile;
-    let mut endpoints = Vec::new();
-    let mut checks = Vec::new();
-    // The identity is checked once, before (and reported above) every endpoint that uses it.
-    if let (Some(verdict), Some(paths), true) =
-        (setup.identity.take(), &profile.client, selection.identity())
-    {
-        endpoints.push(EndpointHeading {
-            name: IDENTITY.to_string(),
-            url: paths.cert.display().to_string(),
-            network: None,
-            origin: None,
-        });
-        checks.extend(verdict.checks);
-    }
-    let heading = |p: &crate::plan::PlannedEndpoint| EndpointHeading {
-        name: p.endpoint.name.clone(),
-        url: p.endpoint.url.raw.clone(),
-        network: Some(p.endpoint.network),
-        origin: Some(p.endpoint.origin),
-    };
-    let mut inbound = None;
-    if let (Some((registration_checks, inbound_plan, inbound_checks)), Some(directory)) =
-        (registered, &directory)
-    {
-        endpoints.push(EndpointHeading {
-            name: REGISTRATION.to_string(),
-            url: directory.endpoint.url.raw.clone(),
-            network: None,
-            origin: None,
-        });
-        checks.extend(registration_checks);
-        inbound = Some((inbound_plan, inbound_checks));
-    }
-    let mut discovered_endpoints = None;
-    if let Some((summary, discovered_plan, discovered_checks)) = discovered {
-        endpoints.push(EndpointHeading {
-            name: DISCOVERY.to_string(),
-            url: directory
-                .as_ref()
-                .map(|d| d.endpoint.url.raw.clone())
-                .unwrap_or_default(),
-            network: None,
-            origin: None,
-        });
-        checks.push(summary);
-        discovered_endpoints = Some((discovered_plan, discovered_checks));
-    }
-    endpoints.extend(plan.endpoints.iter().map(heading));
-    checks.extend(probed);
-    // Found in the directory: after the profile's own endpoints.
-    for (found_plan, found_checks) in [discovered_endpoints, inbound].into_iter().flatten() {
-        endpoints.extend(found_plan.endpoints.iter().map(heading));
-        checks.extend(found_checks);
-    }
-
-    let windows = WindowState::at(&profile.maintenance, setup.at);
-    let mut services: std::collections::HashMap<&str, &str> = plan
-        .endpoints
-        .iter()
-        .filter_map(|p| Some((p.endpoint.name.as_str(), p.endpoint.service.as_deref()?)))
-        .collect();
-    // The registration checks ask the directory: its maintenance slot is theirs.
-    if let Some(service) = directory
-        .as_ref()
-        .and_then(|d| d.endpoint.service.as_deref())
-    {
-        services.insert(REGISTRATION, service);
-    }
-    let service_of = |endpoint: &str| services.get(endpoint).map(|s| s.to_string());
-    crate::findings::apply_maintenance(&mut checks, service_of, &windows, run.maintenance);
-
-    let report = Report {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        profile: profile.name.clone(),
-        description: profile.description.clone(),
-        started_at,
-        duration: started.elapsed(),
-        endpoints,
-        checks,
-        maintenance: if profile.maintenance.is_empty() {
-            WindowState::default()
-        } else {
-            windows
-        },
-    };
     // Sockets still open in background tasks are not worth waiting for.
     setup.runtime.shutdown_background();
 
@@ -360,84 +206,6 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     let summary = report.summary();
     let failed = summary.fail > 0 || (run.strict && summary.warn > 0);
     Ok(Outcome::failed_if(failed))
-}
-
-/// The heading of the discovery summary.
-pub const DISCOVERY: &str = "directory-discovery";
-
-/// Judges what the directory registers under the profile's party key against the profile, and
-/// returns the summary check and the endpoints to probe (new URLs only, at most `max`).
-fn discovery_summary(
-    party_key: &str,
-    directory: &crate::plan::PlannedEndpoint,
-    found: Result<crate::probe::ldap::Found, crate::probe::ProbeFailure>,
-    profile_urls: &[String],
-    max: usize,
-    mtls: bool,
-) -> (crate::findings::Check, Vec<Endpoint>) {
-    let check = crate::findings::Check::new(
-        DISCOVERY,
-        CheckKind::Ldap,
-        directory.endpoint.url.authority(),
-    );
-    let found = match found {
-        Ok(found) => found,
-        Err(failure) => {
-            let message = format!(
-                "the directory could not be asked what it registers under {party_key}: {}",
-                failure.message
-            );
-            return (check.fail(failure.reason, message), Vec::new());
-        }
-    };
-    let urls = crate::probe::registration::registered_urls(&found.entries);
-    let in_profile = |u: &String| profile_urls.iter().any(|p| Endpoint::same_url(p, u));
-    let new: Vec<String> = urls.iter().filter(|u| !in_profile(u)).cloned().collect();
-    let messaging = |u: &&String| {
-        url::Url::parse(u).is_ok_and(|u| {
-            u.path().starts_with("/reliablemessaging") || u.path().starts_with("/sync-service")
-        })
-    };
-    let unlisted: Vec<String> = profile_urls
-        .iter()
-        .filter(messaging)
-        .filter(|p| !urls.iter().any(|u| Endpoint::same_url(p, u)))
-        .cloned()
-        .collect();
-    let endpoints: Vec<Endpoint> = new
-        .iter()
-        .filter_map(|u| Endpoint::found(u, crate::profile::Origin::Directory, mtls))
-        .take(max)
-        .collect();
-    let mut message = format!(
-        "the directory registers {} endpoint URLs under {party_key} ({} MHS records): {} already in the profile, {} more probed below",
-        urls.len(),
-        found.entries.len(),
-        urls.len() - new.len(),
-        endpoints.len()
-    );
-    if new.len() > endpoints.len() {
-        message.push_str(&format!(
-            "; {} not probed ([discovery] max_endpoints is {max}, or not https://)",
-            new.len() - endpoints.len()
-        ));
-    }
-    if !unlisted.is_empty() {
-        message.push_str(&format!(
-            "; {} of the profile's messaging endpoints are not registered there",
-            unlisted.len()
-        ));
-    }
-    let check = check.with_detail(|d| {
-        d.ldap().entries = Some(found.entries.len() as u64);
-        d.ldap().not_in_profile = Some(new.clone());
-        d.ldap().not_in_directory = Some(unlisted.clone());
-        if let Some(by) = &found.truncated_by {
-            d.ldap().truncated = Some(true);
-            d.ldap().truncated_by = Some(by.clone());
-        }
-    });
-    (check.pass(message), endpoints)
 }
 
 /// Creates a report file's folder if needed and tests that the file can be written, so that a

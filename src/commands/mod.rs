@@ -152,20 +152,14 @@ fn write_man_pages(dir: &std::path::Path) -> Result<Outcome, Stop> {
 
 /// The profile's directory (its first ldaps:// endpoint), for look-ups of your own records.
 pub fn directory_of(setup: &Setup) -> Result<crate::plan::PlannedEndpoint, Stop> {
-    setup
-        .plan
-        .endpoints
-        .iter()
-        .find(|p| p.endpoint.url.scheme == crate::profile::Scheme::Ldaps)
-        .cloned()
-        .ok_or_else(|| {
-            UsageError::new(format!(
-                "profile `{}` has no ldaps:// endpoint to look your registration up in",
-                setup.profile.name
-            ))
-            .hint("add the directory, e.g. [[endpoint]] name = \"sds-ldaps\" url = \"ldaps://ldap.nis1.national.ncrs.nhs.uk:636\"")
-            .into()
-        })
+    crate::run::directory_of(&setup.plan).ok_or_else(|| {
+        UsageError::new(format!(
+            "profile `{}` has no ldaps:// endpoint to look your registration up in",
+            setup.profile.name
+        ))
+        .hint("add the directory, e.g. [[endpoint]] name = \"sds-ldaps\" url = \"ldaps://ldap.nis1.national.ncrs.nhs.uk:636\"")
+        .into()
+    })
 }
 
 /// A command's output format: its `--format`, else `INT_CHECK_FORMAT` when this command writes

@@ -19,8 +19,8 @@ use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::engine::{EngineOptions, build_engine};
 use crate::engine::Engine;
+use crate::engine::{EngineOptions, build_engine};
 use crate::error::UsageError;
 use crate::exit::Stop;
 use crate::findings::{Check, EndpointHeading, Report};

@@ -1,0 +1,324 @@
+//! One whole run, as `check` and `serve` make it: the selected endpoints and, beside them, what
+//! the directory says about you (your registration, then your own endpoint as Spine reaches it)
+//! and about Spine (discovery), assembled into one report: identity first, then your records,
+//! the profile's endpoints, and what the directory named; maintenance slots applied.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::engine::Engine;
+use crate::findings::{Check, CheckKind, EndpointHeading, Report};
+use crate::maintenance::{MaintenanceMode, WindowState};
+use crate::pki::CertInfo;
+use crate::pki::identity::IDENTITY;
+use crate::plan::{Plan, PlannedEndpoint, Selection};
+use crate::probe::registration::REGISTRATION;
+use crate::profile::{Endpoint, Origin, Profile, Registration};
+
+/// Everything one run needs besides the engines' own set-up.
+pub struct WholeRun<'a> {
+    /// The profile (its endpoint list may be emptied: `plan` and `profile_urls` stand for it).
+    pub profile: &'a Profile,
+    /// The selected endpoints.
+    pub plan: Arc<Plan>,
+    pub selection: &'a Selection,
+    pub engine: Arc<Engine>,
+    /// Resolves your own endpoint as Spine does (see `inbound_profile`); else `engine`.
+    pub inbound_engine: Option<Arc<Engine>>,
+    /// The client identity's checks, reported first (`None`: not configured or not selected).
+    pub identity: Option<Vec<Check>>,
+    /// Whether a usable client identity is presented (endpoints found in the directory use it).
+    pub has_identity: bool,
+    /// The directory your records and Spine's are looked up in (the profile's first ldaps://).
+    pub directory: Option<PlannedEndpoint>,
+    /// Your records, to judge (`None`: not configured, or not selected).
+    pub registration: Option<Registration>,
+    /// The party key whose registered endpoints are discovered (`None`: discovery is off).
+    pub discover: Option<String>,
+    /// Every URL the profile checks: discovery compares the directory's with them.
+    pub profile_urls: Vec<String>,
+    /// The names in your client certificate (CN and SANs), for the FQDN check.
+    pub cert_names: Vec<String>,
+    pub maintenance: MaintenanceMode,
+    /// The instant maintenance slots are judged at.
+    pub at: jiff::Timestamp,
+    /// When the run started (its set-up included), for the report.
+    pub started_at: jiff::Timestamp,
+    pub started: Instant,
+}
+
+/// The profile your own endpoint is resolved with: through the HSCN resolvers, as Spine
+/// resolves it, unless the profile names its own DNS servers (then they are taken to be
+/// HSCN's, or a lab's).
+pub fn inbound_profile(profile: &Profile) -> Profile {
+    let mut profile = profile.clone();
+    if profile.dns_servers.is_empty() {
+        profile.dns_servers = crate::profile::ResolverAddr::hscn();
+    }
+    profile
+}
+
+/// The profile's directory (its first ldaps:// endpoint), for look-ups of your own records.
+pub fn directory_of(plan: &Plan) -> Option<PlannedEndpoint> {
+    plan.endpoints
+        .iter()
+        .find(|p| p.endpoint.url.scheme == crate::profile::Scheme::Ldaps)
+        .cloned()
+}
+
+impl WholeRun<'_> {
+    /// Runs it all (what the directory answers is probed as soon as it answers) and assembles
+    /// the report.
+    pub async fn run(self) -> Report {
+        let engine = &self.engine;
+        let plan = &self.plan;
+        let selection = self.selection;
+        // The registration phase and discovery run beside the endpoint probes: they are
+        // reported first, but waiting for them would add their round trips to every run.
+        let inbound_wanted = selection.phases_include(CheckKind::Inbound);
+        let accepted_cas: Vec<String> = plan
+            .profile_trust
+            .roots
+            .iter()
+            .chain(&plan.profile_trust.intermediates)
+            .filter_map(|c| CertInfo::of(c)?.common_name)
+            .collect();
+        let registered = async {
+            let (Some(registration), Some(directory)) = (&self.registration, &self.directory)
+            else {
+                return None;
+            };
+            let (checks, answers) = engine
+                .registration(directory, registration, &self.cert_names)
+                .await;
+            // Your own endpoint, as Spine will reach it.
+            let urls = crate::probe::registration::registered_urls(answers.mhs_records());
+            let found: Vec<Endpoint> = urls
+                .iter()
+                .filter_map(|u| Endpoint::found(u, Origin::Inbound, self.has_identity))
+                .collect();
+            let found = Plan::found(found, &plan.profile_trust, selection);
+            let runner = self
+                .inbound_engine
+                .clone()
+                .unwrap_or_else(|| engine.clone());
+            let mut inbound = runner.run(Arc::new(found.clone())).await;
+            if inbound_wanted {
+                inbound.extend(crate::probe::inbound::judge_all(
+                    &inbound,
+                    &accepted_cas,
+                    &self.profile.inbound_sources,
+                ));
+                // Each endpoint's checks together, in plan order (the sort is stable).
+                let position = |name: &str| {
+                    found
+                        .endpoints
+                        .iter()
+                        .position(|p| p.endpoint.name == name)
+                        .unwrap_or(usize::MAX)
+                };
+                inbound.sort_by_key(|c| position(&c.endpoint));
+            }
+            Some((checks, found, inbound))
+        };
+        let discovered = async {
+            let (Some(party_key), Some(directory)) = (&self.discover, &self.directory) else {
+                return None;
+            };
+            // Only the records of the interactions asked for, when some are (matched exactly,
+            // as SDS matches nhsMhsSvcIA).
+            let interactions = &self.profile.discover_interactions;
+            let found = engine
+                .mhs_records(directory, party_key)
+                .await
+                .map(|mut found| {
+                    if !interactions.is_empty() {
+                        found.entries.retain(|e| {
+                            e.get("nhsMhsSvcIA")
+                                .iter()
+                                .any(|i| interactions.contains(i))
+                        });
+                    }
+                    found
+                });
+            let (summary, endpoints) = discovery_summary(
+                party_key,
+                directory,
+                found,
+                &self.profile_urls,
+                self.profile.max_discovered,
+                self.has_identity,
+            );
+            let found = Plan::found(endpoints, &plan.profile_trust, selection);
+            let checks = engine.clone().run(Arc::new(found.clone())).await;
+            Some((summary, found, checks))
+        };
+        let (probed, registered, discovered) =
+            tokio::join!(engine.clone().run(plan.clone()), registered, discovered);
+
+        let profile = self.profile;
+        let mut endpoints = Vec::new();
+        let mut checks = Vec::new();
+        // The identity is checked once, before (and reported above) every endpoint that uses it.
+        if let (Some(identity), Some(paths)) = (self.identity, &profile.client) {
+            endpoints.push(EndpointHeading {
+                name: IDENTITY.to_string(),
+                url: paths.cert.display().to_string(),
+                network: None,
+                origin: None,
+            });
+            checks.extend(identity);
+        }
+        let directory_url = self
+            .directory
+            .as_ref()
+            .map(|d| d.endpoint.url.raw.clone())
+            .unwrap_or_default();
+        let heading = |p: &PlannedEndpoint| EndpointHeading {
+            name: p.endpoint.name.clone(),
+            url: p.endpoint.url.raw.clone(),
+            network: Some(p.endpoint.network),
+            origin: Some(p.endpoint.origin),
+        };
+        let mut inbound = None;
+        if let Some((registration_checks, inbound_plan, inbound_checks)) = registered {
+            endpoints.push(EndpointHeading {
+                name: REGISTRATION.to_string(),
+                url: directory_url.clone(),
+                network: None,
+                origin: None,
+            });
+            checks.extend(registration_checks);
+            inbound = Some((inbound_plan, inbound_checks));
+        }
+        let mut discovered_endpoints = None;
+        if let Some((summary, discovered_plan, discovered_checks)) = discovered {
+            endpoints.push(EndpointHeading {
+                name: DISCOVERY.to_string(),
+                url: directory_url,
+                network: None,
+                origin: None,
+            });
+            checks.push(summary);
+            discovered_endpoints = Some((discovered_plan, discovered_checks));
+        }
+        endpoints.extend(plan.endpoints.iter().map(heading));
+        checks.extend(probed);
+        // Found in the directory: after the profile's own endpoints.
+        for (found_plan, found_checks) in [discovered_endpoints, inbound].into_iter().flatten() {
+            endpoints.extend(found_plan.endpoints.iter().map(heading));
+            checks.extend(found_checks);
+        }
+
+        let windows = WindowState::at(&profile.maintenance, self.at);
+        let mut services: HashMap<&str, &str> = plan
+            .endpoints
+            .iter()
+            .filter_map(|p| Some((p.endpoint.name.as_str(), p.endpoint.service.as_deref()?)))
+            .collect();
+        // The registration checks ask the directory: its maintenance slot is theirs.
+        if let Some(service) = self
+            .directory
+            .as_ref()
+            .and_then(|d| d.endpoint.service.as_deref())
+        {
+            services.insert(REGISTRATION, service);
+        }
+        let service_of = |endpoint: &str| services.get(endpoint).map(|s| s.to_string());
+        crate::findings::apply_maintenance(&mut checks, service_of, &windows, self.maintenance);
+
+        Report {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            profile: profile.name.clone(),
+            description: profile.description.clone(),
+            started_at: self.started_at,
+            duration: self.started.elapsed(),
+            endpoints,
+            checks,
+            maintenance: if profile.maintenance.is_empty() {
+                WindowState::default()
+            } else {
+                windows
+            },
+        }
+    }
+}
+
+/// The heading of the discovery summary.
+pub const DISCOVERY: &str = "directory-discovery";
+
+/// Judges what the directory registers under the profile's party key against the profile, and
+/// returns the summary check and the endpoints to probe (new URLs only, at most `max`).
+pub fn discovery_summary(
+    party_key: &str,
+    directory: &crate::plan::PlannedEndpoint,
+    found: Result<crate::probe::ldap::Found, crate::probe::ProbeFailure>,
+    profile_urls: &[String],
+    max: usize,
+    mtls: bool,
+) -> (crate::findings::Check, Vec<Endpoint>) {
+    let check = crate::findings::Check::new(
+        DISCOVERY,
+        CheckKind::Ldap,
+        directory.endpoint.url.authority(),
+    );
+    let found = match found {
+        Ok(found) => found,
+        Err(failure) => {
+            let message = format!(
+                "the directory could not be asked what it registers under {party_key}: {}",
+                failure.message
+            );
+            return (check.fail(failure.reason, message), Vec::new());
+        }
+    };
+    let urls = crate::probe::registration::registered_urls(&found.entries);
+    let in_profile = |u: &String| profile_urls.iter().any(|p| Endpoint::same_url(p, u));
+    let new: Vec<String> = urls.iter().filter(|u| !in_profile(u)).cloned().collect();
+    let messaging = |u: &&String| {
+        url::Url::parse(u).is_ok_and(|u| {
+            u.path().starts_with("/reliablemessaging") || u.path().starts_with("/sync-service")
+        })
+    };
+    let unlisted: Vec<String> = profile_urls
+        .iter()
+        .filter(messaging)
+        .filter(|p| !urls.iter().any(|u| Endpoint::same_url(p, u)))
+        .cloned()
+        .collect();
+    let endpoints: Vec<Endpoint> = new
+        .iter()
+        .filter_map(|u| Endpoint::found(u, crate::profile::Origin::Directory, mtls))
+        .take(max)
+        .collect();
+    let mut message = format!(
+        "the directory registers {} endpoint URLs under {party_key} ({} MHS records): {} already in the profile, {} more probed below",
+        urls.len(),
+        found.entries.len(),
+        urls.len() - new.len(),
+        endpoints.len()
+    );
+    if new.len() > endpoints.len() {
+        message.push_str(&format!(
+            "; {} not probed ([discovery] max_endpoints is {max}, or not https://)",
+            new.len() - endpoints.len()
+        ));
+    }
+    if !unlisted.is_empty() {
+        message.push_str(&format!(
+            "; {} of the profile's messaging endpoints are not registered there",
+            unlisted.len()
+        ));
+    }
+    let check = check.with_detail(|d| {
+        d.ldap().entries = Some(found.entries.len() as u64);
+        d.ldap().not_in_profile = Some(new.clone());
+        d.ldap().not_in_directory = Some(unlisted.clone());
+        if let Some(by) = &found.truncated_by {
+            d.ldap().truncated = Some(true);
+            d.ldap().truncated_by = Some(by.clone());
+        }
+    });
+    (check.pass(message), endpoints)
+}
