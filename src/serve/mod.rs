@@ -23,7 +23,7 @@ use crate::engine::Engine;
 use crate::engine::{EngineOptions, build_engine};
 use crate::error::UsageError;
 use crate::exit::Stop;
-use crate::findings::{Check, EndpointHeading, Report};
+use crate::findings::{Check, Report};
 use crate::maintenance::{MaintenanceMode, WindowState};
 use crate::pki::identity::{self, IDENTITY, IdentityVerdict};
 use crate::plan::{Plan, PlannedEndpoint};
@@ -69,6 +69,12 @@ pub struct Exporter {
     pub hosts_file: PathBuf,
     pub settings: Settings,
     services: HashMap<String, String>,
+    /// The directory your records and Spine's are looked up in (the profile's first ldaps://).
+    directory: Option<PlannedEndpoint>,
+    /// Your own endpoint is resolved with this (the HSCN resolvers), when your party key is set.
+    inbound_profile: Option<Profile>,
+    /// Every URL the profile checks: discovery compares the directory's with them.
+    profile_urls: Vec<String>,
     last: RwLock<Option<Arc<LastRun>>>,
     identity: RwLock<Option<Arc<IdentityVerdict>>>,
     runs: AtomicU64,
@@ -97,7 +103,21 @@ impl Exporter {
             .filter_map(|p| Some((p.endpoint.name.clone(), p.endpoint.service.clone()?)))
             .collect();
         let probe_limit = Semaphore::new(settings.max_probes.max(1));
+        let directory = crate::run::directory_of(&plan);
+        let inbound_profile = profile
+            .registration
+            .as_ref()
+            .and_then(|r| r.party_key.as_ref())
+            .map(|_| crate::run::inbound_profile(&profile));
+        let profile_urls = profile
+            .endpoints
+            .iter()
+            .map(|e| e.url.raw.clone())
+            .collect();
         Exporter {
+            directory,
+            inbound_profile,
+            profile_urls,
             profile,
             plan: Arc::new(plan),
             provider,
@@ -157,12 +177,13 @@ impl Exporter {
 
     fn engine(
         &self,
+        profile: &Profile,
         identity: Option<&IdentityVerdict>,
         timeout: Duration,
         deadline: Option<Duration>,
     ) -> Arc<Engine> {
         Arc::new(build_engine(
-            &self.profile,
+            profile,
             &self.provider,
             identity,
             timeout,
@@ -179,7 +200,8 @@ impl Exporter {
     }
 
     /// One run of `plan`, as a report (identity first, maintenance applied). `scheduled` runs
-    /// also check your registration in the directory, beside the endpoints.
+    /// are whole runs, as `check` makes them: your registration, your own endpoint and
+    /// discovery too, when the config asks for them.
     async fn run(
         &self,
         plan: Arc<Plan>,
@@ -193,77 +215,44 @@ impl Exporter {
         if let Ok(mut slot) = self.identity.write() {
             slot.clone_from(&verdict);
         }
-        let engine = self.engine(verdict.as_deref(), timeout, deadline);
-        let directory = self
-            .plan
-            .endpoints
-            .iter()
-            .find(|p| p.endpoint.url.scheme == crate::profile::Scheme::Ldaps);
-        let registration = async {
-            let (Some(registration), Some(directory), true) =
-                (&self.profile.registration, directory, scheduled)
-            else {
-                return None;
-            };
-            let names = self
-                .profile
-                .client
-                .as_ref()
-                .map(|c| crate::pki::names_in_certificate(&c.cert))
-                .unwrap_or_default();
-            let (checks, _) = engine.registration(directory, registration, &names).await;
-            Some((directory.endpoint.url.raw.clone(), checks))
-        };
-        let (probed, registered) = tokio::join!(engine.clone().run(plan.clone()), registration);
-        let mut endpoints = Vec::new();
-        let mut checks = Vec::new();
-        if let Some(paths) = &self.profile.client {
-            endpoints.push(EndpointHeading {
-                name: IDENTITY.to_string(),
-                url: paths.cert.display().to_string(),
-                network: None,
-                origin: None,
-            });
-            checks.extend(identity_checks);
-        }
-        if let Some((url, registration_checks)) = registered {
-            endpoints.push(EndpointHeading {
-                name: crate::probe::registration::REGISTRATION.to_string(),
-                url,
-                network: None,
-                origin: None,
-            });
-            checks.extend(registration_checks);
-        }
-        endpoints.extend(plan.endpoints.iter().map(|p| EndpointHeading {
-            name: p.endpoint.name.clone(),
-            url: p.endpoint.url.raw.clone(),
-            network: Some(p.endpoint.network),
-            origin: Some(p.endpoint.origin),
-        }));
-        checks.extend(probed);
-        let windows = WindowState::at(&self.profile.maintenance, started_at);
-        let service_of = |endpoint: &str| self.services.get(endpoint).cloned();
-        crate::findings::apply_maintenance(
-            &mut checks,
-            service_of,
-            &windows,
-            self.settings.maintenance,
-        );
-        Report {
-            tool_version: env!("CARGO_PKG_VERSION"),
-            profile: self.profile.name.clone(),
-            description: self.profile.description.clone(),
+        let engine = self.engine(&self.profile, verdict.as_deref(), timeout, deadline);
+        let registration = self.profile.registration.clone().filter(|_| scheduled);
+        let inbound_engine = registration
+            .as_ref()
+            .and(self.inbound_profile.as_ref())
+            .map(|profile| self.engine(profile, verdict.as_deref(), timeout, deadline));
+        let discover = self
+            .profile
+            .party_key
+            .clone()
+            .filter(|_| scheduled && self.profile.discover);
+        let cert_names = self
+            .profile
+            .client
+            .as_ref()
+            .map(|c| crate::pki::names_in_certificate(&c.cert))
+            .unwrap_or_default();
+        let selection = crate::plan::Selection::default();
+        crate::run::WholeRun {
+            profile: &self.profile,
+            plan,
+            selection: &selection,
+            engine,
+            inbound_engine,
+            identity: self.profile.client.as_ref().map(|_| identity_checks),
+            has_identity: verdict.as_ref().is_some_and(|v| v.usable.is_some()),
+            directory: self.directory.clone().filter(|_| scheduled),
+            registration,
+            discover,
+            profile_urls: self.profile_urls.clone(),
+            cert_names,
+            maintenance: self.settings.maintenance,
+            at: started_at,
             started_at,
-            duration: started.elapsed(),
-            endpoints,
-            checks,
-            maintenance: if self.profile.maintenance.is_empty() {
-                WindowState::default()
-            } else {
-                windows
-            },
+            started,
         }
+        .run()
+        .await
     }
 
     /// Scheduled runs, one after another, until the process stops.

@@ -704,3 +704,87 @@ async fn scheduled_runs_judge_your_registration_and_untrusted_chains() {
     assert!(page.contains("registration.fqdn_mismatch"), "{page}");
     drop(slapd);
 }
+
+/// Scheduled runs are whole runs, as `check` makes them: your own endpoint as Spine will reach
+/// it (here it asks for no client certificate) and, with `[discovery]` on, what the directory
+/// registers; both in /metrics and on the status page (real slapd).
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_runs_probe_your_endpoint_and_what_the_directory_registers() {
+    use lab::slapd::{SUPPLIER_PARTY_KEY, Slapd, SlapdOptions, supplier_ldif};
+    const FQDN: &str = "mhs.xyz.int.test";
+    let lab = Lab::start().await;
+    let served = lab.serve(FQDN, lo(2), |_| {}).await;
+    lab.dns.point(FQDN, &[lo(2)]);
+    let url = format!("https://{FQDN}:{}/reliablemessaging", served.port());
+    let options = SlapdOptions {
+        extra_ldif: supplier_ldif(FQDN, &url),
+        ..SlapdOptions::default()
+    };
+    let slapd = tokio::task::block_in_place(|| Slapd::start(&lab, lo(1), options));
+    lab.dns.point("ldap.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "whole.toml",
+        &[EndpointSpec::new(
+            "sds",
+            format!("ldaps://ldap.int.test:{}", slapd.addr.port()),
+        )],
+        &format!("party_key = \"{SUPPLIER_PARTY_KEY}\"\n[discovery]\nenabled = true"),
+    );
+    let (cert, key) = lab.client_identity(&lab.pki, FQDN);
+    let config = lab.write(
+        "whole-config.toml",
+        &format!(
+            "[client]\ncert = \"{}\"\nkey = \"{}\"\nfqdn = \"{FQDN}\"\nparty_key = \"{SUPPLIER_PARTY_KEY}\"\n",
+            p(&cert),
+            p(&key)
+        ),
+    );
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--config",
+            p(&config),
+            "--interval",
+            "1s",
+        ],
+        &[],
+    );
+    serve.ready().await;
+    let (_, metrics) = serve.get("/metrics", &[]).await;
+    let inbound = "inbound:mhs.xyz.int.test/reliablemessaging";
+    assert!(
+        metrics.contains(&format!(
+            r#"int_check_failure_info{{endpoint="{inbound}",kind="inbound",reason="inbound.no_client_cert_request"}} 1"#
+        )),
+        "{metrics}"
+    );
+    let up = |endpoint: &str, kind: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    r#"int_check_up{{endpoint="{endpoint}",kind="{kind}""#
+                ))
+            })
+            .map(|l| l.ends_with(" 1"))
+    };
+    assert_eq!(up("directory-discovery", "ldap"), Some(true), "{metrics}");
+    assert_eq!(
+        up("directory:mhs.xyz.int.test/reliablemessaging", "tls"),
+        Some(true),
+        "{metrics}"
+    );
+    assert_eq!(
+        up("client-registration", "registration"),
+        Some(true),
+        "{metrics}"
+    );
+    let (_, page) = serve.get("/", &[]).await;
+    assert!(
+        page.contains(&format!("data-endpoint=\"{inbound}\""))
+            && page.contains("inbound.no_client_cert_request"),
+        "{page}"
+    );
+    drop(slapd);
+}
