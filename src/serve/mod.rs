@@ -19,8 +19,7 @@ use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::engine::Engine;
-use crate::engine::{EngineOptions, build_engine};
+use crate::engine::{Engine, EngineOptions, build_engine};
 use crate::error::UsageError;
 use crate::exit::Stop;
 use crate::findings::{Check, Report};
