@@ -78,12 +78,7 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         .iter()
         .map(|e| e.url.raw.clone())
         .collect();
-    let cert_names = setup
-        .profile
-        .client
-        .as_ref()
-        .map(|c| crate::pki::names_in_certificate(&c.cert))
-        .unwrap_or_default();
+    let cert_names = crate::pki::client_names(&setup.profile);
     // The selected plan is all the run needs: with ten thousand endpoints, the full plan and the
     // profile's own list would be two more copies held to the end.
     setup.plan.endpoints = Vec::new();

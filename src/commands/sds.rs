@@ -76,12 +76,7 @@ fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Out
             .hint("add to your --config file: [client] asid = \"...\", party_key = \"...\", ods = \"...\", interactions = [\"urn:nhs:names:services:...\"]")
             .into());
     };
-    let cert_names = setup
-        .profile
-        .client
-        .as_ref()
-        .map(|c| crate::pki::names_in_certificate(&c.cert))
-        .unwrap_or_default();
+    let cert_names = crate::pki::client_names(&setup.profile);
     let started_at = jiff::Timestamp::now();
     let started = std::time::Instant::now();
     let engine = setup.engine(super::EngineOptions::default());

@@ -179,6 +179,16 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Us
     Ok(certs)
 }
 
+/// The names the profile's client certificate is issued for (see `names_in_certificate`); empty
+/// without a client identity.
+pub fn client_names(profile: &crate::profile::Profile) -> Vec<String> {
+    profile
+        .client
+        .as_ref()
+        .map(|c| names_in_certificate(&c.cert))
+        .unwrap_or_default()
+}
+
 /// The names a client certificate file's leaf is issued for (CN and DNS SANs); empty when the
 /// file cannot be read (the identity phase says why).
 pub fn names_in_certificate(path: &Path) -> Vec<String> {

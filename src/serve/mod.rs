@@ -225,12 +225,7 @@ impl Exporter {
             .party_key
             .clone()
             .filter(|_| scheduled && self.profile.discover);
-        let cert_names = self
-            .profile
-            .client
-            .as_ref()
-            .map(|c| crate::pki::names_in_certificate(&c.cert))
-            .unwrap_or_default();
+        let cert_names = crate::pki::client_names(&self.profile);
         let selection = crate::plan::Selection::default();
         crate::run::WholeRun {
             profile: &self.profile,
