@@ -538,7 +538,7 @@ impl Exporter {
                 ),
             );
         };
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let _in_flight = Counted::new(&self.in_flight);
         let budget = request
             .headers()
             .get("X-Prometheus-Scrape-Timeout-Seconds")
@@ -565,7 +565,6 @@ impl Exporter {
             .run(plan, self.timeout.min(deadline), Some(deadline), false)
             .await;
         let elapsed = started.elapsed();
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.probes_done.fetch_add(1, Ordering::SeqCst);
         let mut body = prometheus::render(&report);
         body.push_str(&prometheus::blackbox(&report, elapsed));
@@ -683,6 +682,23 @@ async fn stop_signal() {
     }
 }
 
+/// Counts a request in while it lives. A request whose client has gone (Prometheus closes the
+/// connection at its scrape timeout) is dropped mid-way, and counts out then too.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One connection: TLS when configured, HTTP/1.1 with a bound on how long a request head may
 /// take (a silent client holds nothing but its own socket).
 async fn connection(
@@ -697,9 +713,8 @@ async fn connection(
             let exporter = exporter.clone();
             let active = active.clone();
             async move {
-                active.fetch_add(1, Ordering::SeqCst);
+                let _active = Counted::new(&active);
                 let response = exporter.answer(request).await;
-                active.fetch_sub(1, Ordering::SeqCst);
                 Ok::<_, std::convert::Infallible>(response)
             }
         })

@@ -788,3 +788,87 @@ async fn scheduled_runs_probe_your_endpoint_and_what_the_directory_registers() {
     );
     drop(slapd);
 }
+
+/// A scrape Prometheus gives up on (it closes the connection at its timeout) is counted out at
+/// once: the in-flight gauge does not drift, and SIGTERM does not wait for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_probe_is_counted_out_at_once() {
+    let lab = Lab::start().await;
+    let silent = silent_server(lo(1)).await;
+    lab.dns.point("silent.int.test", &[lo(1)]);
+    let profile = lab.profile(
+        "abandoned.toml",
+        &[EndpointSpec::new(
+            "silent",
+            format!("https://silent.int.test:{}/", silent.port()),
+        )],
+        "",
+    );
+    let mut serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--interval",
+            "60s",
+            "--timeout",
+            "30s",
+        ],
+        &[],
+    );
+    let in_flight = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("int_check_exporter_probes_in_flight "))
+            .map(str::to_string)
+    };
+    let mut client = tokio::net::TcpStream::connect(("127.0.0.1", serve.port))
+        .await
+        .unwrap();
+    client
+        .write_all(b"GET /probe?endpoint=silent HTTP/1.1\r\nHost: x\r\nX-Prometheus-Scrape-Timeout-Seconds: 30\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let (_, metrics) = serve.get("/metrics", &[]).await;
+        if in_flight(&metrics).as_deref() == Some("1") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(client);
+    let dropped = Instant::now();
+    loop {
+        let (_, metrics) = serve.get("/metrics", &[]).await;
+        if in_flight(&metrics).as_deref() == Some("0") {
+            break;
+        }
+        assert!(
+            dropped.elapsed() < Duration::from_secs(3),
+            "still counted 3 s after its client left: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing is left to drain: SIGTERM ends it at once.
+    let pid = serve.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "SIGTERM waited for a gone client"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{}", serve.log_after_exit());
+}
