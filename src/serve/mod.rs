@@ -83,6 +83,8 @@ pub struct Exporter {
     probes_done: AtomicU64,
     probes_rejected: AtomicU64,
     probes_refused: AtomicU64,
+    /// Probes whose client went away before the answer (a scrape timeout).
+    probes_abandoned: AtomicU64,
     in_flight: AtomicUsize,
     probe_limit: Semaphore,
 }
@@ -133,6 +135,7 @@ impl Exporter {
             probes_done: AtomicU64::new(0),
             probes_rejected: AtomicU64::new(0),
             probes_refused: AtomicU64::new(0),
+            probes_abandoned: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             probe_limit,
         }
@@ -358,12 +361,13 @@ impl Exporter {
             &mut out,
             "int_check_exporter_probes_total",
             "counter",
-            "/probe requests: done, rejected (over --max-probes: 503) or refused (unknown or not allowed).",
+            "/probe requests: done, rejected (over --max-probes: 503), refused (unknown or not allowed) or abandoned (the client left first: a scrape timeout).",
         );
         for (result, value) in [
             ("done", &self.probes_done),
             ("rejected", &self.probes_rejected),
             ("refused", &self.probes_refused),
+            ("abandoned", &self.probes_abandoned),
         ] {
             let _ = writeln!(
                 out,
@@ -539,6 +543,7 @@ impl Exporter {
             );
         };
         let _in_flight = Counted::new(&self.in_flight);
+        let mut unfinished = Unfinished(Some(&self.probes_abandoned));
         let budget = request
             .headers()
             .get("X-Prometheus-Scrape-Timeout-Seconds")
@@ -565,6 +570,7 @@ impl Exporter {
             .run(plan, self.timeout.min(deadline), Some(deadline), false)
             .await;
         let elapsed = started.elapsed();
+        unfinished.0 = None;
         self.probes_done.fetch_add(1, Ordering::SeqCst);
         let mut body = prometheus::render(&report);
         body.push_str(&prometheus::blackbox(&report, elapsed));
@@ -696,6 +702,17 @@ impl<'a> Counted<'a> {
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a probe as abandoned when it is dropped before it finished (its client went away).
+struct Unfinished<'a>(Option<&'a AtomicU64>);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(counter) = self.0 {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 

@@ -850,6 +850,12 @@ async fn an_abandoned_probe_is_counted_out_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let (_, metrics) = serve.get("/metrics", &[]).await;
+    assert!(
+        metrics.contains("int_check_exporter_probes_total{result=\"abandoned\"} 1\n")
+            && metrics.contains("int_check_exporter_probes_total{result=\"done\"} 0\n"),
+        "{metrics}"
+    );
     // Nothing is left to drain: SIGTERM ends it at once.
     let pid = serve.child.id().to_string();
     assert!(
