@@ -74,6 +74,31 @@ impl Serve {
         self.log.lock().unwrap().clone()
     }
 
+    /// Sends SIGTERM and waits for the exit, at most `within`: the exit code and the whole log.
+    async fn terminate(&mut self, within: Duration) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let sent = Instant::now();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                sent.elapsed() < within,
+                "still running {within:?} after SIGTERM: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        (status.code(), self.log_after_exit())
+    }
+
     /// The whole log of a process that has exited: its last lines may still be on their way
     /// through the pipe, so the reader is waited for.
     fn log_after_exit(&mut self) -> String {
@@ -477,27 +502,8 @@ async fn sigterm_during_a_run_stops_cleanly() {
     // The first run is waiting on the silent server: not ready.
     assert_eq!(serve.get("/-/ready", &[]).await.0, 503);
     assert_eq!(serve.get("/-/healthy", &[]).await.0, 200);
-    let pid = serve.child.id().to_string();
-    let sent = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = loop {
-        if let Some(status) = serve.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(5),
-            "still running after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let log = serve.log_after_exit();
-    assert_eq!(status.code(), Some(0), "{log}");
+    let (code, log) = serve.terminate(Duration::from_secs(5)).await;
+    assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("stopping"), "{log}");
 }
 
@@ -543,7 +549,9 @@ async fn tls_and_basic_auth_on_the_listener() {
     );
     let curl = |auth: Option<&str>| {
         let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        // Straight to the listener, whatever proxy the user's environment names.
+        cmd.args(["--noproxy", "*"])
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
             .arg(&lab.root_file)
             .arg(format!("https://localhost:{}/metrics", serve.port));
         if let Some(auth) = auth {
@@ -857,24 +865,6 @@ async fn an_abandoned_probe_is_counted_out_at_once() {
         "{metrics}"
     );
     // Nothing is left to drain: SIGTERM ends it at once.
-    let pid = serve.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let sent = Instant::now();
-    let status = loop {
-        if let Some(status) = serve.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(3),
-            "SIGTERM waited for a gone client"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(status.code(), Some(0), "{}", serve.log_after_exit());
+    let (code, log) = serve.terminate(Duration::from_secs(3)).await;
+    assert_eq!(code, Some(0), "{log}");
 }
