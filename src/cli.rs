@@ -338,13 +338,24 @@ pub struct ServeArgs {
     #[arg(long, env = "INT_CHECK_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = profile::parse_duration)]
     pub interval: Duration,
 
-    /// Also allow /probe?target=URL for https:// URLs matching this pattern (repeatable; * and ?)
+    /// Also allow /probe?target=URL for https:// URLs matching this pattern (repeatable):
+    /// https://HOST[:PORT][/PATH], * and ? within the host's labels, any path below PATH
     #[arg(long = "allow-target", value_name = "PATTERN")]
     pub allow_targets: Vec<String>,
+
+    /// Present your client certificate to --allow-target targets too (never done otherwise:
+    /// they are outside the profile)
+    #[arg(long = "allow-target-client-cert", requires = "allow_targets")]
+    pub allow_target_client_cert: bool,
 
     /// At most this many /probe requests at once; more are answered 503
     #[arg(long, env = "INT_CHECK_MAX_PROBES", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_probes: u16,
+
+    /// At most this many open connections (default 1024, and never more than half the open-file
+    /// limit leaves); at the bound a new connection closes the oldest idle one
+    #[arg(long, env = "INT_CHECK_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
 
     /// TLS and basic auth for the listener: a TOML file with [tls] cert_file/key_file and
     /// [basic_auth_users] NAME = "HASH"

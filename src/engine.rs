@@ -252,6 +252,7 @@ impl Engine {
         );
         for check in &mut checks {
             check.duration = elapsed;
+            check.details.seal();
             Self::log_check(check);
         }
         (checks, answers)
@@ -284,7 +285,9 @@ impl Engine {
         let ctx = self.context(planned);
         let endpoint = ctx.endpoint;
         let url = &endpoint.url;
-        let push = |check: Check| {
+        let push = |mut check: Check| {
+            // Sealed as it is made: the log line is as safe as the report.
+            check.details.seal();
             Self::log_check(&check);
             sink.lock().unwrap_or_else(|e| e.into_inner()).push(check)
         };
@@ -399,7 +402,9 @@ impl Engine {
         sink: &Sink,
     ) -> Option<Usable> {
         let endpoint = ctx.endpoint;
-        let push = |check: Check| {
+        let push = |mut check: Check| {
+            // Sealed as it is made: the log line is as safe as the report.
+            check.details.seal();
             Self::log_check(&check);
             sink.lock().unwrap_or_else(|e| e.into_inner()).push(check)
         };
@@ -590,7 +595,7 @@ fn internal_error_check(
     let kind = next_phase(planned, done);
     tracing::error!(endpoint = %planned.endpoint.name, %what, "a probe panicked");
     Check::new(&planned.endpoint.name, kind, planned.endpoint.url.authority())
-        .with_detail(|d| d.error = Some(bounded(&what, 1024)))
+        .with_detail(|d| d.error = Some(crate::text::untrusted(&what).into_owned()))
         .fail(
             Reason::RunInternalError,
             format!(
@@ -598,18 +603,6 @@ fn internal_error_check(
                 kind.as_str()
             ),
         )
-}
-
-/// At most `limit` bytes of `text`, cut at a character boundary, saying so when cut.
-fn bounded(text: &str, limit: usize) -> String {
-    if text.len() <= limit {
-        return text.to_string();
-    }
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..cut], text.len())
 }
 
 /// The failure an endpoint gets when the run deadline stops it before its last phase.

@@ -283,6 +283,75 @@ impl Details {
     pub fn is_empty(&self) -> bool {
         *self == Details::default()
     }
+
+    /// Every text field shown escaped and bounded (crate::text): what a server or a file put
+    /// there can neither steer a terminal nor grow a report. The chain is sealed where it is
+    /// made (`probe::tls::chain_cert`): it is shared between checks.
+    pub fn seal(&mut self) {
+        use crate::text::seal;
+        fn all(values: &mut [String]) {
+            values.iter_mut().for_each(seal);
+        }
+        if let Some(dns) = self.dns.as_deref_mut() {
+            dns.asked.iter_mut().for_each(seal);
+            dns.hosts_file.iter_mut().for_each(seal);
+            dns.resolver.iter_mut().for_each(seal);
+            dns.addresses.iter_mut().for_each(|a| all(a));
+            for answer in dns.servers.iter_mut().flatten() {
+                seal(&mut answer.server);
+                seal(&mut answer.said);
+            }
+        }
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.acceptable_ca_names.iter_mut().for_each(|a| all(a));
+            tls.protocol.iter_mut().for_each(seal);
+            tls.cipher_suite.iter_mut().for_each(seal);
+            tls.warnings.iter_mut().for_each(|a| all(a));
+        }
+        if let Some(http) = self.http.as_deref_mut() {
+            for value in [
+                &mut http.method,
+                &mut http.proxy,
+                &mut http.http_version,
+                &mut http.server,
+                &mut http.location,
+            ] {
+                value.iter_mut().for_each(seal);
+            }
+        }
+        if let Some(ldap) = self.ldap.as_deref_mut() {
+            for value in [
+                &mut ldap.search,
+                &mut ldap.base,
+                &mut ldap.filter,
+                &mut ldap.truncated_by,
+            ] {
+                value.iter_mut().for_each(seal);
+            }
+            for values in [
+                &mut ldap.references,
+                &mut ldap.not_in_profile,
+                &mut ldap.not_in_directory,
+            ] {
+                values.iter_mut().for_each(|a| all(a));
+            }
+            for entry in ldap.sample.iter_mut().flatten() {
+                entry.seal();
+            }
+        }
+        if let Some(identity) = self.identity.as_deref_mut() {
+            for value in [
+                &mut identity.key,
+                &mut identity.key_mode,
+                &mut identity.not_before,
+                &mut identity.not_after,
+            ] {
+                value.iter_mut().for_each(seal);
+            }
+        }
+        self.error.iter_mut().for_each(seal);
+        self.original_reason.iter_mut().for_each(seal);
+    }
 }
 
 /// What one DNS server said about a name: addresses, or the reason code of its failure.
@@ -327,6 +396,22 @@ pub struct DirectoryEntry {
 }
 
 impl DirectoryEntry {
+    /// The DN, attribute names and values shown escaped and bounded (crate::text).
+    pub fn seal(&mut self) {
+        crate::text::seal(&mut self.dn);
+        let unsafe_name = |name: &String| crate::text::untrusted(name) != name.as_str();
+        if self.attrs.keys().any(unsafe_name) {
+            let attrs = std::mem::take(&mut self.attrs);
+            for (name, values) in attrs {
+                let name = crate::text::untrusted(&name).into_owned();
+                self.attrs.entry(name).or_default().extend(values);
+            }
+        }
+        for values in self.attrs.values_mut() {
+            values.iter_mut().for_each(crate::text::seal);
+        }
+    }
+
     /// Values of an attribute, matching its name case-insensitively (as LDAP does).
     pub fn get(&self, name: &str) -> &[String] {
         self.attrs
@@ -356,10 +441,12 @@ pub struct Check {
 
 impl Check {
     pub fn new(endpoint: &str, kind: CheckKind, target: impl Into<String>) -> Self {
+        let mut target = target.into();
+        crate::text::seal(&mut target);
         Check {
-            endpoint: endpoint.to_string(),
+            endpoint: crate::text::untrusted(endpoint).into_owned(),
             kind,
-            target: target.into(),
+            target,
             address: None,
             status: Status::Pass,
             reason: None,
@@ -447,20 +534,12 @@ pub fn blame_clocks(checks: &mut [Check]) {
     }
 }
 
-/// A message is read by a person: at most MAX_MESSAGE_BYTES, and a cut says so.
+/// A message is read by a person: at most MAX_MESSAGE_BYTES, a cut saying so, and whatever it
+/// quotes from a peer shown escaped (crate::text).
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 fn capped(mut message: String) -> String {
-    if message.len() <= MAX_MESSAGE_BYTES {
-        return message;
-    }
-    let total = message.len();
-    let mut cut = MAX_MESSAGE_BYTES - 64;
-    while !message.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    message.truncate(cut);
-    message.push_str(&format!("… (cut at 4 KiB; {total} bytes in all)"));
+    crate::text::seal_within(&mut message, MAX_MESSAGE_BYTES);
     message
 }
 
@@ -588,6 +667,26 @@ impl Report {
     pub fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Fail)
     }
+
+    /// Every text the report holds, shown escaped and bounded (crate::text): called once where a
+    /// report is assembled, so no renderer can emit what a server, a file or a profile slipped
+    /// in. Check names, targets and messages are sealed when the check is made.
+    pub fn seal(mut self) -> Report {
+        crate::text::seal(&mut self.profile);
+        crate::text::seal(&mut self.description);
+        for heading in &mut self.endpoints {
+            crate::text::seal(&mut heading.name);
+            crate::text::seal(&mut heading.url);
+        }
+        for check in &mut self.checks {
+            // Fields written after the check was made (a renamed endpoint, a moved target).
+            crate::text::seal(&mut check.endpoint);
+            crate::text::seal(&mut check.target);
+            crate::text::seal_within(&mut check.message, MAX_MESSAGE_BYTES);
+            check.details.seal();
+        }
+        self
+    }
 }
 
 /// Rewrites failures of endpoints whose service is in a slot; the original reason is kept in the
@@ -618,12 +717,12 @@ pub fn apply_maintenance(
             Status::Skip
         };
         check.reason = Some(Reason::MaintenanceWindow);
-        check.message = format!(
+        check.message = capped(format!(
             "{} (during the {} maintenance slot until {})",
             check.message,
             slot.service,
             crate::maintenance::local(slot.end)
-        );
+        ));
     }
 }
 
@@ -636,11 +735,7 @@ mod tests {
         let long = "é".repeat(5000);
         let check = Check::new("e", CheckKind::Dns, "t").fail(Reason::DnsTimeout, long);
         assert!(check.message.len() <= MAX_MESSAGE_BYTES);
-        assert!(
-            check
-                .message
-                .ends_with("(cut at 4 KiB; 10000 bytes in all)")
-        );
+        assert!(check.message.ends_with("…(10000 bytes)"));
         let short = Check::new("e", CheckKind::Dns, "t").pass("fine");
         assert_eq!(short.message, "fine");
     }

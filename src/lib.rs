@@ -24,3 +24,4 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod settings;
+pub mod text;

@@ -242,6 +242,7 @@ impl WholeRun<'_> {
                 windows
             },
         }
+        .seal()
     }
 }
 

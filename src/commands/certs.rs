@@ -278,7 +278,8 @@ pub fn verify(
         }],
         checks: verdict.checks,
         maintenance: Default::default(),
-    };
+    }
+    .seal();
     let text = report::render(&report, format, &report::human::Style::plain());
     write_stdout(&text)?;
     Ok(Outcome::failed_if(verdict.failed))

@@ -99,7 +99,8 @@ fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Out
         }],
         checks,
         maintenance: crate::maintenance::WindowState::default(),
-    };
+    }
+    .seal();
     let format = super::format_or_env(args.format, DataFormat::Human);
     let records = answers.mhs_records();
     super::write_stdout_with(|out| match format {

@@ -19,6 +19,11 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
         .as_deref()
         .map(WebConfig::load)
         .transpose()?;
+    let allow_targets = args
+        .allow_targets
+        .iter()
+        .map(|p| crate::serve::targets::TargetPattern::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
     // Bad files, an unknown profile or a broken identity stop here, before listening.
     let setup = Setup::new(&args.profile, None)?;
     let maintenance = args
@@ -37,8 +42,10 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
     let settings = Settings {
         listen: args.listen,
         interval: args.interval.max(std::time::Duration::from_secs(1)),
-        allow_targets: args.allow_targets,
+        allow_targets,
+        client_cert_to_targets: args.allow_target_client_cert,
         max_probes: usize::from(args.max_probes),
+        max_connections: crate::serve::connections::bound(args.max_connections.map(|n| n as usize)),
         web,
         maintenance,
         concurrency: crate::settings::DEFAULT_CONCURRENCY,

@@ -157,6 +157,13 @@ impl Pki {
         Pki { root, subca }
     }
 
+    /// A root and SubCA with the given common names (a rogue CA, or hostile names).
+    pub fn named(root_cn: &str, subca_cn: &str) -> Pki {
+        let root = make_ca(root_cn, None, None);
+        let subca = make_ca(subca_cn, Some(&root), Some(1));
+        Pki { root, subca }
+    }
+
     /// Named like the legacy G1 hierarchy (NHS PTL Root Authority / NHS INT Level 1C), with
     /// keys made here: the names are G1's, the fingerprints are not.
     pub fn g1_shaped() -> Pki {

@@ -322,13 +322,15 @@ impl CertInfo {
             .iter_common_name()
             .next()
             .and_then(|cn| cn.as_str().ok())
-            .map(str::to_string);
+            .map(|cn| crate::text::untrusted(cn).into_owned());
         let dns_names = cert.subject_alternative_name().ok().flatten().map(|san| {
             san.value
                 .general_names
                 .iter()
                 .filter_map(|name| match name {
-                    x509_parser::extensions::GeneralName::DNSName(n) => Some(n.to_string()),
+                    x509_parser::extensions::GeneralName::DNSName(n) => {
+                        Some(crate::text::untrusted(n).into_owned())
+                    }
                     _ => None,
                 })
                 .collect()
@@ -394,8 +396,9 @@ impl CertInfo {
             rsa_bits,
             client_auth_eku,
             subject_der: cert.subject().as_raw().to_vec(),
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
+            // Names are whatever the certificate's maker wrote: shown escaped and bounded.
+            subject: crate::text::untrusted(&cert.subject().to_string()).into_owned(),
+            issuer: crate::text::untrusted(&cert.issuer().to_string()).into_owned(),
             common_name,
             dns_names,
             not_before: cert.validity().not_before.timestamp(),

@@ -1021,8 +1021,8 @@ fn describe(mut check: Check, recorder: &Recorder, sent_cert: bool) -> Check {
 /// A certificate of the presented chain, as reports show it.
 pub fn chain_cert(info: &CertInfo) -> ChainCert {
     ChainCert {
-        subject: info.subject.clone(),
-        issuer: info.issuer.clone(),
+        subject: crate::text::untrusted(&info.subject).into_owned(),
+        issuer: crate::text::untrusted(&info.issuer).into_owned(),
         not_before: rfc3339(info.not_before),
         not_after: rfc3339(info.not_after),
         sha256: info.sha256.clone(),

@@ -6,11 +6,10 @@ use std::fmt::Write;
 use super::short_duration;
 use crate::findings::{Check, Report, Status};
 
-/// Makes text safe inside a Markdown table cell.
+/// Text from a report inside a Markdown table cell: rendered as the characters it is, never as
+/// HTML, a link, an image or a second cell (crate::text::markdown).
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    crate::text::markdown(text)
 }
 
 fn target(check: &Check) -> String {
@@ -34,8 +33,8 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "## int-check: profile `{}` ({})\n",
-        report.profile,
+        "## int-check: profile {} ({})\n",
+        cell(&report.profile),
         cell(&report.description)
     );
     let _ = writeln!(out, "| | |\n|---|---|");
@@ -77,7 +76,7 @@ pub fn render(report: &Report) -> String {
         for c in problems {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | `{}` | `{}` | {} | {} |",
+                "| {} | {} | {} | {} | `{}` | {} | {} |",
                 status(c),
                 cell(&c.endpoint),
                 c.kind.as_str(),
@@ -105,7 +104,7 @@ pub fn render(report: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | `{}` | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             status(c),
             cell(&c.endpoint),
             c.kind.as_str(),

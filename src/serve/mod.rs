@@ -4,6 +4,8 @@
 //! blackbox_exporter's multi-target pattern: one endpoint of the loaded profile, probed now,
 //! within the scrape's timeout, at most `max_probes` at once (503 beyond, counted).
 
+pub mod connections;
+pub mod targets;
 pub mod web_config;
 
 use std::collections::HashMap;
@@ -37,6 +39,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:10036";
 const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
 /// A /probe without the header gets this long.
 const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a failed accept (out of descriptors), wait this long, doubling up to the max.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// How long SIGTERM waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -44,10 +49,14 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct Settings {
     pub listen: SocketAddr,
     pub interval: Duration,
-    /// `/probe?target=URL` is allowed for URLs matching one of these (`*`, `?`); none: only the
-    /// profile's endpoints can be probed.
-    pub allow_targets: Vec<String>,
+    /// `/probe?target=URL` is allowed for URLs matching one of these; none: only the profile's
+    /// endpoints can be probed.
+    pub allow_targets: Vec<targets::TargetPattern>,
+    /// Whether such targets get the client certificate (only when the operator says so).
+    pub client_cert_to_targets: bool,
     pub max_probes: usize,
+    /// Open connections at most (connections::bound): the oldest idle one makes room.
+    pub max_connections: usize,
     pub web: Option<WebConfig>,
     pub maintenance: MaintenanceMode,
     pub concurrency: usize,
@@ -456,6 +465,7 @@ impl Exporter {
             checks: Vec::new(),
             maintenance: WindowState::default(),
         }
+        .seal()
     }
 
     /// `/probe?endpoint=NAME[&profile=P][&debug=true]`, or `?target=URL` when allowed.
@@ -464,9 +474,13 @@ impl Exporter {
             url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect();
+        // The answer quotes the request: shown escaped and bounded, like anything from outside.
         let refuse = |status: StatusCode, why: String| {
             self.probes_refused.fetch_add(1, Ordering::SeqCst);
-            text(status, &format!("{why}\n"))
+            text(
+                status,
+                &format!("{}\n", crate::text::untrusted_within(&why, 2048)),
+            )
         };
         if let Some(profile) = query.get("profile")
             && !profile.eq_ignore_ascii_case(&self.profile.name)
@@ -498,13 +512,21 @@ impl Exporter {
                 }
             },
             (None, Some(target)) => {
-                let allowed = self
-                    .settings
-                    .allow_targets
-                    .iter()
-                    .any(|pattern| crate::plan::glob_match(pattern, target));
                 let mtls = self.identity.read().ok().and_then(|i| i.clone()).is_some();
-                match Endpoint::found(target, Origin::Profile, mtls).filter(|_| allowed) {
+                let url = match targets::allowed(&self.settings.allow_targets, target) {
+                    Ok(url) => url,
+                    Err(why) => {
+                        return refuse(
+                            StatusCode::FORBIDDEN,
+                            format!(
+                                "target `{target}` is not allowed: {why} (only the profile's endpoints, ?endpoint=NAME, or https:// URLs matching an --allow-target pattern)"
+                            ),
+                        );
+                    }
+                };
+                // Outside the profile: the client certificate only when the operator said so.
+                let mtls = mtls && self.settings.client_cert_to_targets;
+                match Endpoint::found(url.as_str(), Origin::Profile, mtls) {
                     Some(endpoint) => PlannedEndpoint {
                         phases: vec![
                             crate::findings::CheckKind::Dns,
@@ -518,9 +540,7 @@ impl Exporter {
                     None => {
                         return refuse(
                             StatusCode::FORBIDDEN,
-                            format!(
-                                "target `{target}` is not allowed: only the profile's endpoints (?endpoint=NAME), or https:// URLs matching an --allow-target pattern"
-                            ),
+                            format!("target `{target}` is not a URL int-check can probe"),
                         );
                     }
                 }
@@ -648,17 +668,41 @@ pub async fn serve(exporter: Arc<Exporter>) -> Result<(), Stop> {
     );
     let scheduler = tokio::spawn(exporter.clone().schedule());
     let active = Arc::new(AtomicUsize::new(0));
+    let open = connections::Connections::new(exporter.settings.max_connections);
     let stop = stop_signal();
     tokio::pin!(stop);
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
+                        stream
+                    }
+                    Err(error) => {
+                        // Out of descriptors (or another transient error): make room, wait,
+                        // try again. Never a busy loop.
+                        let shed = open.shed();
+                        tracing::warn!(%error, shed, "accept failed; backing off");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
+                    }
+                };
+                let connections::Admission::Serve(slot) = open.admit() else {
+                    // Every connection is busy with a request: this one is closed at once.
+                    drop(stream);
+                    continue;
+                };
                 let exporter = exporter.clone();
                 let active = active.clone();
                 tokio::spawn(async move {
-                    connection(exporter, stream, active).await;
+                    tokio::select! {
+                        _ = connection(exporter, stream, active, slot.clone()) => {}
+                        _ = slot.evicted() => {}
+                    }
                 });
             }
         }
@@ -722,6 +766,7 @@ async fn connection(
     exporter: Arc<Exporter>,
     stream: tokio::net::TcpStream,
     active: Arc<AtomicUsize>,
+    slot: Arc<connections::Connection>,
 ) {
     let service = {
         let exporter = exporter.clone();
@@ -729,7 +774,9 @@ async fn connection(
         hyper::service::service_fn(move |request| {
             let exporter = exporter.clone();
             let active = active.clone();
+            let busy = slot.busy();
             async move {
+                let _busy = busy;
                 let _active = Counted::new(&active);
                 let response = exporter.answer(request).await;
                 Ok::<_, std::convert::Infallible>(response)

@@ -45,6 +45,8 @@ struct TlsDoc {
 pub struct WebConfig {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     users: BTreeMap<String, Hashed>,
+    /// Verified against for unknown users, so that they take as long as known ones.
+    dummy: Hashed,
     remembered: Mutex<Vec<[u8; 32]>>,
 }
 
@@ -101,11 +103,33 @@ impl WebConfig {
             })?;
             users.insert(name, hashed);
         }
-        Ok(WebConfig {
+        Ok(WebConfig::with_users(tls, users))
+    }
+
+    fn with_users(
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        users: BTreeMap<String, Hashed>,
+    ) -> WebConfig {
+        // An unknown user costs what the costliest known one does: the time of a refusal says
+        // nothing about which users exist.
+        let mut dummy = Hashed {
+            iterations: users
+                .values()
+                .map(|h| h.iterations)
+                .max()
+                .unwrap_or(NonZeroU32::MIN),
+            salt: vec![0; 16],
+            hash: vec![0; 32],
+        };
+        let random = ring::rand::SystemRandom::new();
+        let _ = ring::rand::SecureRandom::fill(&random, &mut dummy.salt);
+        let _ = ring::rand::SecureRandom::fill(&random, &mut dummy.hash);
+        WebConfig {
             tls,
             users,
+            dummy,
             remembered: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     pub fn needs_auth(&self) -> bool {
@@ -136,13 +160,11 @@ impl WebConfig {
             return false;
         };
         let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
-        let Some(hashed) = std::str::from_utf8(user)
+        let known = std::str::from_utf8(user)
             .ok()
-            .and_then(|u| self.users.get(u))
-        else {
-            return false;
-        };
-        let ok = ring::pbkdf2::verify(
+            .and_then(|u| self.users.get(u));
+        let hashed = known.unwrap_or(&self.dummy);
+        let verified = ring::pbkdf2::verify(
             ring::pbkdf2::PBKDF2_HMAC_SHA256,
             hashed.iterations,
             &hashed.salt,
@@ -150,6 +172,7 @@ impl WebConfig {
             &hashed.hash,
         )
         .is_ok();
+        let ok = verified && known.is_some();
         if ok && let Ok(mut remembered) = self.remembered.lock() {
             if remembered.len() >= REMEMBERED {
                 remembered.remove(0);
@@ -266,11 +289,10 @@ mod tests {
         let stored = hash_password(b"s3cret");
         assert!(stored.starts_with("pbkdf2-sha256$100000$"));
         assert!(!stored.contains("s3cret"));
-        let config = WebConfig {
-            tls: None,
-            users: [("prom".to_string(), parse_hash(&stored).unwrap())].into(),
-            remembered: Mutex::new(Vec::new()),
-        };
+        let config = WebConfig::with_users(
+            None,
+            [("prom".to_string(), parse_hash(&stored).unwrap())].into(),
+        );
         // "prom:s3cret" and "prom:wrong"
         assert!(config.allows(Some("Basic cHJvbTpzM2NyZXQ=")));
         assert!(config.allows(Some("Basic cHJvbTpzM2NyZXQ=")));
@@ -281,5 +303,28 @@ mod tests {
         assert_eq!(base64_decode("YQ==").unwrap(), b"a");
         assert!(base64_decode("Y").is_none());
         assert!(parse_hash("plain-password").is_none());
+    }
+
+    #[test]
+    fn unknown_users_take_as_long_as_known_ones() {
+        let stored = hash_password(b"s3cret");
+        let config = WebConfig::with_users(
+            None,
+            [("prom".to_string(), parse_hash(&stored).unwrap())].into(),
+        );
+        // The fastest of a few tries: what the code costs, not what the machine's load adds.
+        let fastest = |header: &str| {
+            (0..3)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    assert!(!config.allows(Some(header)));
+                    started.elapsed().as_secs_f64()
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let known = fastest("Basic cHJvbTp3cm9uZw=="); // prom:wrong
+        let unknown = fastest("Basic bm9ib2R5Ondyb25n"); // nobody:wrong
+        let ratio = unknown / known;
+        assert!((0.8..=1.25).contains(&ratio), "unknown/known = {ratio:.2}");
     }
 }

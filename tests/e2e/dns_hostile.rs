@@ -11,6 +11,8 @@ pub enum Misbehaviour {
     OtherQuestion,
     Garbage,
     CnameLoop,
+    /// A CNAME loop through an `xn--` label that decodes to the 8-bit CSI (U+009B).
+    PunycodeLoop,
     TruncatedNoTcp,
 }
 
@@ -47,6 +49,17 @@ pub async fn hostile_dns(mode: Misbehaviour) -> std::net::SocketAddr {
                 }
                 Misbehaviour::CnameLoop => {
                     let b = Name::from_ascii("b.int.test.").unwrap();
+                    reply.answers.push(Record::from_rdata(
+                        name.clone(),
+                        60,
+                        RData::CNAME(CNAME(b.clone())),
+                    ));
+                    reply
+                        .answers
+                        .push(Record::from_rdata(b, 60, RData::CNAME(CNAME(name))));
+                }
+                Misbehaviour::PunycodeLoop => {
+                    let b = Name::from_ascii("xn--31mPASS-gga.int.test.").unwrap();
                     reply.answers.push(Record::from_rdata(
                         name.clone(),
                         60,

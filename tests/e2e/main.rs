@@ -5,6 +5,7 @@ mod certs;
 mod config;
 pub mod dns_hostile;
 mod faults;
+mod hostile_output;
 mod http;
 mod inbound;
 mod ldap;

@@ -7,7 +7,7 @@ use super::ber::{self, BerError, ENUMERATED, INTEGER, OCTET_STRING, Reader, SEQU
 use crate::findings::DirectoryEntry;
 
 /// A value longer than this is cut in reports (and said to be).
-pub const MAX_VALUE_BYTES: usize = 1024;
+pub const MAX_VALUE_BYTES: usize = crate::text::MAX_VALUE_BYTES;
 /// The Notice of Disconnection's name (RFC 4511 section 4.4.1).
 pub const NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
 
@@ -110,35 +110,37 @@ fn entry(body: &mut Reader<'_>) -> Result<DirectoryEntry, BerError> {
     Ok(DirectoryEntry { dn, attrs })
 }
 
-/// Text as the server sent it, with invalid UTF-8 replaced (names, DNs, messages), bounded.
+/// Text as the server sent it (names, DNs, messages): invalid UTF-8 as `\\xNN`, controls
+/// shown escaped, bounded (crate::text).
 fn text(bytes: &[u8]) -> String {
-    let end = bytes.len().min(MAX_VALUE_BYTES);
-    let mut text = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    if end < bytes.len() {
-        text.push_str(&format!("… ({} bytes in all)", bytes.len()));
-    }
-    text
+    let end = bytes.len().min(MAX_VALUE_BYTES * 4);
+    let shown = crate::text::from_bytes(&bytes[..end]);
+    cut_saying(shown, bytes.len())
 }
 
-/// A value for reports: UTF-8 as is, anything else as `base64:...`; bounded either way.
+/// A value for reports: UTF-8 as is (controls shown escaped), anything else as
+/// `base64:...`; bounded either way.
 pub fn value(bytes: &[u8]) -> String {
-    let (mut shown, end) = match std::str::from_utf8(bytes) {
-        Ok(whole) => {
-            let mut end = bytes.len().min(MAX_VALUE_BYTES);
-            while !whole.is_char_boundary(end) {
-                end -= 1;
-            }
-            (whole[..end].to_string(), end)
-        }
+    match std::str::from_utf8(bytes) {
+        Ok(whole) => crate::text::untrusted(whole).into_owned(),
         Err(_) => {
             let end = bytes.len().min(MAX_VALUE_BYTES * 3 / 4);
-            (format!("base64:{}", base64(&bytes[..end])), end)
+            cut_saying(format!("base64:{}", base64(&bytes[..end])), bytes.len())
         }
-    };
-    if end < bytes.len() {
-        shown.push_str(&format!("… ({} bytes in all)", bytes.len()));
     }
-    shown
+}
+
+/// `shown` within MAX_VALUE_BYTES, a cut saying how long the server's value was.
+fn cut_saying(shown: String, original: usize) -> String {
+    if shown.len() <= MAX_VALUE_BYTES && shown.len() >= original {
+        return shown;
+    }
+    let suffix = format!("…({original} bytes)");
+    let mut cut = (MAX_VALUE_BYTES - suffix.len()).min(shown.len());
+    while !shown.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &shown[..cut])
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -315,7 +317,7 @@ mod tests {
             panic!()
         };
         assert_eq!(result.code, 49);
-        assert_eq!(result.message, "\u{fffd}");
+        assert_eq!(result.message, "\\xe9");
     }
 
     #[test]
@@ -323,11 +325,11 @@ mod tests {
         assert_eq!(value(b"abc"), "abc");
         assert_eq!(value(&[0xff, 0x00, 0x10]), "base64:/wAQ");
         let long = value(&vec![b'a'; 50_000]);
-        assert!(long.len() < MAX_VALUE_BYTES + 40, "{}", long.len());
-        assert!(long.ends_with("(50000 bytes in all)"));
+        assert!(long.len() <= MAX_VALUE_BYTES, "{}", long.len());
+        assert!(long.ends_with("(50000 bytes)"));
         let binary = value(&vec![0xffu8; 50_000]);
-        assert!(binary.len() < MAX_VALUE_BYTES + 40);
-        assert!(binary.starts_with("base64:") && binary.ends_with("(50000 bytes in all)"));
+        assert!(binary.len() <= MAX_VALUE_BYTES);
+        assert!(binary.starts_with("base64:") && binary.ends_with("(50000 bytes)"));
         assert_eq!(base64(b"Ma"), "TWE=");
         assert_eq!(base64(b"M"), "TQ==");
     }
