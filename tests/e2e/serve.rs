@@ -27,12 +27,17 @@ impl Serve {
     /// Starts the binary with `args` on an ephemeral loopback port and waits for its listening line.
     fn start(args: &[&str], env: &[(&str, &str)]) -> Serve {
         let mut cmd = binary();
-        cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Serve::start_with(cmd, args)
+    }
+
+    /// [`Serve::start`] with the command given (the binary under a wrapper such as `prlimit`).
+    fn start_with(mut cmd: Command, args: &[&str]) -> Serve {
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args);
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -561,6 +566,22 @@ async fn tls_and_basic_auth_on_the_listener() {
     };
     assert_eq!(curl(None), "401");
     assert_eq!(curl(Some("prometheus:wrong")), "401");
+    // A refusal takes as long for a user that does not exist as for one that does: its time
+    // does not tell which users exist (the fastest of five each: the code's cost, not the load).
+    let fastest = |auth: &str| {
+        (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                assert_eq!(curl(Some(auth)), "401");
+                started.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    let (known, unknown) = (fastest("prometheus:wrong"), fastest("nobody:wrong"));
+    assert!(
+        (0.8..=1.25).contains(&(unknown / known)),
+        "unknown user {unknown:.4}s, known user {known:.4}s"
+    );
     assert_eq!(curl(Some("prometheus:correct horse")), "200");
     // Plain HTTP to a TLS listener gets nothing useful.
     let (status, _) = serve.get("/metrics", &[]).await;
@@ -867,4 +888,175 @@ async fn an_abandoned_probe_is_counted_out_at_once() {
     // Nothing is left to drain: SIGTERM ends it at once.
     let (code, log) = serve.terminate(Duration::from_secs(3)).await;
     assert_eq!(code, Some(0), "{log}");
+}
+
+/// `?target=` as a query value.
+fn encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Issue 20: `--allow-target` is matched on the parsed URL. Every known way to smuggle another
+/// host past a `*` (path, fragment, query, userinfo, backslash, more labels) is refused, and a
+/// canary listening where those URLs lead is never reached; refusals and debug output quote the
+/// request escaped.
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_target_bypasses_never_reach_the_canary() {
+    let lab = Lab::start().await;
+    let profile = two_endpoints(&lab).await;
+    let allowed = lab.serve("x.allowed.test", lo(1), |_| {}).await;
+    let port = allowed.port();
+    // The canary listens on the same port on another address: only the host differs.
+    let canary = tokio::net::TcpListener::bind((lo(9), port)).await.unwrap();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = canary.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    lab.dns.point("canary.test", &[lo(9)]);
+    let pattern = format!("https://*.allowed.test:{port}/*");
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--allow-target",
+            &pattern,
+            "--interval",
+            "60m",
+        ],
+        &[],
+    );
+    for bypass in [
+        format!("https://canary.test:{port}/.allowed.test/"),
+        format!("https://canary.test:{port}#.allowed.test/"),
+        format!("https://canary.test:{port}?.allowed.test/"),
+        format!("https://x.allowed.test:{port}@canary.test:{port}/"),
+        format!("https://x.allowed.test@canary.test:{port}/"),
+        format!("https://canary.test:{port}\\.allowed.test/"),
+        format!("https://x.allowed.test.canary.test:{port}/"),
+        format!("https://127.0.0.9:{port}/"),
+    ] {
+        let (status, body) = serve
+            .get(&format!("/probe?target={}", encoded(&bypass)), &[])
+            .await;
+        assert_eq!(status, 403, "{bypass} was probed: {body}");
+    }
+    let (status, body) = serve
+        .get(
+            &format!(
+                "/probe?target={}",
+                encoded(&format!("https://x.allowed.test:{port}/any/path"))
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("probe_success 1"), "{body}");
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the canary was reached"
+    );
+    // A refusal quotes the request shown escaped, never its control bytes.
+    let (status, body) = serve
+        .get("/probe?endpoint=%1B%5B2K%1B%5B32mPASS%E2%80%AE", &[])
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("\\x1b[2K\\x1b[32mPASS\\u{202e}") && !body.contains('\x1b'),
+        "{body}"
+    );
+}
+
+/// Issue 20: idle connections cannot starve the exporter. Under a lowered descriptor limit
+/// (256), 2,000 idle connections are held open; `/metrics` and `/-/healthy` still answer within
+/// a second each, and the accept loop does not spin.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_cannot_take_every_descriptor() {
+    let lab = Lab::start().await;
+    let profile = two_endpoints(&lab).await;
+    let mut limited = Command::new("prlimit");
+    limited
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("INT_CHECK_HOSTS_FILE", "/nonexistent/hosts")
+        .arg("--nofile=256:256")
+        .arg(binary_path());
+    let serve = Serve::start_with(limited, &["--profile", p(&profile), "--interval", "1s"]);
+    serve.ready().await;
+    // A helper holds the connections (it raises its own soft limit as far as its hard limit
+    // lets it), so this test's own descriptors are not the ones measured.
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            r#"
+import resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = 2000 + 64
+if hard == resource.RLIM_INFINITY or hard >= want:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+held = []
+for _ in range(2000):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect_ex(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        break
+    held.append(s)
+print(len(held), flush=True)
+sys.stdin.read()
+"#,
+            &serve.port.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 holds the connections");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let held: usize = line.trim().parse().unwrap();
+    assert!(held >= 1000, "the helper held only {held} connections");
+    let cpu_before = cpu_ticks(serve.child.id());
+    let measured = Instant::now();
+    for path in ["/metrics", "/-/healthy", "/metrics"] {
+        let started = Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(1), serve.get(path, &[])).await;
+        assert!(
+            matches!(answer, Ok((200, _))),
+            "{path} did not answer within 1 s with {held} idle connections: {answer:?}\n{}",
+            serve.log()
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let spent = cpu_ticks(serve.child.id()) - cpu_before;
+    let wall_ticks = measured.elapsed().as_secs_f64() * 100.0;
+    // A spinning accept loop would take a whole core (ticks == wall time).
+    assert!(
+        (spent as f64) < wall_ticks * 0.5,
+        "the exporter used {spent} of {wall_ticks:.0} ticks"
+    );
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+}
+
+/// User and system CPU time of a process, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime); after the name, state is the first.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
