@@ -311,6 +311,38 @@ pub struct CertInfo {
     pub key_usage: Option<(bool, bool)>,
     /// Critical extensions this tool does not know (by OID).
     pub unknown_critical: Vec<String>,
+    /// nameConstraints on DNS names, when the certificate (a CA) has them.
+    pub dns_constraints: Option<DnsConstraints>,
+}
+
+/// A CA's nameConstraints on DNS names (RFC 5280 4.2.1.10): a name below it must lie in one of
+/// the permitted subtrees (when any are listed) and in none of the excluded ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsConstraints {
+    pub permitted: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+impl DnsConstraints {
+    /// Whether `host` is allowed under these constraints.
+    pub fn allows(&self, host: &str) -> bool {
+        (self.permitted.is_empty() || self.permitted.iter().any(|c| dns_within(host, c)))
+            && !self.excluded.iter().any(|c| dns_within(host, c))
+    }
+}
+
+/// Whether `host` lies in the DNS subtree `constraint`: the name itself or any name below it
+/// (`example.com` holds `a.example.com`; `.example.com` only the names below it).
+fn dns_within(host: &str, constraint: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let constraint = constraint.trim_end_matches('.').to_ascii_lowercase();
+    if constraint.is_empty() {
+        return true;
+    }
+    if let Some(below) = constraint.strip_prefix('.') {
+        return host.ends_with(&format!(".{below}"));
+    }
+    host == constraint || host.ends_with(&format!(".{constraint}"))
 }
 
 impl CertInfo {
@@ -384,7 +416,24 @@ impl CertInfo {
             .map(|e| e.oid.to_id_string())
             .filter(|oid| !KNOWN.contains(&oid.as_str()))
             .collect();
+        let dns_constraints = cert.name_constraints().ok().flatten().map(|nc| {
+            let dns = |subtrees: &Option<Vec<x509_parser::extensions::GeneralSubtree>>| {
+                subtrees
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| match t.base {
+                        x509_parser::extensions::GeneralName::DNSName(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect::<Vec<String>>()
+            };
+            DnsConstraints {
+                permitted: dns(&nc.value.permitted_subtrees),
+                excluded: dns(&nc.value.excluded_subtrees),
+            }
+        });
         Some(CertInfo {
+            dns_constraints,
             signature_algorithm,
             weak_signature,
             ca,

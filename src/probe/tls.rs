@@ -158,6 +158,9 @@ impl Recorder {
 #[derive(Clone, Debug)]
 pub struct Assessment {
     pub chain: Vec<CertInfo>,
+    /// The DNS name constraints of every CA above the leaf, the pinned anchors included: a
+    /// name webpki never looked at (a CN) must keep to them too.
+    pub constraints: Vec<(String, crate::pki::DnsConstraints)>,
     /// The chain as reports show it, made once and shared by every check that saw it.
     pub shown: Arc<[ChainCert]>,
     /// Fatal problem, if any.
@@ -303,7 +306,24 @@ impl Recorder {
             .filter_map(CertInfo::of)
             .collect();
         let shown = chain.iter().map(chain_cert).collect();
+        // The CAs that could have issued anything in the chain: those presented, and the pinned
+        // ones named as an issuer (the anchor webpki built the path to).
+        let issuers: Vec<&str> = chain.iter().map(|c| c.issuer.as_str()).collect();
+        let pinned: Vec<CertInfo> = trust
+            .roots
+            .iter()
+            .chain(&trust.intermediates)
+            .filter_map(CertInfo::of)
+            .filter(|c| issuers.contains(&c.subject.as_str()))
+            .collect();
+        let constraints = chain
+            .iter()
+            .skip(1)
+            .chain(&pinned)
+            .filter_map(|c| Some((short_name(c), c.dns_constraints.clone()?)))
+            .collect();
         let mut assessment = Assessment {
+            constraints,
             chain,
             shown,
             problem: None,
@@ -482,9 +502,10 @@ enum NameVerdict {
 /// Checks the leaf's names against `server_name` (webpki: subjectAltName only).
 fn name_verdict(
     end_entity: &CertificateDer<'_>,
-    chain: &[CertInfo],
+    assessment: &Assessment,
     server_name: &ServerName<'_>,
 ) -> NameVerdict {
+    let chain = assessment.chain.as_slice();
     let Ok(ee) = webpki::EndEntityCert::try_from(end_entity) else {
         return NameVerdict::Fits; // a leaf that does not parse is the chain's problem already
     };
@@ -494,6 +515,25 @@ fn name_verdict(
     let leaf = chain.first();
     let host = server_name_text(server_name);
     match (leaf, error) {
+        (Some(leaf), webpki::Error::CertNotValidForName(_))
+            if cn_matches(leaf, &host)
+                && assessment.constraints.iter().any(|(_, c)| !c.allows(&host)) =>
+        {
+            // The CN fallback must not reach what the CAs' name constraints forbid: OpenSSL
+            // applies them to a CN that looks like a host name too, and refuses.
+            let ca = assessment
+                .constraints
+                .iter()
+                .find(|(_, c)| !c.allows(&host))
+                .map(|(ca, _)| ca.as_str())
+                .unwrap_or("an issuing CA");
+            NameVerdict::Problem(ProbeFailure::new(
+                Reason::TlsChainStructure,
+                format!(
+                    "{host} is only in the certificate's CN, and {ca} does not allow that name (its name constraints): the chain is refused, by OpenSSL clients too"
+                ),
+            ))
+        }
         (Some(leaf), webpki::Error::CertNotValidForName(_)) if cn_matches(leaf, &host) => {
             NameVerdict::Warning(
                 Reason::TlsCnOnly,
@@ -541,7 +581,7 @@ fn for_name(
     {
         return shared;
     }
-    match name_verdict(end_entity, &shared.chain, server_name) {
+    match name_verdict(end_entity, &shared, server_name) {
         NameVerdict::Fits => shared,
         NameVerdict::Warning(reason, text) => {
             let mut own = (*shared).clone();

@@ -1177,6 +1177,25 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         SERVER_EXT,
         "sha256",
     );
+    // The host name only in the CN (no subjectAltName): under the fenced CA, whose name
+    // constraints forbid it (OpenSSL applies them to such a CN, and refuses), and under the SubCA.
+    let cn_only_ext = "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n";
+    let (cn_outside, _) = openssl_cert(
+        &lab,
+        "cmp-cn-outside",
+        "ec",
+        Some(Issuer::File(&fenced, &fenced_key)),
+        cn_only_ext,
+        "sha256",
+    );
+    let (cn_only, _) = openssl_cert(
+        &lab,
+        "cmp-cn-only",
+        "ec",
+        Some(Issuer::SubCa),
+        cn_only_ext,
+        "sha256",
+    );
     // A CA certificate used as the server's own (CA:TRUE, serverAuth, the right name).
     let ca_leaf_ext = "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:msg.int.test\n";
     let (ca_leaf, _) = openssl_cert(
@@ -1196,6 +1215,10 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
         (&too_deep, vec![&ca2, &ca1], false, "tls.chain_structure"),
         (&odd_critical, vec![], false, "tls.chain_structure"),
         (&outside, vec![&fenced], false, "tls.chain_structure"),
+        // Was a tls.cn_only warning (exit 0): the CN fallback ignored the name constraints.
+        (&cn_outside, vec![&fenced], false, "tls.chain_structure"),
+        // Stricter than OpenSSL, which accepts a CN-only name: a warning, not a pass.
+        (&cn_only, vec![], true, "tls.cn_only"),
         // Stricter than `openssl verify` at its default level: SHA-1 and RSA-1024 are refused
         // (as OpenSSL's own TLS stack refuses them at Debian's default SECLEVEL=2).
         (&sha1, vec![], true, "tls.weak_signature"),
