@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-for target in ldap_message ldap_filter profile pki_inspect dns_reply; do
+for target in ldap_message ldap_filter profile pki_inspect dns_reply untrusted_text; do
   mkdir -p "fuzz/corpus/$target"
   echo "== $target for ${seconds}s"
   status=0

@@ -133,6 +133,10 @@ pub enum CertsAction {
         #[arg(long, value_enum)]
         format: Option<DataFormat>,
     },
+    /// Judge a server's certificate chain offline, exactly as the TLS check would: verdict,
+    /// reason and message, for a host name or address, now or at --at
+    #[command(after_help = crate::exit::help_text())]
+    Judge(JudgeArgs),
     /// Check a client certificate and key offline: key match, chain, validity, EKU, FQDN, permissions
     #[command(after_help = crate::exit::help_text())]
     Verify {
@@ -155,6 +159,33 @@ pub enum CertsAction {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+}
+
+/// `certs judge`: a server's chain, judged offline.
+#[derive(clap::Args, Debug)]
+pub struct JudgeArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// The chain as a server sends it: PEM or DER certificates, the server's own first
+    #[arg(long, value_name = "PEM")]
+    pub chain: PathBuf,
+    /// The host name a client connects to
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "ip",
+        conflicts_with = "ip"
+    )]
+    pub host: Option<String>,
+    /// The IP address a client connects to (instead of --host)
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<std::net::IpAddr>,
+    /// Judge at this instant (RFC 3339) instead of now
+    #[arg(long, value_name = "RFC3339", value_parser = maintenance::parse_instant)]
+    pub at: Option<jiff::Timestamp>,
+    /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

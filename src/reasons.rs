@@ -140,6 +140,9 @@ reasons! {
     TlsCnOnly => "tls.cn_only",
         "The certificate carries the host name only in its subject CN, with no subjectAltName.",
         "OpenSSL-based clients accept it (CN fallback); strict clients (rustls/webpki, Go, modern browsers) reject it. Use a client with CN fallback for this service, or report the certificate to NHS Digital.";
+    TlsNonconformant => "tls.nonconformant",
+        "A certificate of the chain breaks a rule of RFC 5280 or of the CA/Browser Forum's certificate profile that common clients (OpenSSL among them) do not enforce; the message names the certificate and the rule.",
+        "Nothing fails today with OpenSSL-based clients, but a stricter client (Go, browsers, newer TLS libraries) may refuse it: report the certificate and the rule to whoever issued it (for the NHS chain, the national service desk).";
     TlsExpiringSoon => "tls.expiring_soon",
         "A certificate in the chain expires within the warning period.",
         "Nothing is broken yet: plan for the renewal, and make sure the replacement certificate and chain are installed where you pin them.";

@@ -285,6 +285,67 @@ pub fn verify(
     Ok(Outcome::failed_if(verdict.failed))
 }
 
+/// The heading of `certs judge`'s one row.
+pub const JUDGED: &str = "chain";
+
+/// `certs judge`: the TLS check's verdict on a chain from a file, without a network.
+pub fn judge(args: &crate::cli::JudgeArgs, format: Format) -> Result<Outcome, Stop> {
+    use rustls::pki_types::ServerName;
+    let profile = resolve_trust_profile(&args.trust)?;
+    let trust = profile_trust(&profile)?;
+    let started = std::time::Instant::now();
+    let chain = pki::read_certificates(&args.chain)?;
+    let (name, target) = match (&args.host, args.ip) {
+        (_, Some(ip)) => (ServerName::IpAddress(ip.into()), ip.to_string()),
+        (Some(host), None) => {
+            let name = ServerName::try_from(host.clone()).map_err(|_| {
+                UsageError::new(format!(
+                    "--host {}: not a host name",
+                    crate::text::untrusted(host)
+                ))
+                .hint("give the name a client connects to, e.g. --host msg.int.spine2.ncrs.nhs.uk, or --ip ADDR")
+            })?;
+            (name, host.clone())
+        }
+        (None, None) => {
+            return Err(UsageError::new(
+                "say which name the chain is for: --host NAME or --ip ADDR",
+            )
+            .into());
+        }
+    };
+    let at = args.at.unwrap_or_else(jiff::Timestamp::now);
+    let warning = std::time::Duration::from_secs(u64::from(profile.expiry_warning_days) * 86_400);
+    let check = crate::findings::Check::new(JUDGED, crate::findings::CheckKind::Tls, target);
+    let check = match crate::probe::tls::judge(&trust, &chain, &name, unix_time(at), warning) {
+        Some(assessment) => crate::probe::tls::chain::verdict_check(check, &assessment, None),
+        None => check.fail(
+            crate::reasons::Reason::TlsChainStructure,
+            "the file holds no certificate that could be read as the server's",
+        ),
+    };
+    let failed = check.status == crate::findings::Status::Fail;
+    let report = Report {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        profile: profile.name.clone(),
+        description: profile.description.clone(),
+        started_at: jiff::Timestamp::now(),
+        duration: started.elapsed(),
+        endpoints: vec![EndpointHeading {
+            name: JUDGED.to_string(),
+            url: args.chain.display().to_string(),
+            network: None,
+            origin: None,
+        }],
+        checks: vec![check.took(started.elapsed())],
+        maintenance: Default::default(),
+    }
+    .seal();
+    let text = report::render(&report, format, &report::human::Style::plain());
+    write_stdout(&text)?;
+    Ok(Outcome::failed_if(failed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,6 +268,10 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
             CertsAction::Inspect { file, format } => {
                 certs::inspect(&file, format_or_env(format, DataFormat::Human))
             }
+            CertsAction::Judge(args) => {
+                let format = format_or_env(args.format, crate::output::Format::Human);
+                certs::judge(&args, format)
+            }
             CertsAction::Verify {
                 trust,
                 cert,

@@ -74,6 +74,8 @@ pub fn set_validity(params: &mut CertificateParams, from_days: i64, to_days: i64
 fn make_ca(cn: &str, parent: Option<&Ca>, pathlen: Option<u8>) -> Ca {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name = nhs_name(cn);
+    // As real CAs issue them: the issuer's key identifier in every certificate it signs.
+    params.use_authority_key_identifier_extension = parent.is_some();
     params.is_ca = match pathlen {
         Some(n) => IsCa::Ca(BasicConstraints::Constrained(n)),
         None => IsCa::Ca(BasicConstraints::Unconstrained),
@@ -179,6 +181,7 @@ impl Pki {
             spec.sans.clone()
         };
         let mut params = CertificateParams::new(sans).unwrap();
+        params.use_authority_key_identifier_extension = true;
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, spec.cn.as_str());
         params.distinguished_name = name;

@@ -1,6 +1,7 @@
 //! Trust anchors, certificate files and the client identity: everything read from disk about PKI.
 //! Files are untrusted input: size-bounded, PEM or DER, each failure a one-line reason.
 
+pub mod conformance;
 pub mod identity;
 pub mod legacy;
 
@@ -313,6 +314,8 @@ pub struct CertInfo {
     pub unknown_critical: Vec<String>,
     /// nameConstraints on DNS names, when the certificate (a CA) has them.
     pub dns_constraints: Option<DnsConstraints>,
+    /// Attributes in the subject name (a name-constraint check compares each).
+    pub subject_attributes: usize,
 }
 
 /// A CA's nameConstraints on DNS names (RFC 5280 4.2.1.10): a name below it must lie in one of
@@ -321,6 +324,8 @@ pub struct CertInfo {
 pub struct DnsConstraints {
     pub permitted: Vec<String>,
     pub excluded: Vec<String>,
+    /// Subtrees of every name type, for the bound on comparisons.
+    pub subtrees: usize,
 }
 
 impl DnsConstraints {
@@ -427,12 +432,17 @@ impl CertInfo {
                     })
                     .collect::<Vec<String>>()
             };
+            let count = |s: &Option<Vec<x509_parser::extensions::GeneralSubtree>>| {
+                s.as_ref().map_or(0, Vec::len)
+            };
             DnsConstraints {
                 permitted: dns(&nc.value.permitted_subtrees),
                 excluded: dns(&nc.value.excluded_subtrees),
+                subtrees: count(&nc.value.permitted_subtrees) + count(&nc.value.excluded_subtrees),
             }
         });
         Some(CertInfo {
+            subject_attributes: cert.subject().iter_attributes().count(),
             dns_constraints,
             signature_algorithm,
             weak_signature,

@@ -520,6 +520,23 @@ fn catalogue() -> Vec<Fault> {
         fault!("tls.cn_only", "warn", "tls", |lab| {
             with_leaf(&lab, |l| l.cn_only = true).await
         }),
+        fault!("tls.nonconformant", "warn", "tls", |lab| {
+            // Made with the openssl CLI: an underscore in a DNS name of the subjectAltName.
+            let ext = SERVER_EXT.replace(
+                "subjectAltName = DNS:msg.int.test",
+                "subjectAltName = DNS:msg.int.test, DNS:under_score.int.test",
+            );
+            let (leaf, key) = openssl_cert(
+                &lab,
+                "underscore",
+                "ec",
+                Some(Issuer::SubCa),
+                &ext,
+                "sha256",
+            );
+            let subca = lab.subca_file.clone();
+            serve_files(&lab, &[&leaf, &subca], &key).await
+        }),
         fault!("tls.expiring_soon", "warn", "tls", |lab| {
             with_leaf(&lab, |l| l.valid_to_days = 10).await
         }),

@@ -10,6 +10,7 @@ mod http;
 mod inbound;
 mod ldap;
 mod ldap_hostile;
+mod limbo;
 mod mesh;
 mod netns;
 mod outputs;

@@ -1007,9 +1007,9 @@ if hard == resource.RLIM_INFINITY or hard >= want:
 held = []
 for _ in range(2000):
     s = socket.socket()
-    s.setblocking(False)
+    s.settimeout(10)
     try:
-        s.connect_ex(("127.0.0.1", int(sys.argv[1])))
+        s.connect(("127.0.0.1", int(sys.argv[1])))
     except OSError:
         break
     held.append(s)
