@@ -367,3 +367,53 @@ async fn a_search_left_unanswered_fails_alone() {
         "{asid:#}"
     );
 }
+
+/// Issue 20: a directory's values and its diagnostic message carry terminal controls, bidi
+/// overrides and Markdown/HTML; no output format emits them raw.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_directory_text_is_shown_escaped_in_every_format() {
+    let hostile = "\x1b[2K\x1b[32mPASS\x1b[0m \u{202e}<img src=x onerror=alert(1)> [x](javascript:y)";
+    let mut bytes = message(
+        1,
+        entry(
+            &format!("uniqueIdentifier={hostile},ou=services,o=nhs"),
+            &[
+                ("nhsMhsPartyKey", b"YES-0000806"),
+                ("description", hostile.as_bytes()),
+            ],
+        ),
+    );
+    bytes.extend(message(1, result(0x65, 53, hostile, vec![])));
+    let (lab, profile) = raw_directory(bytes, "party_key = \"YES-0000806\"").await;
+    for format in ["human", "json", "junit", "markdown", "prometheus", "html"] {
+        let run = run(&[
+            "--profile",
+            p(&profile),
+            "--format",
+            format,
+            "--timeout",
+            "2s",
+        ])
+        .await;
+        assert_eq!(run.code, 1, "{format}: {}", run.stderr);
+        let hidden: Vec<char> = run
+            .stdout
+            .chars()
+            .filter(|c| *c != '\n' && int_check::text::is_hidden(*c))
+            .collect();
+        assert!(hidden.is_empty(), "{format} holds {hidden:?}");
+        if format == "markdown" {
+            assert!(!run.stdout.contains(" <img"), "raw HTML in Markdown");
+        }
+        let shown = match format {
+            "human" => run.stdout.clone(),
+            "json" => run.check("sds", "ldap")["message"].to_string(),
+            _ => continue,
+        };
+        assert!(
+            shown.contains("x1b[2K") && shown.contains("u{202e}"),
+            "{format}: the message is shown escaped: {shown}"
+        );
+    }
+    drop(lab);
+}
