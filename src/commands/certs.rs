@@ -318,7 +318,11 @@ pub fn judge(args: &crate::cli::JudgeArgs, format: Format) -> Result<Outcome, St
     let warning = std::time::Duration::from_secs(u64::from(profile.expiry_warning_days) * 86_400);
     let check = crate::findings::Check::new(JUDGED, crate::findings::CheckKind::Tls, target);
     let check = match crate::probe::tls::judge(&trust, &chain, &name, unix_time(at), warning) {
-        Some(assessment) => crate::probe::tls::chain::verdict_check(check, &assessment, None),
+        Some(assessment) => {
+            let summary = crate::probe::tls::chain::certificate_summary(&assessment)
+                .unwrap_or_else(|| "the chain holds no certificate".to_string());
+            crate::probe::tls::chain::verdict_check(check, &assessment, summary)
+        }
         None => check.fail(
             crate::reasons::Reason::TlsChainStructure,
             "the file holds no certificate that could be read as the server's",

@@ -316,6 +316,8 @@ pub struct CertInfo {
     pub dns_constraints: Option<DnsConstraints>,
     /// Attributes in the subject name (a name-constraint check compares each).
     pub subject_attributes: usize,
+    /// The X.509 version: 1, 2 or 3.
+    pub version: u32,
 }
 
 /// A CA's nameConstraints on DNS names (RFC 5280 4.2.1.10): a name below it must lie in one of
@@ -443,6 +445,7 @@ impl CertInfo {
         });
         Some(CertInfo {
             subject_attributes: cert.subject().iter_attributes().count(),
+            version: cert.version().0 + 1,
             dns_constraints,
             signature_algorithm,
             weak_signature,

@@ -372,7 +372,8 @@ async fn a_search_left_unanswered_fails_alone() {
 /// overrides and Markdown/HTML; no output format emits them raw.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_directory_text_is_shown_escaped_in_every_format() {
-    let hostile = "\x1b[2K\x1b[32mPASS\x1b[0m \u{202e}<img src=x onerror=alert(1)> [x](javascript:y)";
+    let hostile =
+        "\x1b[2K\x1b[32mPASS\x1b[0m \u{202e}<img src=x onerror=alert(1)> [x](javascript:y)";
     let mut bytes = message(
         1,
         entry(

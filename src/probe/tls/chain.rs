@@ -563,6 +563,17 @@ fn chain_problem(
                 )
             }
         }
+        E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch
+            if weak_pinned_issuer(chain, trust).is_some() =>
+        {
+            let (name, bits) = weak_pinned_issuer(chain, trust).unwrap_or_default();
+            (
+                Reason::TlsWeakKey,
+                format!(
+                    "the pinned {name} has an RSA key of {bits} bits: what it signed cannot be verified (at least 2048 are required), so nothing chains to it"
+                ),
+            )
+        }
         E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch => {
             // A certificate that carries a pinned certificate's name but is not it.
             let impostor = chain.iter().enumerate().skip(1).find_map(|(i, c)| {
@@ -620,6 +631,17 @@ fn chain_problem(
                 chain.len()
             ),
         ),
+        E::UnsupportedCertVersion if chain.iter().any(|c| c.version < 3) => {
+            let i = chain.iter().position(|c| c.version < 3).unwrap_or(0);
+            (
+                Reason::TlsChainStructure,
+                format!(
+                    "{} is an X.509 version {} certificate: without extensions it cannot say it is a CA or a server certificate, and TLS clients refuse it",
+                    at(chain, i),
+                    chain[i].version
+                ),
+            )
+        }
         E::BadDer
         | E::BadDerTime
         | E::TrailingData(_)
@@ -734,8 +756,11 @@ fn valid_names(cert: &CertInfo) -> Vec<String> {
     names
 }
 
+/// Whether `host` is the certificate's CN as OpenSSL's fallback matches it: only when there is
+/// no subjectAltName at all, never for an IP address, and a wildcard only as a whole leftmost
+/// label over at least two more (`*.example.com`, never `*.com` or `f*.example.com`).
 fn cn_matches(cert: &CertInfo, host: &str) -> bool {
-    if cert.dns_names.as_ref().is_some_and(|n| !n.is_empty()) {
+    if cert.dns_names.is_some() || host.parse::<IpAddr>().is_ok() {
         return false;
     }
     let Some(cn) = cert.common_name.as_deref() else {
@@ -743,8 +768,12 @@ fn cn_matches(cert: &CertInfo, host: &str) -> bool {
     };
     let (cn, host) = (cn.to_ascii_lowercase(), host.to_ascii_lowercase());
     match cn.strip_prefix("*.") {
-        Some(suffix) => host.split_once('.').is_some_and(|(_, rest)| rest == suffix),
-        None => cn == host,
+        Some(suffix) => {
+            suffix.contains('.')
+                && !suffix.contains('*')
+                && host.split_once('.').is_some_and(|(_, rest)| rest == suffix)
+        }
+        None => !cn.contains('*') && cn == host,
     }
 }
 
@@ -767,32 +796,33 @@ pub fn chain_cert(info: &CertInfo) -> ChainCert {
     }
 }
 
-/// A TLS check's verdict from a chain's assessment, as the TLS phase words it: the problem (with
-/// the library's error in the details), else the warnings, else a pass. `handshake` is what the
-/// handshake itself adds to a pass (protocol, client certificate); `None` offline.
+/// `certificate 'x' valid until 2027-01-01 (issuer ...)`: the leaf as a passing TLS check
+/// describes it.
+pub fn certificate_summary(assessment: &Assessment) -> Option<String> {
+    let leaf = assessment.chain.first()?;
+    Some(format!(
+        "certificate {} valid until {} (issuer {})",
+        short_name(leaf),
+        &rfc3339(leaf.not_after)[..10],
+        leaf.issuer
+    ))
+}
+
+/// A TLS check's verdict from a chain's assessment, worded as the TLS phase words it (the TLS
+/// check and `certs judge` both end here): the problem (the library's error in the details),
+/// else the warnings before `summary`, else a pass with `summary`.
 pub fn verdict_check(
     check: crate::findings::Check,
     assessment: &Assessment,
-    handshake: Option<String>,
+    summary: String,
 ) -> crate::findings::Check {
     let check = check.with_detail(|d| d.tls().chain = Some(assessment.shown.clone()));
     if let Some(problem) = &assessment.problem {
         return check.failed(problem.clone());
     }
-    let mut summary: Vec<String> = handshake.into_iter().collect();
-    if let Some(leaf) = assessment.chain.first() {
-        summary.push(format!(
-            "certificate {} valid until {} (issuer {})",
-            short_name(leaf),
-            &rfc3339(leaf.not_after)[..10],
-            leaf.issuer
-        ));
-    }
-    let summary = summary.join(", ");
-    if assessment.warnings.is_empty() {
+    let Some((reason, _)) = assessment.warnings.first() else {
         return check.pass(summary);
-    }
-    let (reason, _) = assessment.warnings[0];
+    };
     let text: Vec<&str> = assessment
         .warnings
         .iter()
@@ -805,7 +835,7 @@ pub fn verdict_check(
         .collect();
     check
         .with_detail(|d| d.tls().warnings = Some(codes))
-        .warn(reason, format!("{}; {summary}", text.join("; ")))
+        .warn(*reason, format!("{}; {summary}", text.join("; ")))
 }
 
 /// The pinned anchor a verified path ends at: the root whose subject is the top's issuer (and
@@ -873,4 +903,20 @@ fn webpki_error_words(error: &webpki::Error) -> String {
         words.push(c.to_ascii_lowercase());
     }
     words
+}
+
+/// A pinned certificate named as an issuer in the chain whose RSA key is too weak to verify
+/// anything: its name and size.
+fn weak_pinned_issuer(chain: &[CertInfo], trust: &TrustStore) -> Option<(String, usize)> {
+    trust
+        .roots
+        .iter()
+        .chain(&trust.intermediates)
+        .filter_map(CertInfo::of)
+        .filter(|p| chain.iter().any(|c| c.issuer == p.subject))
+        .find_map(|p| {
+            p.rsa_bits
+                .filter(|b| *b < 2048)
+                .map(|b| (short_name(&p), b))
+        })
 }

@@ -27,7 +27,7 @@ pub use chain::{Assessment, chain_cert, for_name, judge, judge_chain, short_name
 use super::wire_bytes::{Recorded, not_tls};
 use super::{ProbeContext, ProbeFailure, secs};
 use crate::findings::{Check, CheckKind};
-use crate::pki::{TrustStore, rfc3339};
+use crate::pki::TrustStore;
 use crate::profile::MinTls;
 use crate::reasons::Reason;
 
@@ -425,19 +425,8 @@ pub async fn check(
         client_cert_requested: recorder.client_cert_requested().is_some(),
     });
     let check = match recorder.assessment() {
-        Some(a) if !a.warnings.is_empty() => {
-            let (reason, _) = a.warnings[0];
-            let text: Vec<String> = a.warnings.iter().map(|(_, m)| m.clone()).collect();
-            let codes = a
-                .warnings
-                .iter()
-                .map(|(r, _)| r.code().to_string())
-                .collect();
-            check
-                .with_detail(|d| d.tls().warnings = Some(codes))
-                .warn(reason, format!("{}; {summary}", text.join("; ")))
-        }
-        _ => check.pass(summary),
+        Some(assessment) => chain::verdict_check(check, &assessment, summary),
+        None => check.pass(summary),
     };
     (check, session)
 }
@@ -463,15 +452,11 @@ fn pass_summary(
     sent_cert: bool,
 ) -> String {
     let mut parts = vec![version.map(protocol_name).unwrap_or("TLS").to_string()];
-    if let Some(a) = recorder.assessment()
-        && let Some(leaf) = a.chain.first()
+    if let Some(certificate) = recorder
+        .assessment()
+        .and_then(|a| chain::certificate_summary(&a))
     {
-        parts.push(format!(
-            "certificate {} valid until {} (issuer {})",
-            short_name(leaf),
-            &rfc3339(leaf.not_after)[..10],
-            leaf.issuer
-        ));
+        parts.push(certificate);
     }
     match (recorder.client_cert_requested(), sent_cert) {
         (Some(_), true) => parts.push("client certificate requested and accepted".into()),
