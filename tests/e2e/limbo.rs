@@ -260,6 +260,10 @@ mk h.test root "${NOSAN}subjectAltName=IP:127.0.0.1\n"; cp h.test.pem chain-cn-i
 printf "$NOSAN" > wild.ext
 openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout wild.key -subj "/CN=*.test" -out wild.csr 2>/dev/null
 openssl x509 -req -in wild.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 -extfile wild.ext -out chain-cn-wild.pem 2>/dev/null
+printf "$CA" > p521.ext
+openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-521 -keyout p521.key -subj "/CN=p521" -out p521.csr 2>/dev/null
+openssl x509 -req -in p521.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 -extfile p521.ext -out p521.pem 2>/dev/null
+mk leaf-p521 p521 "$LEAF"; cat leaf-p521.pem p521.pem > chain-p521.pem
 openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout v1.key -subj "/CN=h.test" -out v1.csr 2>/dev/null
 openssl x509 -req -in v1.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 -out chain-v1.pem 2>/dev/null
 "#;
@@ -305,6 +309,13 @@ openssl x509 -req -in v1.csr -CA root.pem -CAkey root.key -CAcreateserial -days 
             "root.pem",
             "tls.hostname_mismatch",
             "is not valid for h.test",
+        ),
+        // ring has no P-521: said so, not blamed on the server (OpenSSL accepts it).
+        (
+            "chain-p521.pem",
+            "root.pem",
+            "tls.unsupported_algorithm",
+            "'p521' (position 2 of the chain) has a P-521 key, which this tool cannot verify",
         ),
         (
             "chain-v1.pem",

@@ -289,6 +289,16 @@ impl Assessment {
     }
 }
 
+/// Signature algorithms ring verifies in certificates (by the names `CertInfo` gives them).
+const SIGNATURES_VERIFIED: [&str; 6] = [
+    "sha256WithRSAEncryption",
+    "sha384WithRSAEncryption",
+    "sha512WithRSAEncryption",
+    "ecdsa-with-SHA256",
+    "ecdsa-with-SHA384",
+    "Ed25519",
+];
+
 /// Name-constraint comparisons a client makes at most (webpki's bound, 250,000).
 const MAX_NAME_CONSTRAINT_COMPARISONS: usize = 250_000;
 
@@ -551,14 +561,30 @@ fn chain_problem(
                     ),
                 )
             } else {
-                let alg = issuers()
-                    .map(|(_, c)| c.signature_algorithm.clone())
-                    .next()
-                    .unwrap_or_default();
+                // Which certificate, and what of it: ring (the one crypto library int-check is
+                // built with) has no P-521, Ed448 or RSA-PSS keys, nor ecdsa-with-SHA512.
+                let what = chain.iter().enumerate().find_map(|(i, c)| {
+                    if c.key.starts_with("EC 52") {
+                        Some(format!("{} has a P-521 key", at(chain, i)))
+                    } else if !SIGNATURES_VERIFIED.contains(&c.signature_algorithm.as_str())
+                        && (!c.self_signed || chain.len() == 1)
+                    {
+                        Some(format!(
+                            "{} is signed with {}",
+                            at(chain, i),
+                            c.signature_algorithm
+                        ))
+                    } else {
+                        None
+                    }
+                });
+                let what = what.unwrap_or_else(|| {
+                    "the chain uses a signature or key algorithm".to_string()
+                });
                 (
                     Reason::TlsUnsupportedAlgorithm,
                     format!(
-                        "the chain uses a signature algorithm this tool cannot verify ({alg}); it may well be valid, and OpenSSL-based clients can accept it: this result alone is not a server fault"
+                        "{what}, which this tool cannot verify (its crypto library, ring, lacks P-521, Ed448 and RSA-PSS keys); the chain may well be valid, and OpenSSL-based clients can accept it: this result alone is not a server fault"
                     ),
                 )
             }
