@@ -231,20 +231,29 @@ reasons! {
         "Your own endpoint asks for a client certificate, but the CAs it names as acceptable include neither the INT SubCA nor the G2 root: Spine's client will not offer its certificate.",
         "Add the NHS INT Authentication G2 SubCA and the NHS PTL Root Authority G2 to the CA list your endpoint's TLS sends (nginx: ssl_client_certificate / ssl_trusted_certificate; Java: the truststore), then restart it.";
     MeshAuthRejected => "mesh.auth_rejected",
-        "MESH refused the mailbox handshake (HTTP 401 or 403): the password, the shared key, or the mailbox's link to your certificate is wrong.",
-        "Check the mailbox ID, the password in [mesh] password_env and the environment's shared key in [mesh] shared_key_env (INT and DEP have their own); a mailbox is tied to the certificate it was issued with: use that one. The MESH service desk resets passwords.";
+        "MESH refused the mailbox handshake (HTTP 403, \"Invalid Authentication Token\" or an unreadable Authorization header): the password or the shared key does not match.",
+        "Check the mailbox password in [mesh] password_env and the shared key in [mesh] shared_key_env against what you were given when the mailbox was created (the MESH API specification says the shared secret is the same in every environment; older NHS guidance gives one per environment: use the one your onboarding gave you for this environment). The MESH service desk (itoc.supportdesk@nhs.net) resets passwords.";
     MeshUnknownMailbox => "mesh.unknown_mailbox",
-        "MESH does not know the mailbox (HTTP 404).",
+        "MESH has no mailbox of that ID in this environment (HTTP 403 \"No mailbox matched\").",
         "Check [mesh] mailbox for typos and that the mailbox was created in this environment (INT mailboxes are not DEP's): the MESH onboarding team says which mailboxes you have.";
+    MeshInactiveMailbox => "mesh.inactive_mailbox",
+        "The mailbox exists but MESH says it is inactive (HTTP 403 \"Request Received from Inactive Mailbox\").",
+        "Ask the MESH service desk (itoc.supportdesk@nhs.net) to reactivate the mailbox for this environment; nothing on your side can fix it.";
+    MeshTokenMismatch => "mesh.token_mismatch",
+        "The mailbox ID in the NHSMESH token is not the one in the URL (HTTP 403 \"Mailbox id does not match token\").",
+        "A proxy or gateway may rewrite the path or the Authorization header: compare what leaves your network with the mailbox in [mesh] mailbox (upper case).";
+    MeshTokenReused => "mesh.token_reused",
+        "MESH refused a token it had seen before (HTTP 403 \"Error Duplicated Authentication Token\"): each token is valid for one request.",
+        "int-check makes a new token for every request: something between you and MESH (a retrying proxy or gateway) replays requests. Find it and stop it retrying POSTs.";
     MeshClockSkew => "mesh.clock_skew",
-        "MESH refused the handshake and its clock is minutes away from this machine's: the token's timestamp is outside the window MESH accepts.",
+        "MESH refused the token and this machine's clock is more than 2 hours from MESH's: the token's timestamp is outside the window MESH accepts.",
         "Synchronise this machine's clock (NTP: timedatectl set-ntp true, or chronyc makestep), then run again.";
     MeshCredentialsMissing => "mesh.credentials_missing",
         "[mesh] names an environment variable for the password or shared key that is not set.",
         "Export the variables [mesh] password_env and shared_key_env name (from your CI secret store), never write the secrets in a file; int-check never prints them.";
     MeshHandshakeFailed => "mesh.handshake_failed",
-        "The MESH handshake got an answer that is neither acceptance nor a refusal (another status code).",
-        "The message carries the status: a 5xx is MESH's side (check the NHS service status page); a 400 often means the client certificate did not reach MESH (a TLS-terminating proxy in between).";
+        "The MESH handshake got an answer the MESH API does not give to it (not 200 or 403): a 400 naming what was invalid, or another status.",
+        "A 400 names the header or value MESH found invalid (the mex-* client headers are required); a 5xx is MESH's side (check the NHS service status page); another status means something other than MESH answered (a proxy, a wrong URL). Over the internet MESH also needs a UK source IP address and a SHA-2 client key store (the Path-to-Live connection page).";
     CertFileMisnamed => "cert.file_misnamed",
         "A client certificate or key file's name says another encoding or content than it holds (a .der file of PEM text, a .pem file of binary DER, a key named .crt). int-check reads it anyway.",
         "Rename the file to what it holds, or convert it (openssl x509 -in FILE -outform der -out FILE.der; openssl x509 -inform der -in FILE -out FILE.pem): other tools (Java keytool, Windows, update-ca-certificates) go by the name and fail on it.";

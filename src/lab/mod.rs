@@ -383,7 +383,10 @@ pub enum HttpReply {
     Mesh(MeshLab),
 }
 
-/// What the lab's MESH server accepts.
+/// What the lab's MESH server accepts. It answers as NHS's MESH API specification and its
+/// sandbox (NHSDigital/mesh-sandbox) do: 200 for a good handshake, 400 with a validation list
+/// for a missing mex-* header, 403 with the sandbox's words for every refusal (never 404); v2
+/// error bodies when the client sends `Accept: application/vnd.mesh.v2+json`, v1 otherwise.
 #[derive(Clone, Debug)]
 pub struct MeshLab {
     pub mailbox: String,
@@ -391,36 +394,98 @@ pub struct MeshLab {
     pub shared_key: String,
     /// The server's clock is this far ahead of the real one (seconds; negative: behind).
     pub clock_offset_secs: i64,
+    /// Refuse every handshake with this 403 text (an inactive mailbox, a reused token).
+    pub refusal: Option<String>,
+    /// Handshakes received (`serve` must not send one per scheduled run).
+    pub handshakes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Handshakes that asked for version 2 (`Accept: application/vnd.mesh.v2+json`).
+    pub v2_handshakes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Tokens seen: a token is valid for one request only.
+    pub seen: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl MeshLab {
-    /// 200 for the right header; 401 when it is missing or malformed; 403 for a wrong hash or
-    /// a timestamp more than 2 minutes off the server's clock; 404 for another mailbox.
-    pub fn answer(&self, method: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
+    pub fn new(mailbox: &str, password: &str, shared_key: &str, clock_offset_secs: i64) -> MeshLab {
+        MeshLab {
+            mailbox: mailbox.into(),
+            password: password.into(),
+            shared_key: shared_key.into(),
+            clock_offset_secs,
+            refusal: None,
+            handshakes: Arc::default(),
+            v2_handshakes: Arc::default(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// The answer to a request: status and body. `headers` are (lower-case name, value).
+    pub fn answer(&self, method: &str, path: &str, headers: &[(String, String)]) -> (u16, String) {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         if method == "GET" && path.ends_with("/_ping") {
             return (200, "{\"ping\": true}".into());
         }
         let Some(requested) = path.strip_prefix("/messageexchange/") else {
             return (404, String::new());
         };
-        if method != "POST" {
+        if method != "POST" && method != "GET" {
             return (405, String::new());
         }
-        let Some(token) = authorization.and_then(|a| a.strip_prefix("NHSMESH ")) else {
-            return (401, String::new());
+        self.handshakes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let v2 = header("accept").is_some_and(|a| a.contains("vnd.mesh.v2"));
+        if v2 {
+            self.v2_handshakes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let refuse = |text: &str| {
+            let body = if v2 {
+                format!(
+                    "{{\"internal_id\": \"lab\", \"detail\": [{{\"event\": \"AUTH\", \"code\": \"403\", \"msg\": \"{text}\"}}]}}"
+                )
+            } else {
+                format!(
+                    "{{\"errorEvent\": \"AUTH\", \"errorCode\": \"403\", \"errorDescription\": \"{text}\"}}"
+                )
+            };
+            (403, body)
+        };
+        for required in ["mex-clientversion", "mex-osname", "mex-osversion"] {
+            if header(required).is_none_or(str::is_empty) {
+                return (
+                    400,
+                    format!(
+                        "{{\"detail\": [{{\"loc\": [\"header\", \"{required}\"], \"msg\": \"field required\", \"type\": \"value_error.missing\"}}]}}"
+                    ),
+                );
+            }
+        }
+        if let Some(text) = &self.refusal {
+            return refuse(text);
+        }
+        let Some(token) = header("authorization").and_then(|a| a.strip_prefix("NHSMESH ")) else {
+            return refuse("Error reading from Authorization header");
         };
         let parts: Vec<&str> = token.split(':').collect();
         let [mailbox, nonce, count, timestamp, hash] = parts[..] else {
-            return (401, String::new());
+            return refuse("Error reading from Authorization header");
         };
-        if requested != self.mailbox || mailbox != self.mailbox {
-            return (404, String::new());
+        if mailbox != requested {
+            return refuse("Mailbox id does not match token");
+        }
+        if requested != self.mailbox {
+            return refuse("No mailbox matched");
         }
         let now = jiff::Timestamp::now()
             .checked_add(jiff::SignedDuration::from_secs(self.clock_offset_secs))
             .unwrap_or_else(|_| jiff::Timestamp::now());
+        // The specification: a token more than 2 hours from the server's time is refused.
         let fresh = jiff::Timestamp::strptime("%Y%m%d%H%M%z", format!("{timestamp}+0000"))
-            .is_ok_and(|t| now.duration_since(t).as_secs().abs() <= 180);
+            .is_ok_and(|t| now.duration_since(t).as_secs().abs() <= 7200);
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.shared_key.as_bytes());
         let message = format!("{mailbox}:{nonce}:{count}:{}:{timestamp}", self.password);
         let expected: String = ring::hmac::sign(&key, message.as_bytes())
@@ -429,9 +494,18 @@ impl MeshLab {
             .map(|b| format!("{b:02x}"))
             .collect();
         if !fresh || hash != expected {
-            return (403, String::new());
+            return refuse("Invalid Authentication Token");
         }
-        (200, format!("{{\"mailboxId\": \"{mailbox}\"}}"))
+        if let Ok(mut seen) = self.seen.lock()
+            && !seen.insert(token.to_string())
+        {
+            return refuse("Error Duplicated Authentication Token");
+        }
+        if v2 {
+            (200, String::new())
+        } else {
+            (200, format!("{{\"mailboxId\": \"{mailbox}\"}}"))
+        }
     }
 
     /// The server's Date header (its own, offset clock).
@@ -573,14 +647,18 @@ pub async fn tls_server(ip: IpAddr, spec: TlsServerSpec) -> SocketAddr {
                         let mut words = request_line.split_whitespace();
                         let (method, path) =
                             (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                        let authorization = request.lines().find_map(|l| {
-                            let (name, value) = l.split_once(':')?;
-                            name.eq_ignore_ascii_case("authorization")
-                                .then(|| value.trim())
-                        });
-                        let (status, body) = mesh.answer(method, path, authorization);
+                        let headers: Vec<(String, String)> = request
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+                            })
+                            .collect();
+                        let (status, body) = mesh.answer(method, path, &headers);
                         let reason = match status {
                             200 => "OK",
+                            400 => "Bad Request",
                             401 => "Unauthorized",
                             403 => "Forbidden",
                             404 => "Not Found",

@@ -11,8 +11,15 @@ use crate::probe::{ProbeContext, ProbeFailure, http, secs};
 use crate::profile::MeshAuth;
 use crate::reasons::Reason;
 
-/// A token further off the server's clock than this is refused as stale or from the future.
-const CLOCK_TOLERANCE_SECS: i64 = 120;
+/// MESH refuses a token whose timestamp is more than 2 hours from its clock (the MESH API
+/// specification, NHSDigital/mesh-api-specification, "MESH Authorization header").
+const CLOCK_TOLERANCE_SECS: i64 = 2 * 3600;
+
+/// A skew this large is worth a warning even when MESH accepts the token (as `clock.skew`).
+const CLOCK_WARNING_SECS: i64 = 300;
+
+/// Bytes of a refusal's body read: MESH's error bodies are a few hundred bytes.
+const BODY_BYTES: usize = 8 * 1024;
 
 /// The Authorization header value: `NHSMESH mailbox:nonce:nonce_count:timestamp:hash`, the hash
 /// an HMAC-SHA256 keyed with the shared key over `mailbox:nonce:nonce_count:password:timestamp`
@@ -62,13 +69,113 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, mesh: &MeshAuth)
     let outcome = handshake(ctx, address, mesh).await;
     let check = check.took(started.elapsed());
     match outcome {
-        Ok((status, message)) => check
-            .with_detail(|d| d.http().status = Some(status))
-            .pass(message),
+        Ok((status, message, skew)) => {
+            let check = check.with_detail(|d| {
+                d.http().status = Some(status);
+                d.http().clock_skew_seconds = skew;
+            });
+            match skew.filter(|s| s.abs() > CLOCK_WARNING_SECS) {
+                // Accepted, yet minutes away: the general clock warning (MESH allows 2 hours).
+                Some(skew) => check.warn(
+                    Reason::ClockSkew,
+                    format!(
+                        "{message}; MESH's clock is {} s {} this machine's (MESH accepts tokens within 2 hours)",
+                        skew.abs(),
+                        if skew > 0 { "ahead of" } else { "behind" }
+                    ),
+                ),
+                None => check.pass(message),
+            }
+        }
         Err((status, failure)) => check
             .with_detail(|d| d.http().status = status)
             .failed(failure),
     }
+}
+
+/// What a MESH refusal's body says: the v2 `detail[].msg`, the v1 `errorDescription`, or the
+/// 400's validation list (`detail[].loc` and `msg`). Bounded and one line.
+pub fn refusal_words(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    if let Some(text) = value.get("errorDescription").and_then(|d| d.as_str()) {
+        return Some(crate::text::untrusted(text).into_owned());
+    }
+    let details = value.get("detail")?.as_array()?;
+    let said: Vec<String> = details
+        .iter()
+        .take(5)
+        .filter_map(|d| {
+            let msg = d.get("msg")?.as_str()?;
+            let place = d
+                .get("loc")
+                .and_then(|l| l.as_array())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|l| !l.is_empty());
+            Some(match place {
+                Some(place) => format!("{place}: {msg}"),
+                None => msg.to_string(),
+            })
+        })
+        .collect();
+    (!said.is_empty()).then(|| crate::text::untrusted(&said.join("; ")).into_owned())
+}
+
+/// The reason and words for a 403, from what MESH said (the sandbox's texts) and the clocks.
+fn refusal(mailbox: &str, said: Option<&str>, skew: Option<i64>) -> ProbeFailure {
+    let quoted = said.map(|s| format!(": \"{s}\"")).unwrap_or_default();
+    let lower = said.unwrap_or_default().to_ascii_lowercase();
+    let skewed = skew.filter(|s| s.abs() > CLOCK_TOLERANCE_SECS);
+    let (reason, why) = if lower.contains("no mailbox matched") {
+        (
+            Reason::MeshUnknownMailbox,
+            "MESH has no such mailbox in this environment".to_string(),
+        )
+    } else if lower.contains("inactive mailbox") {
+        (
+            Reason::MeshInactiveMailbox,
+            "the mailbox exists but is not active".to_string(),
+        )
+    } else if lower.contains("does not match token") {
+        (
+            Reason::MeshTokenMismatch,
+            "the mailbox in the token is not the one in the URL".to_string(),
+        )
+    } else if lower.contains("duplicated") {
+        (
+            Reason::MeshTokenReused,
+            "MESH saw this token before: each one is valid for one request only (something between you and MESH may be replaying requests)".to_string(),
+        )
+    } else if let Some(skew) = skewed {
+        (
+            Reason::MeshClockSkew,
+            format!(
+                "this machine's clock is {} s {} MESH's, more than the 2 hours MESH allows a token's timestamp",
+                skew.abs(),
+                if skew > 0 { "behind" } else { "ahead of" }
+            ),
+        )
+    } else if lower.contains("reading from authorization") {
+        (
+            Reason::MeshAuthRejected,
+            "MESH could not read the Authorization header (a proxy may strip or rewrite it)"
+                .to_string(),
+        )
+    } else {
+        (
+            Reason::MeshAuthRejected,
+            "the password or the shared key does not match what MESH holds for this mailbox"
+                .to_string(),
+        )
+    };
+    ProbeFailure::new(
+        reason,
+        format!("mailbox {mailbox}: the handshake was refused (HTTP 403{quoted}): {why}"),
+    )
 }
 
 type Failed = (Option<u16>, ProbeFailure);
@@ -77,7 +184,7 @@ async fn handshake(
     ctx: &ProbeContext<'_>,
     address: SocketAddr,
     mesh: &MeshAuth,
-) -> Result<(u16, String), Failed> {
+) -> Result<(u16, String, Option<i64>), Failed> {
     let secret =
         |var: &str, what: &str| {
             std::env::var(var).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -93,14 +200,9 @@ async fn handshake(
     let password = secret(&mesh.password_env, "password_env")?;
     let shared_key = secret(&mesh.shared_key_env, "shared_key_env")?;
     let timestamp = jiff::Timestamp::now().strftime("%Y%m%d%H%M").to_string();
-    let header = authorization(
-        &mesh.mailbox,
-        &password,
-        &shared_key,
-        &nonce(),
-        0,
-        &timestamp,
-    );
+    // "Must be uppercase" (the specification's token table): MESH mailbox IDs are.
+    let mailbox_id = mesh.mailbox.to_ascii_uppercase();
+    let header = authorization(&mailbox_id, &password, &shared_key, &nonce(), 0, &timestamp);
     let base = url::Url::parse(&ctx.endpoint.url.raw).map_err(|_| {
         (
             None,
@@ -108,7 +210,7 @@ async fn handshake(
         )
     })?;
     let mut url = base.clone();
-    url.set_path(&format!("/messageexchange/{}", mesh.mailbox));
+    url.set_path(&format!("/messageexchange/{mailbox_id}"));
     url.set_query(None);
     let (client, recorder) = http::client_for(ctx, address).map_err(|f| (None, f))?;
     let request = client
@@ -118,9 +220,10 @@ async fn handshake(
             "mex-ClientVersion",
             concat!("int-check/", env!("CARGO_PKG_VERSION")),
         )
+        .header(reqwest::header::ACCEPT, "application/vnd.mesh.v2+json")
         .header("mex-OSName", std::env::consts::OS)
         .header("mex-OSArchitecture", std::env::consts::ARCH)
-        .header("mex-OSVersion", "unknown")
+        .header("mex-OSVersion", os_version())
         .header(reqwest::header::CONTENT_LENGTH, "0")
         .send();
     let response = match tokio::time::timeout(ctx.timeout, request).await {
@@ -149,56 +252,93 @@ async fn handshake(
         .and_then(|d| d.to_str().ok())
         .and_then(http::clock_skew)
         .map(|s| s.as_secs());
-    let mailbox = &mesh.mailbox;
-    match status {
-        200..=299 => Ok((
+    let mailbox = &mailbox_id;
+    if (200..=299).contains(&status) {
+        return Ok((
             status,
             format!("mailbox {mailbox}: the handshake was accepted (HTTP {status})"),
-        )),
-        401 | 403 if skew.is_some_and(|s| s.abs() > CLOCK_TOLERANCE_SECS) => Err((
-            Some(status),
-            ProbeFailure::new(
-                Reason::MeshClockSkew,
-                format!(
-                    "mailbox {mailbox}: the handshake was refused (HTTP {status}), and this machine's clock is {} s {} MESH's: the token's timestamp is out of its window",
-                    skew.unwrap_or(0).abs(),
-                    if skew.unwrap_or(0) > 0 {
-                        "behind"
-                    } else {
-                        "ahead of"
-                    }
-                ),
-            ),
-        )),
-        401 | 403 => Err((
-            Some(status),
-            ProbeFailure::new(
-                Reason::MeshAuthRejected,
-                format!(
-                    "mailbox {mailbox}: the handshake was refused (HTTP {status}): the password, the shared key or the mailbox's certificate binding is wrong"
-                ),
-            ),
-        )),
-        404 => Err((
-            Some(status),
-            ProbeFailure::new(
-                Reason::MeshUnknownMailbox,
-                format!("mailbox {mailbox}: MESH does not know this mailbox (HTTP 404)"),
-            ),
-        )),
-        _ => Err((
-            Some(status),
-            ProbeFailure::new(
-                Reason::MeshHandshakeFailed,
-                format!("mailbox {mailbox}: the handshake got HTTP {status}"),
-            ),
-        )),
+            skew,
+        ));
     }
+    let body = read_bounded(response, ctx.timeout).await;
+    let said = refusal_words(&body);
+    let failure = match status {
+        403 | 401 => refusal(mailbox, said.as_deref(), skew),
+        400 => ProbeFailure::new(
+            Reason::MeshHandshakeFailed,
+            format!(
+                "mailbox {mailbox}: MESH refused the request as invalid (HTTP 400{})",
+                said.map(|s| format!(": {s}")).unwrap_or_default()
+            ),
+        ),
+        _ => ProbeFailure::new(
+            Reason::MeshHandshakeFailed,
+            format!(
+                "mailbox {mailbox}: the handshake got HTTP {status}, which the MESH API does not answer to it (200, 400 or 403){}",
+                said.map(|s| format!(": {s}")).unwrap_or_default()
+            ),
+        ),
+    };
+    Err((Some(status), failure))
+}
+
+/// The first bytes of a body, within the time left.
+async fn read_bounded(mut response: reqwest::Response, budget: std::time::Duration) -> String {
+    let mut kept = Vec::new();
+    let reading = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = BODY_BYTES.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if kept.len() >= BODY_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(budget, reading).await;
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// `mex-OSVersion`: the kernel release where it can be read.
+fn os_version() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|v| v.trim().to_string())
+        .ok()
+        .filter(|v| !v.is_empty() && v.is_ascii())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_read_in_both_versions_and_the_400_list() {
+        assert_eq!(
+            refusal_words(r#"{"errorDescription": "No mailbox matched"}"#).as_deref(),
+            Some("No mailbox matched")
+        );
+        assert_eq!(
+            refusal_words(r#"{"detail": [{"event": "AUTH", "code": "403", "msg": "Invalid Authentication Token"}]}"#)
+                .as_deref(),
+            Some("Invalid Authentication Token")
+        );
+        assert_eq!(
+            refusal_words(
+                r#"{"detail": [{"loc": ["header", "mex-osversion"], "msg": "field required"}]}"#
+            )
+            .as_deref(),
+            Some("header mex-osversion: field required")
+        );
+        assert_eq!(refusal_words("<html>no</html>"), None);
+        let clock = refusal("MB", Some("Invalid Authentication Token"), Some(3 * 3600));
+        assert_eq!(clock.reason, Reason::MeshClockSkew);
+        let minutes = refusal("MB", Some("Invalid Authentication Token"), Some(1800));
+        assert_eq!(
+            minutes.reason,
+            Reason::MeshAuthRejected,
+            "30 minutes is not the clock"
+        );
+    }
 
     #[test]
     fn the_header_is_the_mesh_clients() {

@@ -190,12 +190,19 @@ async fn own_endpoint(lab: &Lab, configure: impl FnOnce(&mut TlsServerSpec)) -> 
 /// run as `mailbox` with `password` (None: the variables are not set) and the server's clock
 /// `offset` seconds off.
 async fn mesh(lab: &Lab, mailbox: &str, password: Option<&str>, offset: i64) -> Case {
-    let server = MeshLab {
-        mailbox: "LAB1".into(),
-        password: "pw".into(),
-        shared_key: "sk".into(),
-        clock_offset_secs: offset,
-    };
+    mesh_refusing(lab, mailbox, password, offset, None).await
+}
+
+/// [`mesh`] whose server refuses every handshake with `refusal` (a 403 text of the sandbox's).
+async fn mesh_refusing(
+    lab: &Lab,
+    mailbox: &str,
+    password: Option<&str>,
+    offset: i64,
+    refusal: Option<&str>,
+) -> Case {
+    let mut server = MeshLab::new("LAB1", "pw", "sk", offset);
+    server.refusal = refusal.map(str::to_string);
     let addr = lab
         .serve("mesh.int.test", lo(1), |spec| {
             spec.reply = HttpReply::Mesh(server)
@@ -736,7 +743,19 @@ fn catalogue() -> Vec<Fault> {
             mesh(&lab, "LAB2", Some("pw"), 0).await
         }),
         fault!("mesh.clock_skew", "fail", "mesh", |lab| {
-            mesh(&lab, "LAB1", Some("pw"), -3600).await
+            mesh(&lab, "LAB1", Some("pw"), -3 * 3600).await
+        }),
+        fault!("mesh.inactive_mailbox", "fail", "mesh", |lab| {
+            let text = "Request Received from Inactive Mailbox";
+            mesh_refusing(&lab, "LAB1", Some("pw"), 0, Some(text)).await
+        }),
+        fault!("mesh.token_mismatch", "fail", "mesh", |lab| {
+            let text = "Mailbox id does not match token";
+            mesh_refusing(&lab, "LAB1", Some("pw"), 0, Some(text)).await
+        }),
+        fault!("mesh.token_reused", "fail", "mesh", |lab| {
+            let text = "Error Duplicated Authentication Token";
+            mesh_refusing(&lab, "LAB1", Some("pw"), 0, Some(text)).await
         }),
         fault!("mesh.credentials_missing", "fail", "mesh", |lab| {
             mesh(&lab, "LAB1", None, 0).await

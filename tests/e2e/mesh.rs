@@ -10,12 +10,7 @@ const PASSWORD: &str = "pw-Zq81-secret-password";
 const SHARED_KEY: &str = "sk-Vh27-shared-secret-key";
 
 fn mesh_lab(clock_offset_secs: i64) -> MeshLab {
-    MeshLab {
-        mailbox: "X26OT181".into(),
-        password: PASSWORD.into(),
-        shared_key: SHARED_KEY.into(),
-        clock_offset_secs,
-    }
+    MeshLab::new("X26OT181", PASSWORD, SHARED_KEY, clock_offset_secs)
 }
 
 /// A profile with one MESH endpoint served by `server`, and `[mesh]` for `mailbox`.
@@ -77,10 +72,17 @@ async fn the_handshake_is_judged_by_what_mesh_answers() {
             Some(PASSWORD),
             "mesh.unknown_mailbox",
         ),
+        // More than the 2 hours the specification allows: the clock.
         (
-            &mesh_profile(&lab, mesh_lab(3600), "X26OT181").await,
+            &mesh_profile(&lab, mesh_lab(3 * 3600), "X26OT181").await,
             Some(PASSWORD),
             "mesh.clock_skew",
+        ),
+        // Half an hour off and a wrong password: the password, not the clock.
+        (
+            &mesh_profile(&lab, mesh_lab(1800), "X26OT181").await,
+            Some("wrong-password"),
+            "mesh.auth_rejected",
         ),
     ] {
         let run = run_mesh(profile, password, &["--format", "json"]).await;
@@ -179,4 +181,64 @@ async fn the_dry_run_says_which_mesh_variables_are_missing_never_their_values() 
             assert!(!set.stdout.contains(secret) && !set.stderr.contains(secret));
         }
     }
+}
+
+/// Issue 22: MESH's refusals as its specification and sandbox word them, each its own reason;
+/// the Accept header for v2 is sent; 30 minutes of skew is accepted (with the general clock
+/// warning), 3 hours is the clock's fault; an unexpected status is never called a mailbox fault.
+#[tokio::test(flavor = "multi_thread")]
+async fn mesh_refusals_are_named_as_the_specification_words_them() {
+    let lab = Lab::start().await;
+    for (text, reason) in [
+        (
+            "Request Received from Inactive Mailbox",
+            "mesh.inactive_mailbox",
+        ),
+        ("Mailbox id does not match token", "mesh.token_mismatch"),
+        ("Error Duplicated Authentication Token", "mesh.token_reused"),
+        (
+            "Error reading from Authorization header",
+            "mesh.auth_rejected",
+        ),
+    ] {
+        let mut server = mesh_lab(0);
+        server.refusal = Some(text.to_string());
+        let profile = mesh_profile(&lab, server, "X26OT181").await;
+        let run = run_mesh(&profile, Some(PASSWORD), &["--format", "json"]).await;
+        let mesh = run.check("mesh", "mesh");
+        assert_eq!(status(&mesh), ("fail", reason), "{text}: {mesh:#}");
+        assert!(mesh["message"].as_str().unwrap().contains(text), "{mesh:#}");
+        assert_eq!(mesh["details"]["status"], 403);
+    }
+    // Within the 2 hours: accepted, and the skew is the general clock warning.
+    let skewed = mesh_profile(&lab, mesh_lab(1800), "X26OT181").await;
+    let run = run_mesh(&skewed, Some(PASSWORD), &["--format", "json"]).await;
+    let mesh = run.check("mesh", "mesh");
+    assert_eq!(status(&mesh), ("warn", "clock.skew"), "{mesh:#}");
+    assert!(
+        mesh["message"].as_str().unwrap().contains("accepted"),
+        "{mesh:#}"
+    );
+    // A lower-case mailbox is sent upper case, as the specification requires; the handshake
+    // asks for version 2 of the API.
+    let server = mesh_lab(0);
+    let asked = server.v2_handshakes.clone();
+    let lower = mesh_profile(&lab, server, "x26ot181").await;
+    let run = run_mesh(&lower, Some(PASSWORD), &["--format", "json"]).await;
+    assert_eq!(status(&run.check("mesh", "mesh")), ("pass", ""));
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// The 400 MESH gives for a request it finds invalid names the field (the lab checks the mex-*
+/// headers exactly as the sandbox does: a real int-check request carries them all, so a raw
+/// request shows the server's side and the parser reads it).
+#[test]
+fn a_validation_error_is_read_field_by_field() {
+    let server = mesh_lab(0);
+    let (status, body) = server.answer("POST", "/messageexchange/X26OT181", &[]);
+    assert_eq!(status, 400);
+    assert_eq!(
+        int_check::probe::mesh::refusal_words(&body).as_deref(),
+        Some("header mex-clientversion: field required")
+    );
 }
