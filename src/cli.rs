@@ -369,6 +369,11 @@ pub struct ServeArgs {
     #[arg(long, env = "INT_CHECK_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = profile::parse_duration)]
     pub interval: Duration,
 
+    /// The MESH mailbox handshake at most this often (1h to 24h; the MESH API asks for one a
+    /// day); runs in between show the last result and its age
+    #[arg(long, env = "INT_CHECK_MESH_INTERVAL", value_name = "DURATION", default_value = "6h", value_parser = parse_mesh_interval)]
+    pub mesh_interval: Duration,
+
     /// Also allow /probe?target=URL for https:// URLs matching this pattern (repeatable):
     /// https://HOST[:PORT][/PATH], * and ? within the host's labels, any path below PATH
     #[arg(long = "allow-target", value_name = "PATTERN")]
@@ -437,4 +442,29 @@ pub struct SdsArgs {
     /// Output format on stdout [default: human; INT_CHECK_FORMAT when it is one of these]
     #[arg(long, value_enum)]
     pub format: Option<DataFormat>,
+}
+
+/// `--mesh-interval`: hours or minutes, from 1 hour to 24 (the MESH API specification: the
+/// handshake "only needs to be called once every 24 hours").
+fn parse_mesh_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len()),
+    );
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use e.g. 6h or 90m"))?;
+    let seconds = match unit.trim() {
+        "h" => value * 3600.0,
+        "m" | "min" => value * 60.0,
+        "s" => value,
+        other => return Err(format!("`{text}` has unknown unit `{other}`: use h or m")),
+    };
+    if !(3600.0..=86_400.0).contains(&seconds) {
+        return Err(format!(
+            "`{text}` is out of range: the MESH handshake runs at most hourly and at least daily (1h to 24h)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }

@@ -222,6 +222,10 @@ pub struct HttpDetails {
     /// HTTP: the server's clock minus this machine's, from the Date header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_skew_seconds: Option<i64>,
+    /// MESH (`serve`): how long ago this handshake was made (the exporter makes one per
+    /// --mesh-interval and shows it in between).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake_age_seconds: Option<u64>,
 }
 
 /// A directory search: what was asked and what came back.

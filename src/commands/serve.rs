@@ -42,6 +42,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
     let settings = Settings {
         listen: args.listen,
         interval: args.interval.max(std::time::Duration::from_secs(1)),
+        mesh_interval: args.mesh_interval,
         allow_targets,
         client_cert_to_targets: args.allow_target_client_cert,
         max_probes: usize::from(args.max_probes),

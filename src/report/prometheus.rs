@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::findings::{Report, Status};
+use crate::findings::{CheckKind, Report, Status};
 
 /// Escapes a label value (backslash, double quote, newline).
 fn escape(value: &str) -> String {
@@ -161,6 +161,25 @@ pub fn render(report: &Report) -> String {
     );
     for (labels, count) in &entries {
         let _ = writeln!(out, "int_check_ldap_entries{labels} {count}");
+    }
+    let handshakes: Vec<(String, u64)> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::Mesh)
+        .filter_map(|c| {
+            let age = c.details.http.as_ref()?.handshake_age_seconds?;
+            Some((labels(&[("endpoint", c.endpoint.as_str())]), age))
+        })
+        .collect();
+    if !handshakes.is_empty() {
+        gauge(
+            &mut out,
+            "int_check_mesh_handshake_age_seconds",
+            "How long ago the MESH handshake shown was made (int-check serve makes one per --mesh-interval).",
+        );
+        for (labels, age) in &handshakes {
+            let _ = writeln!(out, "int_check_mesh_handshake_age_seconds{labels} {age}");
+        }
     }
     let summary = report.summary();
     gauge(

@@ -118,11 +118,19 @@ pub fn render(report: &Report, facts: Option<&RunFacts>) -> String {
         for &phase in &phases {
             match worst(checks.iter().filter(|c| c.kind == phase).map(|c| c.status)) {
                 Some(status) => {
+                    // The phase's words on hover (a MESH handshake's age among them).
+                    let said: Vec<&str> = checks
+                        .iter()
+                        .filter(|c| c.kind == phase)
+                        .map(|c| c.message.as_str())
+                        .take(4)
+                        .collect();
                     let _ = write!(
                         out,
-                        "<td class=\"{s}\" data-phase=\"{p}\">{s}</td>",
+                        "<td class=\"{s}\" data-phase=\"{p}\" title=\"{t}\">{s}</td>",
                         s = status.as_str(),
-                        p = phase.as_str()
+                        p = phase.as_str(),
+                        t = super::html::escape(&said.join("\n"))
                     );
                 }
                 None => out.push_str("<td class=\"none\"></td>"),

@@ -24,11 +24,12 @@ use tokio::sync::Semaphore;
 use crate::engine::{Engine, EngineOptions, build_engine};
 use crate::error::UsageError;
 use crate::exit::Stop;
-use crate::findings::{Check, Report};
+use crate::findings::{Check, CheckKind, Report};
 use crate::maintenance::{MaintenanceMode, WindowState};
 use crate::pki::identity::{self, IDENTITY, IdentityVerdict};
 use crate::plan::{Plan, PlannedEndpoint};
 use crate::profile::{Endpoint, Origin, Profile};
+use crate::reasons::Reason;
 use crate::report::{prometheus, status};
 use web_config::WebConfig;
 
@@ -49,6 +50,8 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct Settings {
     pub listen: SocketAddr,
     pub interval: Duration,
+    /// The MESH handshake at most this often; scheduled runs in between show the last one.
+    pub mesh_interval: Duration,
     /// `/probe?target=URL` is allowed for URLs matching one of these; none: only the profile's
     /// endpoints can be probed.
     pub allow_targets: Vec<targets::TargetPattern>,
@@ -84,6 +87,8 @@ pub struct Exporter {
     /// Every URL the profile checks: discovery compares the directory's with them.
     profile_urls: Vec<String>,
     last: RwLock<Option<Arc<LastRun>>>,
+    /// The last MESH handshake of each endpoint, and when it was made.
+    mesh_last: std::sync::Mutex<HashMap<String, (Instant, Check)>>,
     identity: RwLock<Option<Arc<IdentityVerdict>>>,
     runs: AtomicU64,
     overruns: AtomicU64,
@@ -136,6 +141,7 @@ impl Exporter {
             settings,
             services,
             last: RwLock::new(None),
+            mesh_last: std::sync::Mutex::new(HashMap::new()),
             identity: RwLock::new(None),
             runs: AtomicU64::new(0),
             overruns: AtomicU64::new(0),
@@ -239,7 +245,8 @@ impl Exporter {
             .filter(|_| scheduled && self.profile.discover);
         let cert_names = crate::pki::client_names(&self.profile);
         let selection = crate::plan::Selection::default();
-        crate::run::WholeRun {
+        let (plan, reused) = self.mesh_due(plan);
+        let mut report = crate::run::WholeRun {
             profile: &self.profile,
             plan,
             selection: &selection,
@@ -258,7 +265,73 @@ impl Exporter {
             started,
         }
         .run()
-        .await
+        .await;
+        self.remember_mesh(&mut report);
+        for check in reused {
+            let at = report
+                .checks
+                .iter()
+                .rposition(|c| c.endpoint == check.endpoint)
+                .map_or(report.checks.len(), |i| i + 1);
+            report.checks.insert(at, check);
+        }
+        report
+    }
+
+    /// The plan without the MESH handshakes made less than --mesh-interval ago, and those
+    /// handshakes' last results, their age said.
+    fn mesh_due(&self, plan: Arc<Plan>) -> (Arc<Plan>, Vec<Check>) {
+        let Ok(last) = self.mesh_last.lock() else {
+            return (plan, Vec::new());
+        };
+        let fresh = |name: &str| {
+            last.get(name)
+                .filter(|(made, _)| made.elapsed() < self.settings.mesh_interval)
+        };
+        if !plan
+            .endpoints
+            .iter()
+            .any(|p| p.phases.contains(&CheckKind::Mesh) && fresh(&p.endpoint.name).is_some())
+        {
+            return (plan, Vec::new());
+        }
+        let mut reused = Vec::new();
+        let mut trimmed = (*plan).clone();
+        for planned in &mut trimmed.endpoints {
+            if let Some((made, check)) = fresh(&planned.endpoint.name)
+                && planned.phases.contains(&CheckKind::Mesh)
+            {
+                planned.phases.retain(|k| *k != CheckKind::Mesh);
+                let age = made.elapsed();
+                let mut shown = check.clone();
+                shown.message = format!(
+                    "{} (handshake made {} ago; the next in {}: one per --mesh-interval)",
+                    check.message,
+                    crate::probe::secs(Duration::from_secs(age.as_secs())),
+                    crate::probe::secs(Duration::from_secs(
+                        self.settings.mesh_interval.saturating_sub(age).as_secs()
+                    ))
+                );
+                shown.details.http().handshake_age_seconds = Some(age.as_secs());
+                reused.push(shown);
+            }
+        }
+        (Arc::new(trimmed), reused)
+    }
+
+    /// Keeps each MESH handshake this run made, for the runs until the next is due.
+    fn remember_mesh(&self, report: &mut Report) {
+        let Ok(mut last) = self.mesh_last.lock() else {
+            return;
+        };
+        for check in report
+            .checks
+            .iter_mut()
+            .filter(|c| c.kind == CheckKind::Mesh && c.reason != Some(Reason::SkipDependencyFailed))
+        {
+            check.details.http().handshake_age_seconds = Some(0);
+            last.insert(check.endpoint.clone(), (Instant::now(), check.clone()));
+        }
     }
 
     /// Scheduled runs, one after another, until the process stops.

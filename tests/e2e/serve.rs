@@ -1060,3 +1060,80 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields 14 and 15 of stat (utime, stime); after the name, state is the first.
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
+
+/// Issue 22: the MESH API asks for one handshake a day; `serve` makes at most one per
+/// --mesh-interval (default 6h) whatever its run interval, and shows the last result and its
+/// age in between, on /metrics and the status page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mesh_handshake_is_made_once_per_mesh_interval() {
+    let lab = Lab::start().await;
+    let server = MeshLab::new("X26OT181", "pw-serve", "sk-serve", 0);
+    let handshakes = server.handshakes.clone();
+    let addr = lab
+        .serve("mesh.int.test", lo(1), |spec| {
+            spec.reply = HttpReply::Mesh(server)
+        })
+        .await;
+    let profile = lab.profile(
+        "mesh-serve.toml",
+        &[EndpointSpec::new(
+            "mesh",
+            format!(
+                "https://mesh.int.test:{}/messageexchange/_ping",
+                addr.port()
+            ),
+        )],
+        "[mesh]\nmailbox = \"X26OT181\"\npassword_env = \"LAB_MESH_PASSWORD\"\nshared_key_env = \"LAB_MESH_KEY\"\n",
+    );
+    let serve = Serve::start(
+        &["--profile", p(&profile), "--interval", "1s"],
+        &[
+            ("LAB_MESH_PASSWORD", "pw-serve"),
+            ("LAB_MESH_KEY", "sk-serve"),
+        ],
+    );
+    serve.ready().await;
+    // Three more scheduled runs.
+    let runs = |metrics: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("int_check_exporter_runs_total"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let started = Instant::now();
+    loop {
+        let (_, metrics) = serve.get("/metrics", &[]).await;
+        if runs(&metrics) >= 4.0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        handshakes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one handshake for four runs"
+    );
+    let (_, metrics) = serve.get("/metrics", &[]).await;
+    let age_line = metrics
+        .lines()
+        .find(|l| l.starts_with("int_check_mesh_handshake_age_seconds{endpoint=\"mesh\"}"))
+        .unwrap_or_else(|| panic!("no handshake age: {metrics}"));
+    assert!(
+        age_line.ends_with(" 0")
+            || age_line
+                .split_whitespace()
+                .last()
+                .unwrap()
+                .parse::<u64>()
+                .is_ok()
+    );
+    let (_, page) = serve.get("/", &[]).await;
+    assert!(page.contains("handshake made"), "{page}");
+    // /probe obeys the same interval: the scrape does not make a handshake either.
+    let (status, body) = serve.get("/probe?endpoint=mesh", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
