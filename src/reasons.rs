@@ -125,12 +125,15 @@ reasons! {
     TlsProtocolVersion => "tls.protocol_version",
         "The server and this tool share no TLS version at or above the profile's min_tls.",
         "Spine requires TLS 1.2 or later: if the server really offers less, report it; if min_tls is 1.3 in your profile, lower it to 1.2.";
+    TlsNoCommonSuite => "tls.no_common_suite",
+        "The server refused the handshake because it accepts only cipher suites this tool's TLS library (rustls) does not speak; a probe found which of the suites NHS lists it accepts.",
+        "Not necessarily a server fault: NHS's security guidance (NRL/SSP) lists DHE and CBC suites that OpenSSL-based clients offer and rustls does not. Check with an OpenSSL client (openssl s_client -tls1_2 -cipher NAME); if your own client is rustls- or Go-based, ask the service to enable ECDHE-RSA-AES128-GCM-SHA256 or ECDHE-RSA-AES256-GCM-SHA384.";
     TlsClientCertRequired => "tls.client_cert_required",
         "The server demands a client certificate and none is configured.",
         "Configure your endpoint certificate and key ([client] cert/key in a --config file, or --client-cert/--client-key). Request an endpoint from NHS Digital if you do not have one.";
     TlsClientCertRejected => "tls.client_cert_rejected",
         "The server rejected the client certificate that was sent.",
-        "Check the client certificate was issued by the INT SubCA for your registered endpoint FQDN, is not expired or revoked, and that the key matches it. Endpoint registration is done through the NHS endpoint request process.";
+        "Check the client certificate was issued by the INT SubCA for your registered endpoint FQDN, is not expired or revoked, and that the key matches it. Endpoint registration is done through the NHS endpoint request process. MESH over the internet also refuses connections from outside the UK and client key stores that are not SHA-2 (the Path-to-Live connection page); a MESH API certificate is named LOCALID.ODS.api.mesh-client.nhs.uk, not like a Spine endpoint.";
     TlsHandshakeFailed => "tls.handshake_failed",
         "The TLS handshake failed for another reason (the message carries the TLS alert or error).",
         "Check the port speaks TLS, and whether a proxy or firewall is interfering. The details carry the exact TLS error for a support call.";

@@ -521,6 +521,32 @@ fn catalogue() -> Vec<Fault> {
             );
             serve_files(&lab, &[&leaf, &middle], &key).await
         }),
+        fault!("tls.no_common_suite", "fail", "tls", |lab| {
+            // openssl s_server offering only a DHE suite of NHS's list (RSA key).
+            let mut spec = LeafSpec::server("msg.int.test");
+            spec.rsa = true;
+            let (cert, key) = lab.identity_with(&lab.pki, &spec);
+            let subca = lab.subca_file.clone();
+            let server = OpensslServer::start(
+                &cert,
+                &key,
+                &[
+                    "-cert_chain",
+                    p(&subca),
+                    "-no_tls1_3",
+                    "-cipher",
+                    "DHE-RSA-AES128-GCM-SHA256",
+                ],
+            )
+            .await;
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            let mut case = Case::one(EndpointSpec::new(
+                "svc",
+                format!("https://msg.int.test:{}/", server.port),
+            ));
+            case.process = Some(server);
+            case
+        }),
         fault!("tls.missing_intermediate", "warn", "tls", |lab| {
             served(&lab, "msg.int.test", |s| s.chain.truncate(1)).await
         }),
@@ -1309,4 +1335,74 @@ fn offline_verdict(lab: &Lab, cert: &std::path::Path, extra: &[&std::path::Path]
     let verdict =
         int_check::probe::tls::judge_chain(Arc::new(trust.unwrap()), &chain, "msg.int.test");
     verdict.map(|r| r.code().to_string()).unwrap_or_default()
+}
+
+/// Issue 22: servers made with `openssl s_server` that offer only some of the suites NHS's
+/// security guidance lists. Only DHE, or only CBC: `tls.no_common_suite`, naming what the server
+/// accepts (found by probing, not guessed). Only TLS 1.2, or only TLS 1.3: they pass. Only TLS
+/// 1.0: `tls.protocol_version`, naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_that_speak_only_some_nhs_suites_are_named() {
+    let lab = Lab::start().await;
+    let mut spec = LeafSpec::server("msg.int.test");
+    spec.rsa = true;
+    let (cert, key) = lab.identity_with(&lab.pki, &spec);
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    let subca = lab.subca_file.clone();
+    let chain = ["-cert_chain", p(&subca)];
+    // (s_server flags, int-check's status and reason, words the message must hold)
+    let cases: Vec<(Vec<&str>, (&str, &str), &str)> = vec![
+        (
+            vec![
+                "-no_tls1_3",
+                "-cipher",
+                "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256",
+            ],
+            ("fail", "tls.no_common_suite"),
+            "accepts DHE-RSA-AES256-GCM-SHA384, DHE-RSA-AES128-GCM-SHA256 (TLS 1.2)",
+        ),
+        (
+            vec![
+                "-no_tls1_3",
+                "-cipher",
+                "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA",
+            ],
+            ("fail", "tls.no_common_suite"),
+            "ECDHE-RSA-AES256-SHA384, ECDHE-RSA-AES256-SHA",
+        ),
+        (vec!["-tls1_2"], ("pass", ""), "TLS 1.2"),
+        (vec!["-tls1_3"], ("pass", ""), "TLS 1.3"),
+        (
+            vec!["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+            ("fail", "tls.protocol_version"),
+            "speaks only TLS 1.0",
+        ),
+    ];
+    for (flags, verdict, words) in cases {
+        let mut extra = chain.to_vec();
+        extra.extend(&flags);
+        let server = OpensslServer::start(&cert, &key, &extra).await;
+        let profile = lab.profile(
+            &format!("suites-{}.toml", server.port),
+            &[EndpointSpec::new(
+                "svc",
+                format!("https://msg.int.test:{}/", server.port),
+            )],
+            "",
+        );
+        let run = run(&[
+            "--profile",
+            p(&profile),
+            "--only",
+            "dns,tcp,tls",
+            "--format",
+            "json",
+        ])
+        .await;
+        let tls = run.check("svc", "tls");
+        assert_eq!(status(&tls), verdict, "{flags:?}: {tls:#}");
+        let message = tls["message"].as_str().unwrap();
+        assert!(message.contains(words), "{flags:?}: {message}");
+        drop(server);
+    }
 }

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 pub mod chain;
+pub mod suites;
 
 pub use chain::{Assessment, chain_cert, for_name, judge, judge_chain, short_name};
 
@@ -349,6 +350,19 @@ pub async fn check(
                 Some(what) => ProbeFailure::new(Reason::TlsNotTls, what).raw(&error),
                 None => {
                     let mut failure = classify_failure(&error, &recorder, sent_cert, false);
+                    // Refused before any certificate was asked for: find out what the server
+                    // would accept of the suites NHS lists, instead of guessing.
+                    if matches!(
+                        failure.reason,
+                        Reason::TlsHandshakeFailed | Reason::TlsProtocolVersion
+                    ) && recorder.client_cert_requested().is_none()
+                        && recorder.assessment().is_none()
+                    {
+                        let found = suites::accepted(address, Some(host), timeout).await;
+                        if let Some(named) = suite_failure(&found) {
+                            failure = named.raw(&error);
+                        }
+                    }
                     if too_large(&error) {
                         failure.message.push_str(&format!(
                             " ({} bytes had arrived when the client stopped; the limit is 65535 bytes per handshake message)",
@@ -474,6 +488,31 @@ fn protocol_name(version: rustls::ProtocolVersion) -> &'static str {
         rustls::ProtocolVersion::TLSv1_0 => "TLS 1.0",
         _ => "TLS",
     }
+}
+
+/// What the probing ClientHellos found, when it explains a refused handshake: only suites
+/// rustls does not speak, or only a TLS version below 1.2.
+fn suite_failure(found: &suites::Accepted) -> Option<ProbeFailure> {
+    let version = found.version.map(suites::version_name).unwrap_or("TLS 1.2");
+    if let Some(v) = found.version.filter(|v| *v < 0x0303) {
+        return Some(ProbeFailure::new(
+            Reason::TlsProtocolVersion,
+            format!(
+                "the server speaks only {}; NHS services require TLS 1.2 (NRL/SSP and GP Connect security guidance), and this tool offers nothing older",
+                suites::version_name(v)
+            ),
+        ));
+    }
+    if found.only_unspoken() {
+        return Some(ProbeFailure::new(
+            Reason::TlsNoCommonSuite,
+            format!(
+                "the server accepts none of the cipher suites this tool speaks; of the suites NHS's security guidance lists it accepts {} ({version}), which OpenSSL-based clients offer: they can connect, rustls-based ones (this tool among them) cannot",
+                found.names().join(", ")
+            ),
+        ));
+    }
+    None
 }
 
 /// Names a failed handshake, or a failed first read after one (`after_handshake`).
