@@ -125,7 +125,7 @@ fn read_answer(content_type: u8, record: &[u8]) -> Answer {
         // alert: level, description
         0x15 if record.len() >= 2 => Answer::Refused(record[1]),
         // handshake: ServerHello (2) = version(2) random(32) session_id(1+n) suite(2)
-        0x16 if record.first() == Some(&2) && record.len() >= 4 + 2 + 32 + 1 => {
+        0x16 if record.first() == Some(&2) && record.len() > 4 + 2 + 32 => {
             let body = &record[4..];
             let version = u16::from_be_bytes([body[0], body[1]]);
             let session = usize::from(body[34]);
