@@ -257,6 +257,9 @@ reasons! {
     MeshHandshakeFailed => "mesh.handshake_failed",
         "The MESH handshake got an answer the MESH API does not give to it (not 200 or 403): a 400 naming what was invalid, or another status.",
         "A 400 names the header or value MESH found invalid (the mex-* client headers are required); a 5xx is MESH's side (check the NHS service status page); another status means something other than MESH answered (a proxy, a wrong URL). Over the internet MESH also needs a UK source IP address and a SHA-2 client key store (the Path-to-Live connection page).";
+    CertWrongService => "cert.wrong_service",
+        "The client certificate is for another kind of service than the profile's mutual-TLS endpoints: a MESH API certificate (LOCALID.ODS.api.mesh-client.nhs.uk) where Spine expects your endpoint certificate, or the other way round.",
+        "Configure the certificate each service expects: MESH API certificates work only for MESH; Spine endpoint certificates carry the FQDN registered in SDS. Use a --config per service, or --service to check one kind. The chain alone cannot tell INT from DEP (one SubCA serves both).";
     CertFileMisnamed => "cert.file_misnamed",
         "A client certificate or key file's name says another encoding or content than it holds (a .der file of PEM text, a .pem file of binary DER, a key named .crt). int-check reads it anyway.",
         "Rename the file to what it holds, or convert it (openssl x509 -in FILE -outform der -out FILE.der; openssl x509 -inform der -in FILE -out FILE.pem): other tools (Java keytool, Windows, update-ca-certificates) go by the name and fail on it.";

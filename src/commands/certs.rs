@@ -257,13 +257,14 @@ pub fn verify(
     let provider = rustls::crypto::ring::default_provider();
     let started = std::time::Instant::now();
     let at_instant = at.unwrap_or_else(jiff::Timestamp::now);
-    let verdict = identity::verify(
+    let mut verdict = identity::verify(
         &paths,
         &trust,
         &provider,
         unix_time(at_instant),
         profile.expiry_warning_days,
     )?;
+    identity::purpose(&mut verdict, &paths, &profile);
     let report = Report {
         tool_version: env!("CARGO_PKG_VERSION"),
         profile: profile.name.clone(),

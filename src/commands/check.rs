@@ -263,13 +263,14 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     if let (Some(paths), Some(planned)) = (&profile.client, doc.identity.as_mut()) {
         let provider = rustls::crypto::ring::default_provider();
         let at = args.at.unwrap_or_else(jiff::Timestamp::now);
-        let verdict = crate::pki::identity::verify(
+        let mut verdict = crate::pki::identity::verify(
             paths,
             &plan.profile_trust,
             &provider,
             super::unix_time(at),
             profile.expiry_warning_days,
         )?;
+        crate::pki::identity::purpose(&mut verdict, paths, &profile);
         failed = verdict.failed;
         planned.findings = verdict
             .checks

@@ -340,13 +340,17 @@ impl Setup {
         let at_given = at.is_some();
         let at = at.unwrap_or_else(jiff::Timestamp::now);
         let identity = match &profile.client {
-            Some(paths) => Some(identity::verify(
-                paths,
-                &plan.profile_trust,
-                &provider,
-                unix_time(at),
-                profile.expiry_warning_days,
-            )?),
+            Some(paths) => {
+                let mut verdict = identity::verify(
+                    paths,
+                    &plan.profile_trust,
+                    &provider,
+                    unix_time(at),
+                    profile.expiry_warning_days,
+                )?;
+                identity::purpose(&mut verdict, paths, &profile);
+                Some(verdict)
+            }
             None => None,
         };
         let hosts_file = std::env::var_os("INT_CHECK_HOSTS_FILE")

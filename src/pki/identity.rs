@@ -325,3 +325,104 @@ fn key_permissions(check: Check, key: &std::path::Path) -> Option<Check> {
 fn key_permissions(_check: Check, _key: &std::path::Path) -> Option<Check> {
     None
 }
+
+/// The MESH API's client certificates are named `LOCALID.ODS.api.mesh-client.nhs.uk` (the MESH
+/// API specification); Spine endpoint certificates carry the FQDN registered in SDS.
+const MESH_CLIENT_SUFFIX: &str = ".api.mesh-client.nhs.uk";
+
+/// Which of the profile's mutual-TLS endpoints the client certificate can serve, said before any
+/// handshake: a MESH API certificate for Spine endpoints, or a Spine endpoint certificate for
+/// MESH, is a `cert.wrong_service` warning naming the endpoints and the convention. The chain
+/// cannot say which environment a certificate is for (INT and DEP share one SubCA): the message
+/// says so, and the registration checks (SDS) decide.
+pub fn purpose(
+    verdict: &mut IdentityVerdict,
+    paths: &ClientPaths,
+    profile: &crate::profile::Profile,
+) {
+    let Ok(chain) = pki::read_certificates(&paths.cert) else {
+        return;
+    };
+    let Some(leaf) = chain.first().and_then(CertInfo::of) else {
+        return;
+    };
+    let mut names: Vec<String> = leaf.dns_names.clone().unwrap_or_default();
+    names.extend(leaf.common_name.clone());
+    let shown = names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "no name".to_string());
+    let is_mesh = |e: &crate::profile::Endpoint| {
+        url::Url::parse(&e.url.raw).is_ok_and(|u| u.path().starts_with("/messageexchange"))
+            || e.mesh.is_some()
+    };
+    let mtls: Vec<&crate::profile::Endpoint> =
+        profile.endpoints.iter().filter(|e| e.mtls).collect();
+    if mtls.is_empty() {
+        return;
+    }
+    let mesh: Vec<&str> = mtls
+        .iter()
+        .filter(|e| is_mesh(e))
+        .map(|e| e.name.as_str())
+        .collect();
+    let spine: Vec<&str> = mtls
+        .iter()
+        .filter(|e| !is_mesh(e))
+        .map(|e| e.name.as_str())
+        .collect();
+    let mesh_certificate = names
+        .iter()
+        .any(|n| n.to_ascii_lowercase().ends_with(MESH_CLIENT_SUFFIX));
+    let check = Check::new(
+        IDENTITY,
+        CheckKind::Identity,
+        paths.cert.display().to_string(),
+    );
+    let environment = "the chain cannot tell INT from DEP (they share one SubCA): the FQDN's registration in SDS decides";
+    let check = if mesh_certificate && !spine.is_empty() {
+        check.warn(
+            Reason::CertWrongService,
+            format!(
+                "{shown} is a MESH API certificate (LOCALID.ODS.api.mesh-client.nhs.uk), which only MESH accepts: {} expect your Spine endpoint certificate, issued for the FQDN registered in SDS",
+                list(&spine)
+            ),
+        )
+    } else if !mesh_certificate && !mesh.is_empty() && spine.is_empty() {
+        check.warn(
+            Reason::CertWrongService,
+            format!(
+                "{shown} is not a MESH API certificate: {} expect one named LOCALID.ODS.api.mesh-client.nhs.uk (the MESH API's convention)",
+                list(&mesh)
+            ),
+        )
+    } else if mesh_certificate {
+        check.pass(format!(
+            "{shown} is a MESH API certificate, for {}; {environment}",
+            list(&mesh)
+        ))
+    } else {
+        check.pass(format!(
+            "{shown} is a Spine endpoint certificate, for {}{}; {environment}",
+            list(&spine),
+            if mesh.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (MESH over the internet ({}) expects a MESH API certificate, LOCALID.ODS.api.mesh-client.nhs.uk)",
+                    mesh.join(", ")
+                )
+            }
+        ))
+    };
+    verdict.checks.push(check);
+}
+
+/// `a, b and 2 more`: endpoint names, bounded.
+fn list(names: &[&str]) -> String {
+    match names.len() {
+        0 => "no endpoint".to_string(),
+        1..=3 => names.join(", "),
+        n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
+}

@@ -169,7 +169,8 @@ impl Exporter {
             now,
             self.profile.expiry_warning_days,
         ) {
-            Ok(verdict) => {
+            Ok(mut verdict) => {
+                identity::purpose(&mut verdict, paths, &self.profile);
                 let checks = verdict.checks.clone();
                 (Some(Arc::new(verdict)), checks)
             }

@@ -947,3 +947,65 @@ async fn a_self_signed_identity_is_named_as_such() {
         dry.stdout
     );
 }
+
+/// Issue 22: the right certificate for the right service, said before any handshake. Against the
+/// built-in INT profile's mutual-TLS endpoints: a MESH API certificate is a `cert.wrong_service`
+/// warning naming the Spine endpoints; a Spine endpoint certificate (INT- or DEP-registered: the
+/// chain cannot tell) fits, and the words say the chain cannot tell INT from DEP.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_certificate_is_judged_for_the_services_it_must_serve() {
+    let lab = Lab::start().await;
+    for (name, verdict, words) in [
+        (
+            "SERVER001.X26.api.mesh-client.nhs.uk",
+            ("warn", "cert.wrong_service"),
+            "is a MESH API certificate",
+        ),
+        (
+            "x26-int.supplier.thirdparty.nhs.uk",
+            ("pass", ""),
+            "is a Spine endpoint certificate",
+        ),
+        (
+            "x26-dep.supplier.thirdparty.nhs.uk",
+            ("pass", ""),
+            "the chain cannot tell INT from DEP",
+        ),
+    ] {
+        let (cert, key) = lab.client_identity(&lab.pki, name);
+        let run = run(&[
+            "certs",
+            "verify",
+            "--profile",
+            "int",
+            "--ca-file",
+            p(&lab.root_file),
+            "--ca-file",
+            p(&lab.subca_file),
+            "--client-cert",
+            p(&cert),
+            "--client-key",
+            p(&key),
+            "--format",
+            "json",
+        ])
+        .await;
+        let checks = run.json()["checks"].as_array().unwrap().clone();
+        let purpose = checks
+            .iter()
+            .find(|c| {
+                let m = c["message"].as_str().unwrap_or("");
+                m.contains("certificate (LOCALID")
+                    || m.contains(" certificate, for ")
+                    || m.contains("is a MESH API certificate")
+            })
+            .unwrap_or_else(|| panic!("{name}: no purpose check: {checks:#?}"));
+        assert_eq!(status(purpose), verdict, "{name}: {purpose:#}");
+        let message = purpose["message"].as_str().unwrap();
+        assert!(message.contains(words), "{name}: {message}");
+        if verdict.1 == "cert.wrong_service" {
+            // The Spine endpoints it cannot serve are named.
+            assert!(message.contains("spine"), "{message}");
+        }
+    }
+}

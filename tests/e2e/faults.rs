@@ -695,6 +695,16 @@ fn catalogue() -> Vec<Fault> {
             let (cert, key) = weak_identity(&lab);
             identity_files(&lab, &cert, &key).await
         }),
+        fault!("cert.wrong_service", "warn", "identity", |lab| {
+            // A MESH API certificate where a Spine endpoint wants mutual TLS.
+            let name = "SERVER001.X26.api.mesh-client.nhs.uk";
+            let (cert, key) = lab.client_identity(&lab.pki, name);
+            let mut case = identity_files(&lab, &cert, &key).await;
+            for endpoint in &mut case.endpoints {
+                endpoint.mtls = true;
+            }
+            case
+        }),
         fault!("cert.fqdn_mismatch", "fail", "identity", |lab| {
             let (cert, key) = lab.client_identity(&lab.pki, "me.int.test");
             let mut case = served(&lab, "msg.int.test", |_| {}).await;
