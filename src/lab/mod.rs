@@ -396,6 +396,8 @@ pub struct MeshLab {
     pub clock_offset_secs: i64,
     /// Refuse every handshake with this 403 text (an inactive mailbox, a reused token).
     pub refusal: Option<String>,
+    /// Treat this request header as missing (a proxy that strips it): the 400 names it.
+    pub stripped_header: Option<String>,
     /// Handshakes received (`serve` must not send one per scheduled run).
     pub handshakes: Arc<std::sync::atomic::AtomicUsize>,
     /// Handshakes that asked for version 2 (`Accept: application/vnd.mesh.v2+json`).
@@ -412,6 +414,7 @@ impl MeshLab {
             shared_key: shared_key.into(),
             clock_offset_secs,
             refusal: None,
+            stripped_header: None,
             handshakes: Arc::default(),
             v2_handshakes: Arc::default(),
             seen: Arc::default(),
@@ -455,7 +458,9 @@ impl MeshLab {
             (403, body)
         };
         for required in ["mex-clientversion", "mex-osname", "mex-osversion"] {
-            if header(required).is_none_or(str::is_empty) {
+            if header(required).is_none_or(str::is_empty)
+                || self.stripped_header.as_deref() == Some(required)
+            {
                 return (
                     400,
                     format!(

@@ -210,6 +210,20 @@ async fn mesh_refusals_are_named_as_the_specification_words_them() {
         assert!(mesh["message"].as_str().unwrap().contains(text), "{mesh:#}");
         assert_eq!(mesh["details"]["status"], 403);
     }
+    // A header lost on the way (a proxy that strips it): MESH's 400 names it.
+    let mut server = mesh_lab(0);
+    server.stripped_header = Some("mex-osversion".into());
+    let stripped = mesh_profile(&lab, server, "X26OT181").await;
+    let run = run_mesh(&stripped, Some(PASSWORD), &["--format", "json"]).await;
+    let mesh = run.check("mesh", "mesh");
+    assert_eq!(status(&mesh), ("fail", "mesh.handshake_failed"), "{mesh:#}");
+    assert!(
+        mesh["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 400: header mex-osversion: field required"),
+        "{mesh:#}"
+    );
     // Within the 2 hours: accepted, and the skew is the general clock warning.
     let skewed = mesh_profile(&lab, mesh_lab(1800), "X26OT181").await;
     let run = run_mesh(&skewed, Some(PASSWORD), &["--format", "json"]).await;
