@@ -318,6 +318,8 @@ pub struct CertInfo {
     pub subject_attributes: usize,
     /// The X.509 version: 1, 2 or 3.
     pub version: u32,
+    /// The DER of the issuer name (a self-issued certificate has it equal to `subject_der`).
+    pub issuer_der: Vec<u8>,
 }
 
 /// A CA's nameConstraints on DNS names (RFC 5280 4.2.1.10): a name below it must lie in one of
@@ -446,6 +448,7 @@ impl CertInfo {
         Some(CertInfo {
             subject_attributes: cert.subject().iter_attributes().count(),
             version: cert.version().0 + 1,
+            issuer_der: cert.issuer().as_raw().to_vec(),
             dns_constraints,
             signature_algorithm,
             weak_signature,

@@ -218,13 +218,12 @@ async fn x509_limbo_server_cases_through_certs_judge() {
     );
 }
 
-/// Measured 2026-12-07: 133 of 176 agree exactly (75.6 %); 39 more are named warnings
+/// Measured 2026-12-07: 135 of 176 agree exactly (76.7 %); 39 more are named warnings
 /// (tls.nonconformant, tls.cn_only) where OpenSSL accepts too; 0 silent accepts.
-const AGREEMENT_FLOOR: f64 = 0.75;
-const NAMED_FLOOR: f64 = 0.97;
-/// Deliberate: a CA certificate as a server's leaf (OpenSSL refuses it too, 2 cases); not yet:
-/// self-issued intermediates of a CA key rollover (webpki does not build through them, 2).
-const FALSE_REFUSALS_CEILING: usize = 4;
+const AGREEMENT_FLOOR: f64 = 0.76;
+const NAMED_FLOOR: f64 = 0.98;
+/// Deliberate: a CA certificate as a server's leaf (OpenSSL refuses it too, 2 cases).
+const FALSE_REFUSALS_CEILING: usize = 2;
 
 /// Chains made with the openssl CLI (not rcgen), judged by `certs judge` and by `openssl verify`:
 /// each refusal names the certificate at fault and the rule, never "a rogue CA" or "not valid
@@ -242,9 +241,9 @@ mk() { # NAME ISSUER|self EXT [KEYSPEC]
   printf "$ext" > $name.ext
   openssl req -new -nodes $kopt -keyout $name.key -subj "/CN=$name" -out $name.csr 2>/dev/null
   if [ "$issuer" = self ]; then
-    openssl x509 -req -in $name.csr -signkey $name.key -days 30 -extfile $name.ext -out $name.pem 2>/dev/null
+    openssl x509 -req -in $name.csr -signkey $name.key -days 400 -extfile $name.ext -out $name.pem 2>/dev/null
   else
-    openssl x509 -req -in $name.csr -CA $issuer.pem -CAkey $issuer.key -CAcreateserial -days 30 -extfile $name.ext -out $name.pem 2>/dev/null
+    openssl x509 -req -in $name.csr -CA $issuer.pem -CAkey $issuer.key -CAcreateserial -days 400 -extfile $name.ext -out $name.pem 2>/dev/null
   fi
 }
 CA="basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"
@@ -259,10 +258,10 @@ NOSAN="basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\ne
 mk h.test root "${NOSAN}subjectAltName=IP:127.0.0.1\n"; cp h.test.pem chain-cn-ip-san.pem
 printf "$NOSAN" > wild.ext
 openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout wild.key -subj "/CN=*.test" -out wild.csr 2>/dev/null
-openssl x509 -req -in wild.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 -extfile wild.ext -out chain-cn-wild.pem 2>/dev/null
+openssl x509 -req -in wild.csr -CA root.pem -CAkey root.key -CAcreateserial -days 400 -extfile wild.ext -out chain-cn-wild.pem 2>/dev/null
 printf "$CA" > p521.ext
 openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-521 -keyout p521.key -subj "/CN=p521" -out p521.csr 2>/dev/null
-openssl x509 -req -in p521.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 -extfile p521.ext -out p521.pem 2>/dev/null
+openssl x509 -req -in p521.csr -CA root.pem -CAkey root.key -CAcreateserial -days 400 -extfile p521.ext -out p521.pem 2>/dev/null
 mk leaf-p521 p521 "$LEAF"; cat leaf-p521.pem p521.pem > chain-p521.pem
 openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout v1.key -subj "/CN=h.test" -out v1.csr 2>/dev/null
 openssl x509 -req -in v1.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 -out chain-v1.pem 2>/dev/null
@@ -472,4 +471,101 @@ async fn the_tls_check_and_the_judge_agree_on_served_chains() {
         compared >= 6,
         "only {compared} of the chosen cases were served"
     );
+}
+
+/// Issue 21: a CA key rollover, made with the openssl CLI as a CA would do it: the SubCA's new key
+/// certified under its old key (same name as subject and issuer), the server's certificate under
+/// the new key, the SubCA allowing no CA below it (self-issued certificates do not count, RFC 5280
+/// 4.2.1.9). The chain is built through it, offline and over TLS; the same shape with the "new"
+/// key certified by a stranger's key of that name is still refused, and not as a rollover.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ca_key_rollover_is_built_through() {
+    let lab = Lab::start().await;
+    let dir = lab.path("");
+    let script = r#"
+set -e
+key() { openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout $1.key -subj "/CN=$2" -out $1.csr 2>/dev/null; }
+CA="basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+printf "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n" > root.ext
+printf "$CA" > ca.ext
+printf "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:roll.int.test\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n" > leaf.ext
+key root "Rollover Root"; openssl x509 -req -in root.csr -signkey root.key -days 400 -extfile root.ext -out root.pem 2>/dev/null
+key old "Rollover SubCA"; openssl x509 -req -in old.csr -CA root.pem -CAkey root.key -CAcreateserial -days 400 -extfile ca.ext -out old.pem 2>/dev/null
+key new "Rollover SubCA"; openssl x509 -req -in new.csr -CA old.pem -CAkey old.key -CAcreateserial -days 400 -extfile ca.ext -out new.pem 2>/dev/null
+key leaf "roll.int.test"; openssl x509 -req -in leaf.csr -CA new.pem -CAkey new.key -CAcreateserial -days 400 -extfile leaf.ext -out leaf.pem 2>/dev/null
+cat leaf.pem new.pem old.pem > rollover-chain.pem
+key stranger "Rollover SubCA"; openssl x509 -req -in stranger.csr -signkey stranger.key -days 400 -extfile ca.ext -out stranger.pem 2>/dev/null
+openssl x509 -req -in new.csr -CA stranger.pem -CAkey stranger.key -CAcreateserial -days 400 -extfile ca.ext -out new-by-stranger.pem 2>/dev/null
+openssl x509 -req -in leaf.csr -CA new-by-stranger.pem -CAkey new.key -CAcreateserial -days 400 -extfile leaf.ext -out leaf2.pem 2>/dev/null
+cat leaf2.pem new-by-stranger.pem old.pem > forged-chain.pem
+"#;
+    let made = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .output()
+        .expect("bash and the openssl CLI make the chains");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let root = dir.join("root.pem");
+    // OpenSSL agrees the rollover chain is valid.
+    let openssl = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile", p(&root), "-untrusted"])
+        .arg(dir.join("rollover-chain.pem"))
+        .arg(dir.join("leaf.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        openssl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&openssl.stdout)
+    );
+    for (chain, verdict) in [("rollover-chain.pem", "pass"), ("forged-chain.pem", "fail")] {
+        let run = run(&[
+            "certs",
+            "judge",
+            "--ca-file",
+            p(&root),
+            "--chain",
+            p(&dir.join(chain)),
+            "--host",
+            "roll.int.test",
+            "--format",
+            "json",
+        ])
+        .await;
+        let check = run.check("chain", "tls");
+        assert_eq!(check["status"], verdict, "{chain}: {check:#}");
+    }
+    // Over TLS, with the rollover chain served as a server sends it.
+    let key = dir.join("leaf.key");
+    let server = OpensslServer::start(
+        &dir.join("leaf.pem"),
+        &key,
+        &["-cert_chain", p(&dir.join("rollover-chain.pem"))],
+    )
+    .await;
+    lab.dns.point("roll.int.test", &[lo(1)]);
+    let profile = lab.write(
+        "rollover.toml",
+        &format!(
+            "name = \"rollover\"\ndescription = \"a CA key rollover\"\n[dns]\nservers = [\"{}\"]\nallow_loopback = true\n[trust]\nca_files = [\"{}\"]\n[[endpoint]]\nname = \"rolled\"\nurl = \"https://roll.int.test:{}/\"\n",
+            lab.dns.addr,
+            p(&root),
+            server.port
+        ),
+    );
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--only",
+        "dns,tcp,tls",
+        "--format",
+        "json",
+    ])
+    .await;
+    let tls = run.check("rolled", "tls");
+    assert_eq!(tls["status"], "pass", "{tls:#}");
 }

@@ -112,6 +112,20 @@ pub fn assess(
             result = Ok(path);
         }
     }
+    // A self-issued CA certificate (a key rollover): RFC 5280 builds through it, webpki does not.
+    // (Not after webpki's own work limits were hit: that chain is an attack, not a rollover.)
+    if result.as_ref().is_err_and(|e| {
+        !matches!(
+            e,
+            webpki::Error::MaximumPathBuildCallsExceeded
+                | webpki::Error::MaximumSignatureChecksExceeded
+                | webpki::Error::MaximumPathDepthExceeded
+        )
+    }) && let Some(path) =
+        super::rollover::path_through_self_issued(trust, algs, end_entity, &presented, None, now)
+    {
+        result = Ok(path);
+    }
     let now_secs = now.as_secs() as i64;
     let path = match result {
         Ok(path) => path,

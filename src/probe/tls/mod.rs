@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 pub mod chain;
+pub mod rollover;
 pub mod suites;
 
 pub use chain::{Assessment, chain_cert, for_name, judge, judge_chain, short_name};
