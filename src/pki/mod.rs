@@ -320,6 +320,11 @@ pub struct CertInfo {
     pub version: u32,
     /// The DER of the issuer name (a self-issued certificate has it equal to `subject_der`).
     pub issuer_der: Vec<u8>,
+    /// `None` without a keyUsage extension; else whether it allows keyCertSign.
+    pub key_cert_sign: Option<bool>,
+    /// Whether the signature algorithm outside and inside the signed part agree (RFC 5280
+    /// 4.1.1.2 requires it).
+    pub signature_fields_agree: bool,
 }
 
 /// A CA's nameConstraints on DNS names (RFC 5280 4.2.1.10): a name below it must lie in one of
@@ -449,6 +454,12 @@ impl CertInfo {
             subject_attributes: cert.subject().iter_attributes().count(),
             version: cert.version().0 + 1,
             issuer_der: cert.issuer().as_raw().to_vec(),
+            key_cert_sign: cert
+                .key_usage()
+                .ok()
+                .flatten()
+                .map(|ku| ku.value.key_cert_sign()),
+            signature_fields_agree: cert.signature_algorithm == cert.tbs_certificate.signature,
             dns_constraints,
             signature_algorithm,
             weak_signature,

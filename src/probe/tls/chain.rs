@@ -604,6 +604,21 @@ fn chain_problem(
             }
         }
         E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch
+            if chain.iter().any(|c| !c.signature_fields_agree) =>
+        {
+            let i = chain
+                .iter()
+                .position(|c| !c.signature_fields_agree)
+                .unwrap_or(0);
+            (
+                Reason::TlsChainStructure,
+                format!(
+                    "{} names one signature algorithm outside its signed part and another inside it; RFC 5280 (4.1.1.2) requires them to be the same, and clients refuse it",
+                    at(chain, i)
+                ),
+            )
+        }
+        E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch
             if weak_pinned_issuer(chain, trust).is_some() =>
         {
             let (name, bits) = weak_pinned_issuer(chain, trust).unwrap_or_default();
@@ -611,6 +626,17 @@ fn chain_problem(
                 Reason::TlsWeakKey,
                 format!(
                     "the pinned {name} has an RSA key of {bits} bits: what it signed cannot be verified (at least 2048 are required), so nothing chains to it"
+                ),
+            )
+        }
+        E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch
+            if unreadable_pinned_issuer(chain, trust).is_some() =>
+        {
+            let name = unreadable_pinned_issuer(chain, trust).unwrap_or_default();
+            (
+                Reason::TlsChainStructure,
+                format!(
+                    "the pinned {name} has a public key that cannot be used (it does not even verify its own self-signature), so no signature verifies against it: the anchor itself is broken"
                 ),
             )
         }
@@ -655,10 +681,36 @@ fn chain_problem(
                 trust_label(trust)
             ),
         ),
+        // An issuer that is there by name but cannot issue: not a CA, or not allowed to sign.
+        E::UnknownIssuer if unusable_issuer(chain).is_some() => {
+            let (i, why) = unusable_issuer(chain).unwrap_or_default();
+            (
+                Reason::TlsChainStructure,
+                format!(
+                    "{} is the issuer by name of {}, but {why}, so it cannot issue certificates",
+                    at(chain, i),
+                    short_name(&chain[i - 1])
+                ),
+            )
+        }
+        E::UnknownIssuer if unusable_pinned_issuer(chain, trust).is_some() => {
+            let (name, why) = unusable_pinned_issuer(chain, trust).unwrap_or_default();
+            (
+                Reason::TlsChainStructure,
+                format!(
+                    "the chain's issuer is the pinned intermediate {name}, but {why}, so it cannot issue certificates: the profile's intermediate is the wrong certificate"
+                ),
+            )
+        }
         E::UnknownIssuer => (
             Reason::TlsUntrustedIssuer,
             format!(
-                "issued by {issuer}, which does not chain to {}",
+                "issued by {}, which does not chain to {}",
+                if issuer.is_empty() {
+                    "an empty name"
+                } else {
+                    issuer.as_str()
+                },
                 trust_label(trust)
             ),
         ),
@@ -958,5 +1010,73 @@ fn weak_pinned_issuer(chain: &[CertInfo], trust: &TrustStore) -> Option<(String,
             p.rsa_bits
                 .filter(|b| *b < 2048)
                 .map(|b| (short_name(&p), b))
+        })
+}
+
+/// A presented certificate that issues another by name but is not a CA, or whose keyUsage does
+/// not allow keyCertSign: its position and what is wrong.
+fn unusable_issuer(chain: &[CertInfo]) -> Option<(usize, &'static str)> {
+    (1..chain.len()).find_map(|i| {
+        let issues = chain[..i]
+            .iter()
+            .any(|below| below.issuer == chain[i].subject);
+        if !issues
+            || chain[i].self_signed
+                && chain.len() > 1
+                && i == chain.len() - 1
+                && chain[i].ca.is_some()
+        {
+            return None;
+        }
+        if chain[i].ca.is_none() {
+            Some((
+                i,
+                "it is not a CA certificate (no basicConstraints CA:TRUE)",
+            ))
+        } else if chain[i].key_cert_sign == Some(false) {
+            Some((i, "its keyUsage does not allow keyCertSign"))
+        } else {
+            None
+        }
+    })
+}
+
+/// A pinned certificate named as an issuer in the chain whose key cannot be used: it cannot be
+/// parsed, or (a root) its own self-signature does not verify with it.
+fn unreadable_pinned_issuer(chain: &[CertInfo], trust: &TrustStore) -> Option<String> {
+    trust
+        .roots
+        .iter()
+        .chain(&trust.intermediates)
+        .filter_map(|der| Some((der, CertInfo::of(der)?)))
+        .filter(|(_, p)| chain.iter().any(|c| c.issuer == p.subject))
+        .find(|(der, p)| {
+            p.key == "unknown key"
+                || (p.self_signed
+                    && x509_parser::parse_x509_certificate(der.as_ref())
+                        .is_ok_and(|(_, c)| c.verify_signature(None).is_err()))
+        })
+        .map(|(_, p)| short_name(&p))
+}
+
+/// A pinned intermediate named as an issuer in the chain that cannot issue: its name and why.
+fn unusable_pinned_issuer(
+    chain: &[CertInfo],
+    trust: &TrustStore,
+) -> Option<(String, &'static str)> {
+    trust
+        .intermediates
+        .iter()
+        .filter_map(CertInfo::of)
+        .filter(|p| chain.iter().any(|c| c.issuer == p.subject))
+        .find_map(|p| {
+            let why = if p.ca.is_none() {
+                "it is not a CA certificate (no basicConstraints CA:TRUE)"
+            } else if p.key_cert_sign == Some(false) {
+                "its keyUsage does not allow keyCertSign"
+            } else {
+                return None;
+            };
+            Some((short_name(&p), why))
         })
 }
