@@ -49,7 +49,14 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
         max_connections: crate::serve::connections::bound(args.max_connections.map(|n| n as usize)),
         web,
         maintenance,
-        concurrency: crate::settings::DEFAULT_CONCURRENCY,
+        // The config's [run] settings hold for scheduled runs and /probe as for `check`.
+        concurrency: profile
+            .run
+            .concurrency
+            .map(usize::from)
+            .unwrap_or(crate::settings::DEFAULT_CONCURRENCY)
+            .max(1),
+        retries: profile.run.retries.unwrap_or(0),
     };
     let exporter = Arc::new(Exporter::new(
         profile, plan, provider, timeout, hosts_file, settings,

@@ -63,6 +63,8 @@ pub struct Settings {
     pub web: Option<WebConfig>,
     pub maintenance: MaintenanceMode,
     pub concurrency: usize,
+    /// `[run] retries`: attempts after a transient DNS or TCP failure.
+    pub retries: u8,
 }
 
 /// The last completed scheduled run, rendered once for every scrape that reads it.
@@ -210,7 +212,7 @@ impl Exporter {
             EngineOptions {
                 concurrency: self.settings.concurrency,
                 deadline,
-                retries: 0,
+                retries: self.settings.retries,
                 progress: None,
                 identity_gate: true,
             },

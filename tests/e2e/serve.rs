@@ -1137,3 +1137,45 @@ async fn the_mesh_handshake_is_made_once_per_mesh_interval() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// Issue 23: `serve` honours the config's `[run]` settings as `check` does: with `concurrency = 1`
+/// three silent endpoints are probed one after another, so a scheduled run lasts at least three
+/// TLS timeouts (it took one when the setting was ignored). A lower bound: robust under load.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_honours_the_run_settings_of_the_config() {
+    let lab = Lab::start().await;
+    let mut endpoints = Vec::new();
+    for i in 0..3u8 {
+        let addr = silent_server(lo(20 + i)).await;
+        let host = format!("silent{i}.int.test");
+        lab.dns.point(&host, &[lo(20 + i)]);
+        endpoints.push(EndpointSpec::new(
+            &format!("silent{i}"),
+            format!("https://{host}:{}/", addr.port()),
+        ));
+    }
+    let profile = lab.profile("serial.toml", &endpoints, "[run]\nconcurrency = 1\n");
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--interval",
+            "60s",
+            "--timeout",
+            "1s",
+        ],
+        &[],
+    );
+    serve.ready().await;
+    let (_, metrics) = serve.get("/metrics", &[]).await;
+    let duration: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("int_check_exporter_last_run_duration_seconds "))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(
+        duration >= 2.9,
+        "three silent endpoints one at a time took {duration} s"
+    );
+}

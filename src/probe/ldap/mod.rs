@@ -890,13 +890,14 @@ pub fn substitute(filter: &str, ids: &Identifiers) -> Result<String, String> {
     Ok(out)
 }
 
-/// RFC 4515 escaping of a value inside a filter.
+/// RFC 4515 escaping of a value inside a filter: the five special characters as `\\XX`; every
+/// other character, non-ASCII ones included, stays as its UTF-8 (RFC 4515 allows UTF-8 in values).
 pub fn escape_filter_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'*' | b'(' | b')' | b'\\' | 0 => out.push_str(&format!("\\{byte:02x}")),
-            _ => out.push(byte as char),
+    for c in value.chars() {
+        match c {
+            '*' | '(' | ')' | '\\' | '\0' => out.push_str(&format!("\\{:02x}", c as u32)),
+            _ => out.push(c),
         }
     }
     out
@@ -934,5 +935,7 @@ mod tests {
                 .unwrap_err()
                 .contains("no ods")
         );
+        // Non-ASCII stays UTF-8 (it was turned into mojibake byte by byte).
+        assert_eq!(escape_filter_value("Zoë*"), "Zoë\\2a");
     }
 }
