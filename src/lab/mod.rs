@@ -778,6 +778,36 @@ impl Drop for OpensslServer {
     }
 }
 
+/// A path-MTU black hole in front of `upstream`: a connection whose MSS lets full-size segments
+/// through is read and never answered (the server's large packets "vanish"); one that advertised
+/// a small MSS (at most 1000 bytes) is passed to `upstream` both ways.
+pub async fn mtu_black_hole(ip: IpAddr, upstream: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mss = socket2::SockRef::from(&stream)
+                    .tcp_mss()
+                    .unwrap_or(u32::MAX);
+                if mss > 1000 {
+                    let mut sink = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut sink).await {
+                        if n == 0 {
+                            return;
+                        }
+                    }
+                    return;
+                }
+                if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut server).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// A server that accepts TCP connections and never says anything (a TLS black hole).
 pub async fn silent_server(ip: IpAddr) -> SocketAddr {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();

@@ -547,6 +547,12 @@ fn catalogue() -> Vec<Fault> {
             case.process = Some(server);
             case
         }),
+        fault!("tls.mtu_black_hole", "fail", "tls", |lab| {
+            // Large packets lost on the path: answered only with a small MSS.
+            let upstream = lab.serve("msg.int.test", lo(1), |_| {}).await;
+            let hole = mtu_black_hole(lo(1), upstream).await;
+            Case::one(EndpointSpec::new("svc", https("msg.int.test", hole)))
+        }),
         fault!("tls.missing_intermediate", "warn", "tls", |lab| {
             served(&lab, "msg.int.test", |s| s.chain.truncate(1)).await
         }),
@@ -1415,4 +1421,50 @@ async fn servers_that_speak_only_some_nhs_suites_are_named() {
         assert!(message.contains(words), "{flags:?}: {message}");
         drop(server);
     }
+}
+
+/// Issue 25: a handshake that stalls because large packets are lost on the path (a path-MTU black
+/// hole: a peer that answers only connections whose MSS keeps its segments small) is
+/// `tls.mtu_black_hole`, not the dead server's `tls.handshake_timeout`; a dead server stays a
+/// timeout whose words say small packets did not help.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_mtu_black_hole_is_told_from_a_dead_server() {
+    let lab = Lab::start().await;
+    let upstream = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let hole = mtu_black_hole(lo(1), upstream).await;
+    let dead = silent_server(lo(1)).await;
+    let profile = lab.profile(
+        "mtu.toml",
+        &[
+            EndpointSpec::new("holed", https("msg.int.test", hole)),
+            EndpointSpec::new("dead", https("msg.int.test", dead)),
+        ],
+        "",
+    );
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--only",
+        "dns,tcp,tls",
+        "--timeout",
+        "1s",
+        "--format",
+        "json",
+    ])
+    .await;
+    let holed = run.check("holed", "tls");
+    assert_eq!(status(&holed), ("fail", "tls.mtu_black_hole"), "{holed:#}");
+    assert!(
+        holed["message"].as_str().unwrap().contains("MSS 536"),
+        "{holed:#}"
+    );
+    let dead = run.check("dead", "tls");
+    assert_eq!(status(&dead), ("fail", "tls.handshake_timeout"), "{dead:#}");
+    assert!(
+        dead["message"]
+            .as_str()
+            .unwrap()
+            .contains("small packets did not help"),
+        "{dead:#}"
+    );
 }

@@ -22,6 +22,7 @@ use tokio_rustls::TlsConnector;
 
 pub mod chain;
 pub mod rollover;
+pub mod stall;
 pub mod suites;
 
 pub use chain::{Assessment, chain_cert, for_name, judge, judge_chain, short_name};
@@ -328,7 +329,8 @@ pub async fn check(
     let (config, recorder) = setup.client_config(ctx.trust);
     let connector = TlsConnector::from(Arc::new(config));
     let (stream, first_bytes) = Recorded::new(stream);
-    let handshake = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
+    let handshake =
+        tokio::time::timeout(timeout, connector.connect(server_name.clone(), stream)).await;
     let handshake_time = started.elapsed();
     let sent_cert = setup.has_identity();
 
@@ -339,10 +341,36 @@ pub async fn check(
             if let Some(what) = not_tls(&first_bytes.get()) {
                 return (check.fail(Reason::TlsNotTls, what), None);
             }
-            let message = format!(
-                "the TCP connection opened but the TLS handshake did not finish within {}",
-                secs(timeout)
-            );
+            // A path-MTU black hole passes small packets (our ClientHello) and drops the
+            // server's full-size ones (its certificate flight): the same handshake with the
+            // server's packets kept small tells it from a dead server.
+            let received = first_bytes.total();
+            if stall::small_packets_get_through(setup, ctx.trust, address, &server_name, timeout)
+                .await
+            {
+                let message = format!(
+                    "the TLS handshake stalled ({} of the server's reply arrived in {}), and completed on a second connection whose packets were kept small (MSS {}): large packets are lost on the path, a path-MTU black hole (typical of tunnels and VPNs that drop ICMP fragmentation-needed)",
+                    if received == 0 {
+                        "nothing".to_string()
+                    } else {
+                        format!("{received} bytes")
+                    },
+                    secs(timeout),
+                    stall::SMALL_MSS
+                );
+                return (check.fail(Reason::TlsMtuBlackHole, message), None);
+            }
+            let message = if received == 0 {
+                format!(
+                    "the TCP connection opened but the server sent nothing of a TLS handshake within {} (small packets did not help either: not a path-MTU problem)",
+                    secs(timeout)
+                )
+            } else {
+                format!(
+                    "the TLS handshake stopped after {received} bytes of the server's reply and did not finish within {}",
+                    secs(timeout)
+                )
+            };
             return (check.fail(Reason::TlsHandshakeTimeout, message), None);
         }
         Ok(Err(error)) => {
