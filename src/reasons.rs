@@ -83,9 +83,12 @@ reasons! {
     TlsHandshakeTimeout => "tls.handshake_timeout",
         "The TCP connection opened but the TLS handshake did not finish within the timeout.",
         "Something accepts the connection but does not speak TLS back: often a firewall or proxy that passes TCP but holds the traffic. Check the port, and any TLS-inspecting proxy on the path.";
-    TlsMtuBlackHole => "tls.mtu_black_hole",
+    TlsPathMtu => "tls.path_mtu",
         "The TLS handshake stalled, and completed on a connection whose packets were kept small: large packets are lost on the path (a path-MTU black hole).",
         "Not the service: a tunnel, VPN or firewall on the path drops ICMP 'fragmentation needed' (type 3 code 4), so large packets vanish. Ask your network team to allow that ICMP, or clamp the TCP MSS on the tunnel (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu), or lower the tunnel interface's MTU.";
+    TlsHandshakeStalled => "tls.handshake_stalled",
+        "The TLS handshake started (part of the server's reply arrived) and then stopped, and a connection with small packets did not get through either.",
+        "The server or something on the path stopped mid-handshake: compare with openssl s_client -connect HOST:PORT from the same machine; if it stalls there too, report it with the details to the service owner or your network team.";
     TlsNotTls => "tls.not_tls",
         "The port answered, but not with TLS: plain HTTP, an SSH or mail banner, or other bytes (the message quotes them).",
         "The URL points at the wrong port or service, or something on the path answers in its place: check the port (Spine: 443 for HTTPS, 636 for LDAPS) and any proxy or load balancer in front of the service.";

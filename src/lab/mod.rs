@@ -808,6 +808,31 @@ pub async fn mtu_black_hole(ip: IpAddr, upstream: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// A server that starts a TLS handshake and stops: after the ClientHello it sends the first
+/// bytes of a ServerHello record, then nothing more (on every connection).
+pub async fn partial_handshake_server(ip: IpAddr) -> SocketAddr {
+    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut hello = [0u8; 4096];
+                if stream.read(&mut hello).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                // A handshake record announcing 100 bytes, of which 9 arrive.
+                let start = [
+                    0x16, 0x03, 0x03, 0x00, 0x64, 0x02, 0x00, 0x00, 0x60, 0x03, 0x03, 1, 2, 3,
+                ];
+                let _ = stream.write_all(&start).await;
+                let _ = stream.flush().await;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            });
+        }
+    });
+    addr
+}
+
 /// A server that accepts TCP connections and never says anything (a TLS black hole).
 pub async fn silent_server(ip: IpAddr) -> SocketAddr {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();

@@ -547,11 +547,16 @@ fn catalogue() -> Vec<Fault> {
             case.process = Some(server);
             case
         }),
-        fault!("tls.mtu_black_hole", "fail", "tls", |lab| {
+        fault!("tls.path_mtu", "fail", "tls", |lab| {
             // Large packets lost on the path: answered only with a small MSS.
             let upstream = lab.serve("msg.int.test", lo(1), |_| {}).await;
             let hole = mtu_black_hole(lo(1), upstream).await;
             Case::one(EndpointSpec::new("svc", https("msg.int.test", hole)))
+        }),
+        fault!("tls.handshake_stalled", "fail", "tls", |lab| {
+            let addr = partial_handshake_server(lo(1)).await;
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
         }),
         fault!("tls.missing_intermediate", "warn", "tls", |lab| {
             served(&lab, "msg.int.test", |s| s.chain.truncate(1)).await
@@ -1425,7 +1430,7 @@ async fn servers_that_speak_only_some_nhs_suites_are_named() {
 
 /// Issue 25: a handshake that stalls because large packets are lost on the path (a path-MTU black
 /// hole: a peer that answers only connections whose MSS keeps its segments small) is
-/// `tls.mtu_black_hole`, not the dead server's `tls.handshake_timeout`; a dead server stays a
+/// `tls.path_mtu`, not the dead server's `tls.handshake_timeout`; a dead server stays a
 /// timeout whose words say small packets did not help.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_path_mtu_black_hole_is_told_from_a_dead_server() {
@@ -1453,7 +1458,7 @@ async fn a_path_mtu_black_hole_is_told_from_a_dead_server() {
     ])
     .await;
     let holed = run.check("holed", "tls");
-    assert_eq!(status(&holed), ("fail", "tls.mtu_black_hole"), "{holed:#}");
+    assert_eq!(status(&holed), ("fail", "tls.path_mtu"), "{holed:#}");
     assert!(
         holed["message"].as_str().unwrap().contains("MSS 536"),
         "{holed:#}"

@@ -358,20 +358,20 @@ pub async fn check(
                     secs(timeout),
                     stall::SMALL_MSS
                 );
-                return (check.fail(Reason::TlsMtuBlackHole, message), None);
+                return (check.fail(Reason::TlsPathMtu, message), None);
             }
-            let message = if received == 0 {
-                format!(
+            if received == 0 {
+                let message = format!(
                     "the TCP connection opened but the server sent nothing of a TLS handshake within {} (small packets did not help either: not a path-MTU problem)",
                     secs(timeout)
-                )
-            } else {
-                format!(
-                    "the TLS handshake stopped after {received} bytes of the server's reply and did not finish within {}",
-                    secs(timeout)
-                )
-            };
-            return (check.fail(Reason::TlsHandshakeTimeout, message), None);
+                );
+                return (check.fail(Reason::TlsHandshakeTimeout, message), None);
+            }
+            let message = format!(
+                "the TLS handshake stopped after {received} bytes of the server's reply and did not finish within {} (small packets did not help either)",
+                secs(timeout)
+            );
+            return (check.fail(Reason::TlsHandshakeStalled, message), None);
         }
         Ok(Err(error)) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);
