@@ -243,6 +243,16 @@ pub struct TrustArgs {
         value_delimiter = ','
     )]
     pub ca_files: Vec<PathBuf>,
+
+    /// Certificate revocation lists (PEM or DER) to check the client certificate against, and
+    /// server chains when [trust] revocation says so (repeatable; env: comma-separated)
+    #[arg(
+        long = "crl-file",
+        env = "INT_CHECK_CRL_FILE",
+        value_name = "CRL",
+        value_delimiter = ','
+    )]
+    pub crl_files: Vec<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

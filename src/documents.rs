@@ -357,6 +357,19 @@ pub struct AnchorCertDoc {
     pub key: String,
     pub days_left: i64,
     pub expires_within_a_year: bool,
+    /// CRL distribution points (URLs) the certificate names.
+    pub crl_points: Vec<String>,
+    /// OCSP responders (URLs) the certificate names.
+    pub ocsp: Vec<String>,
+}
+
+/// Where a certificate's issuer publishes revocation.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RevocationPointsDoc {
+    /// CRL distribution points (URLs) the certificate names.
+    pub crl_points: Vec<String>,
+    /// OCSP responders (URLs) the certificate names.
+    pub ocsp: Vec<String>,
 }
 
 /// `int-check.inspect.v1`: what a file really is.
@@ -391,6 +404,9 @@ pub enum InspectedItem {
         hierarchy: Option<String>,
         /// e.g. `RSA 4096 bits`.
         key: String,
+        /// Where its issuer publishes revocation.
+        #[serde(flatten)]
+        revocation: Box<RevocationPointsDoc>,
     },
     PrivateKey {
         format: &'static str,

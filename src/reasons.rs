@@ -89,6 +89,9 @@ reasons! {
     TlsHandshakeStalled => "tls.handshake_stalled",
         "The TLS handshake started (part of the server's reply arrived) and then stopped, and a connection with small packets did not get through either.",
         "The server or something on the path stopped mid-handshake: compare with openssl s_client -connect HOST:PORT from the same machine; if it stalls there too, report it with the details to the service owner or your network team.";
+    TlsRevoked => "tls.revoked",
+        "A certificate of the server's chain is on its issuer's revocation list ([trust] revocation = \"warn\" or \"fail\").",
+        "The service presents a revoked certificate: report it to the service owner. NHS's own TLS clients do not check revocation of Spine's certificates, so others may still connect.";
     TlsNotTls => "tls.not_tls",
         "The port answered, but not with TLS: plain HTTP, an SSH or mail banner, or other bytes (the message quotes them).",
         "The URL points at the wrong port or service, or something on the path answers in its place: check the port (Spine: 443 for HTTPS, 636 for LDAPS) and any proxy or load balancer in front of the service.";
@@ -263,6 +266,12 @@ reasons! {
     MeshHandshakeFailed => "mesh.handshake_failed",
         "The MESH handshake got an answer the MESH API does not give to it (not 200 or 403): a 400 naming what was invalid, or another status.",
         "A 400 names the header or value MESH found invalid (the mex-* client headers are required); a 5xx is MESH's side (check the NHS service status page); another status means something other than MESH answered (a proxy, a wrong URL). Over the internet MESH also needs a UK source IP address and a SHA-2 client key store (the Path-to-Live connection page).";
+    CertRevoked => "cert.revoked",
+        "The client certificate is on its issuer's certificate revocation list: servers refuse it.",
+        "A revoked certificate is usually one that was replaced: install the current certificate (and its key) issued for your endpoint, or request a new one through the NHS endpoint request process.";
+    CrlStatusUnknown => "crl.status_unknown",
+        "A revocation list could not be used (expired, not signed by the certificate's issuer, or none from that issuer), so the revocation status is unknown.",
+        "Get the current CRL from the distribution point the certificate names (`int-check certs inspect` shows it) and pass it with --crl-file or [trust] crl_files; an expired one means the file is old, not that the certificate is revoked.";
     CertWrongService => "cert.wrong_service",
         "The client certificate is for another kind of service than the profile's mutual-TLS endpoints: a MESH API certificate (LOCALID.ODS.api.mesh-client.nhs.uk) where Spine expects your endpoint certificate, or the other way round.",
         "Configure the certificate each service expects: MESH API certificates work only for MESH; Spine endpoint certificates carry the FQDN registered in SDS. Use a --config per service, or --service to check one kind. The chain alone cannot tell INT from DEP (one SubCA serves both).";

@@ -53,10 +53,14 @@ fn layered(args: &TrustArgs, mut cli: ProfileDoc) -> Result<Profile, UsageError>
     if let Some(config) = &args.config {
         doc = doc.overlay(ProfileDoc::load_file(config)?);
     }
-    if !args.ca_files.is_empty() {
+    if !args.ca_files.is_empty() || !args.crl_files.is_empty() {
         let cwd = Path::new(".");
+        let files = |list: &[std::path::PathBuf]| {
+            (!list.is_empty()).then(|| list.iter().map(|p| cwd.join(p)).collect())
+        };
         cli.trust = Some(TrustDoc {
-            ca_files: Some(args.ca_files.iter().map(|p| cwd.join(p)).collect()),
+            ca_files: files(&args.ca_files),
+            crl_files: files(&args.crl_files),
             ..TrustDoc::default()
         });
     }

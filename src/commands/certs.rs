@@ -41,6 +41,8 @@ pub fn show(args: &TrustArgs, format: DataFormat) -> Result<Outcome, Stop> {
             sha256: info.sha256,
             serial: info.serial,
             key: info.key,
+            crl_points: info.crl_points,
+            ocsp: info.ocsp,
         })
         .collect();
     let expired = certificates.iter().any(|c| c.days_left < 0);
@@ -234,6 +236,10 @@ fn inspected(item: &pki::FileItem) -> InspectedItem {
             hierarchy: pki::legacy::path_in(std::slice::from_ref(info))
                 .map(|path| format!("legacy G1: {path}")),
             key: info.key.clone(),
+            revocation: Box::new(crate::documents::RevocationPointsDoc {
+                crl_points: info.crl_points.clone(),
+                ocsp: info.ocsp.clone(),
+            }),
         },
         pki::FileItem::PrivateKey(format) => InspectedItem::PrivateKey { format },
         pki::FileItem::EncryptedPrivateKey => InspectedItem::EncryptedPrivateKey,

@@ -179,6 +179,11 @@ pub fn verify(
         ),
     });
 
+    // 6b. Revocation, against the CRLs given.
+    if let Some(check) = revocation(new(), &chain, trust, provider, at, &leaf) {
+        checks.push(check);
+    }
+
     // 6. The FQDN it is registered for.
     if let Some(fqdn) = &paths.fqdn {
         let mut names: Vec<String> = leaf.dns_names.clone().unwrap_or_default();
@@ -424,5 +429,133 @@ fn list(names: &[&str]) -> String {
         0 => "no endpoint".to_string(),
         1..=3 => names.join(", "),
         n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
+}
+
+/// The client certificate against the CRLs given (none given: no row). webpki decides whether it
+/// is revoked (the CRL's signature checked against the issuer); the entry gives the words.
+fn revocation(
+    check: Check,
+    chain: &[CertificateDer<'static>],
+    trust: &TrustStore,
+    provider: &CryptoProvider,
+    at: UnixTime,
+    leaf: &CertInfo,
+) -> Option<Check> {
+    if trust.crls.is_empty() {
+        return None;
+    }
+    let from_issuer: Vec<&pki::crl::LoadedCrl> = trust
+        .crls
+        .iter()
+        .filter(|c| c.issuer == leaf.issuer)
+        .map(|c| &**c)
+        .collect();
+    if from_issuer.is_empty() {
+        return Some(check.warn(
+            Reason::CrlStatusUnknown,
+            format!(
+                "none of the CRL files given is from the certificate's issuer ({}): its revocation status is unknown",
+                leaf.issuer
+            ),
+        ));
+    }
+    // A list that carries the issuer's name but not its signature is not believed, whatever it
+    // lists (webpki passes over it as "not authoritative").
+    let issuer_cert = chain[1..]
+        .iter()
+        .chain(&trust.intermediates)
+        .chain(&trust.roots)
+        .find(|c| CertInfo::of(c).is_some_and(|i| i.subject == leaf.issuer));
+    if let Some(forged) = from_issuer
+        .iter()
+        .find(|c| issuer_cert.is_some_and(|issuer| !c.signed_by(issuer)))
+    {
+        return Some(check.warn(
+            Reason::CrlStatusUnknown,
+            format!(
+                "the CRL {} carries the issuer's name but not its signature: it cannot be trusted, so the revocation status is unknown",
+                forged.path.display()
+            ),
+        ));
+    }
+    let lists: Vec<&webpki::CertRevocationList<'_>> = from_issuer.iter().map(|c| &c.crl).collect();
+    let options = webpki::RevocationOptionsBuilder::new(&lists)
+        .ok()?
+        .with_depth(webpki::RevocationCheckDepth::EndEntity)
+        .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+        .build();
+    let ee = webpki::EndEntityCert::try_from(&chain[0]).ok()?;
+    let mut pool: Vec<CertificateDer<'static>> = chain[1..].to_vec();
+    pool.extend(trust.intermediates.iter().cloned());
+    let inside = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        leaf.not_before.max(0) as u64 + 1,
+    ));
+    let algs = provider.signature_verification_algorithms.all;
+    let result = ee.verify_for_usage(
+        algs,
+        &trust.anchors,
+        &pool,
+        inside,
+        AnyUsage,
+        Some(options),
+        None,
+    );
+    let named = from_issuer
+        .iter()
+        .map(|c| c.path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match result {
+        Err(webpki::Error::CertRevoked) => {
+            let entry = from_issuer
+                .iter()
+                .find_map(|c| c.revocation_of(&leaf.serial_der));
+            let when = entry
+                .as_ref()
+                .map(|e| format!(" on {}", rfc3339(e.date)))
+                .unwrap_or_default();
+            let why = entry
+                .and_then(|e| e.reason)
+                .map(|r| format!(" (reason: {r})"))
+                .unwrap_or_default();
+            Some(check.fail(
+                Reason::CertRevoked,
+                format!(
+                    "revoked{when}{why} by its issuer ({}), according to {named}: servers refuse it",
+                    leaf.issuer
+                ),
+            ))
+        }
+        Err(
+            webpki::Error::InvalidCrlSignatureForPublicKey
+            | webpki::Error::IssuerNotCrlSigner
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_),
+        ) => Some(check.warn(
+            Reason::CrlStatusUnknown,
+            format!(
+                "the CRL {named} carries the issuer's name but not its signature: it cannot be trusted, so the revocation status is unknown"
+            ),
+        )),
+        Err(_) => None,
+        Ok(_) => {
+            let now = at.as_secs() as i64;
+            let newest = from_issuer.iter().max_by_key(|c| c.this_update)?;
+            match newest.next_update.filter(|next| *next < now) {
+                Some(next) => Some(check.warn(
+                    Reason::CrlStatusUnknown,
+                    format!(
+                        "not on the CRL {named}, but that list expired on {} (its nextUpdate): a later revocation would not show, so the status is unknown",
+                        rfc3339(next)
+                    ),
+                )),
+                None => Some(check.pass(format!(
+                    "not revoked, according to its issuer's CRL of {} ({named})",
+                    rfc3339(newest.this_update)
+                ))),
+            }
+        }
     }
 }

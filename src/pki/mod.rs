@@ -2,6 +2,7 @@
 //! Files are untrusted input: size-bounded, PEM or DER, each failure a one-line reason.
 
 pub mod conformance;
+pub mod crl;
 pub mod identity;
 pub mod legacy;
 
@@ -33,6 +34,9 @@ pub struct TrustStore {
     /// The legacy G1 hierarchy was added on purpose (`legacy_g1 = true`): chains under it are
     /// trusted, with a warning.
     pub legacy_g1: bool,
+    /// Revocation lists (`crl_files`), for the identity and, per `revocation`, server chains.
+    pub crls: Vec<std::sync::Arc<crl::LoadedCrl>>,
+    pub revocation: crate::profile::RevocationMode,
 }
 
 impl TrustStore {
@@ -43,11 +47,14 @@ impl TrustStore {
         } else {
             TrustStore::from_files(&profile.ca_files)?
         };
-        Ok(if profile.legacy_g1 {
+        let mut store = if profile.legacy_g1 {
             store.with_legacy_g1()
         } else {
             store
-        })
+        };
+        store.crls = crl::read_all(&profile.crl_files)?;
+        store.revocation = profile.revocation;
+        Ok(store)
     }
 
     /// These anchors plus the legacy G1 root and its two Level 1C CAs.
@@ -87,6 +94,8 @@ impl TrustStore {
             intermediates: Vec::new(),
             anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             legacy_g1: false,
+            crls: Vec::new(),
+            revocation: Default::default(),
         }
     }
 
@@ -129,6 +138,8 @@ impl TrustStore {
             intermediates,
             anchors,
             legacy_g1: false,
+            crls: Vec::new(),
+            revocation: Default::default(),
         })
     }
 }
@@ -322,6 +333,11 @@ pub struct CertInfo {
     pub issuer_der: Vec<u8>,
     /// `None` without a keyUsage extension; else whether it allows keyCertSign.
     pub key_cert_sign: Option<bool>,
+    /// The serial number's bytes, as a CRL lists them.
+    pub serial_der: Vec<u8>,
+    /// Where its issuer publishes revocation: CRL distribution points and OCSP responders (URLs).
+    pub crl_points: Vec<String>,
+    pub ocsp: Vec<String>,
     /// Whether the signature algorithm outside and inside the signed part agree (RFC 5280
     /// 4.1.1.2 requires it).
     pub signature_fields_agree: bool,
@@ -454,6 +470,9 @@ impl CertInfo {
             subject_attributes: cert.subject().iter_attributes().count(),
             version: cert.version().0 + 1,
             issuer_der: cert.issuer().as_raw().to_vec(),
+            serial_der: cert.raw_serial().to_vec(),
+            crl_points: revocation_points(&cert).0,
+            ocsp: revocation_points(&cert).1,
             key_cert_sign: cert
                 .key_usage()
                 .ok()
@@ -520,6 +539,42 @@ fn signature_name(oid: &str) -> (String, bool) {
         other => return (other.to_string(), false),
     };
     (name.to_string(), weak)
+}
+
+/// A certificate's CRL distribution points and OCSP responders, as URLs (bounded, escaped).
+fn revocation_points(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+) -> (Vec<String>, Vec<String>) {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let uri = |name: &GeneralName<'_>| match name {
+        GeneralName::URI(u) => Some(crate::text::untrusted(u).into_owned()),
+        _ => None,
+    };
+    let (mut crls, mut ocsp) = (Vec::new(), Vec::new());
+    for extension in cert.extensions() {
+        match extension.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point
+                    {
+                        crls.extend(names.iter().filter_map(uri));
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(access) => {
+                ocsp.extend(
+                    access
+                        .iter()
+                        .filter(|a| a.access_method.to_id_string() == "1.3.6.1.5.5.7.48.1")
+                        .filter_map(|a| uri(&a.access_location)),
+                );
+            }
+            _ => {}
+        }
+    }
+    crls.truncate(8);
+    ocsp.truncate(8);
+    (crls, ocsp)
 }
 
 /// SHA-256 fingerprint as colon-separated upper-case hex, the way the NHS page and openssl print it.

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use types::{DurationText, EndpointUrl, MinTls, ResolverAddr, Scheme, parse_duration};
+pub use types::{
+    DurationText, EndpointUrl, MinTls, ResolverAddr, RevocationMode, Scheme, parse_duration,
+};
 
 use crate::error::UsageError;
 use crate::maintenance::{Maintenance, MaintenanceMode};
@@ -221,6 +223,10 @@ impl Network {
 #[serde(deny_unknown_fields)]
 pub struct TrustDoc {
     pub ca_files: Option<Vec<PathBuf>>,
+    /// Certificate revocation lists (PEM or DER), for the client identity and, with
+    /// `revocation`, for server chains.
+    pub crl_files: Option<Vec<PathBuf>>,
+    pub revocation: Option<RevocationMode>,
     /// Trust the legacy G1 hierarchy too (off by default); chains under it are then warnings.
     pub legacy_g1: Option<bool>,
     pub min_tls: Option<MinTls>,
@@ -458,6 +464,9 @@ impl ProfileDoc {
         if let Some(files) = self.trust.as_mut().and_then(|t| t.ca_files.as_mut()) {
             files.iter_mut().for_each(join);
         }
+        if let Some(files) = self.trust.as_mut().and_then(|t| t.crl_files.as_mut()) {
+            files.iter_mut().for_each(join);
+        }
         if let Some(client) = self.client.as_mut() {
             client.cert.as_mut().map(join);
             client.key.as_mut().map(join);
@@ -492,6 +501,8 @@ impl ProfileDoc {
             let low = self.trust.take().unwrap_or_default();
             self.trust = Some(TrustDoc {
                 ca_files: pick(low.ca_files, trust.ca_files),
+                crl_files: pick(low.crl_files, trust.crl_files),
+                revocation: pick(low.revocation, trust.revocation),
                 legacy_g1: pick(low.legacy_g1, trust.legacy_g1),
                 min_tls: pick(low.min_tls, trust.min_tls),
                 expiry_warning_days: pick(low.expiry_warning_days, trust.expiry_warning_days),
@@ -760,6 +771,10 @@ pub struct Profile {
     pub allow_loopback: bool,
     /// Empty: use the built-in G2 anchors.
     pub ca_files: Vec<PathBuf>,
+    /// CRL files (`[trust] crl_files`, `--crl-file`).
+    pub crl_files: Vec<PathBuf>,
+    /// Whether server chains are checked against them.
+    pub revocation: RevocationMode,
     /// Trust the legacy G1 hierarchy as well, with a warning on every chain under it.
     pub legacy_g1: bool,
     pub min_tls: MinTls,
@@ -958,6 +973,8 @@ impl Profile {
                 .unwrap_or_default(),
             dns_servers: doc.dns.and_then(|d| d.servers).unwrap_or_default(),
             ca_files: trust.ca_files.unwrap_or_default(),
+            crl_files: trust.crl_files.unwrap_or_default(),
+            revocation: trust.revocation.unwrap_or_default(),
             legacy_g1: trust.legacy_g1.unwrap_or(false),
             min_tls: trust.min_tls.unwrap_or(MinTls::V1_2),
             expiry_warning_days: trust.expiry_warning_days.unwrap_or(30),

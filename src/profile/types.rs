@@ -164,6 +164,20 @@ impl fmt::Display for ResolverAddr {
     }
 }
 
+/// Whether server chains are checked against the CRLs given (`[trust] revocation`). NHS's own TLS
+/// clients (mesh-client, EPS's Spine client) do not check revocation of Spine's server
+/// certificates: the built-in profiles say "off".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationMode {
+    #[default]
+    Off,
+    /// A revoked server certificate is a warning.
+    Warn,
+    /// A revoked server certificate fails the TLS check.
+    Fail,
+}
+
 /// The lowest TLS version the checker offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(try_from = "String")]

@@ -27,6 +27,12 @@ pub fn show(doc: &CertsDoc) -> String {
         );
         let _ = writeln!(out, "  key      {}", cert.key);
         let _ = writeln!(out, "  sha256   {}", cert.sha256);
+        for url in &cert.crl_points {
+            let _ = writeln!(out, "  CRL      {url}");
+        }
+        for url in &cert.ocsp {
+            let _ = writeln!(out, "  OCSP     {url}");
+        }
         if cert.days_left < 0 {
             let _ = writeln!(out, "  FAIL     expired: replace this anchor");
         } else if cert.expires_within_a_year {
@@ -70,6 +76,7 @@ fn describe(item: &InspectedItem) -> String {
             pinned,
             hierarchy,
             key,
+            revocation,
         } => {
             let role = if *self_signed {
                 "root certificate"
@@ -81,8 +88,15 @@ fn describe(item: &InspectedItem) -> String {
                 (None, Some(h)) => format!(" [{h}, not trusted by a G2 profile]"),
                 (None, None) => String::new(),
             };
+            let mut points = String::new();
+            if !revocation.crl_points.is_empty() {
+                points.push_str(&format!("; CRL {}", revocation.crl_points.join(", ")));
+            }
+            if !revocation.ocsp.is_empty() {
+                points.push_str(&format!("; OCSP {}", revocation.ocsp.join(", ")));
+            }
             format!(
-                "{role} {subject}{pinned}, issued by {issuer}, valid {not_before} to {not_after}, {key}, SHA-256 {sha256}"
+                "{role} {subject}{pinned}, issued by {issuer}, valid {not_before} to {not_after}, {key}, SHA-256 {sha256}{points}"
             )
         }
         InspectedItem::PrivateKey { format } => format!("private key ({format})"),

@@ -1009,3 +1009,184 @@ async fn the_certificate_is_judged_for_the_services_it_must_serve() {
         }
     }
 }
+
+/// Issue 25: revocation lists made with `openssl ca -gencrl` (a revoked client certificate and a
+/// revoked server certificate; an expired list; a list signed by a stranger with the SubCA's
+/// name). The client identity is judged against them (`cert.revoked` with date and reason,
+/// `crl.status_unknown` when the list cannot be used); server chains only when the profile says
+/// `revocation = "warn"` or `"fail"`. `openssl verify -crl_check` agrees on the revoked one.
+#[tokio::test(flavor = "multi_thread")]
+async fn revocation_lists_from_the_openssl_cli_are_judged() {
+    let lab = Lab::start().await;
+    let dir = lab.path("");
+    std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
+    let (good, good_key) = lab.client_identity(&lab.pki, "good.int.test");
+    let (revoked, revoked_key) = lab.client_identity(&lab.pki, "revoked.int.test");
+    let server_leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+    std::fs::write(dir.join("server.pem"), &server_leaf.pem).unwrap();
+    let script = r#"
+set -e
+cat > ca.cnf <<'CNF'
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+database = index.txt
+crlnumber = crlnumber
+default_md = sha256
+default_crl_days = 30
+crl_extensions = crl_ext
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+CNF
+: > index.txt; echo 1000 > crlnumber
+openssl x509 -in revoked.int.test.pem -out revoked-leaf.pem
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke revoked-leaf.pem -crl_reason superseded
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke server.pem -crl_reason keyCompromise
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -out current.crl
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -crl_lastupdate 20250101000000Z -crl_nextupdate 20250201000000Z -out expired.crl
+subject=$(openssl x509 -in subca.pem -noout -subject -nameopt compat | sed 's/^subject=//')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stranger.key -out stranger.pem -days 30 -subj "$subject"
+openssl ca -config ca.cnf -keyfile stranger.key -cert stranger.pem -gencrl -out stranger.crl
+"#;
+    // (The lab keeps the SubCA as subca.pem in that folder already.)
+    let made = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .output()
+        .expect("bash and the openssl CLI make the lists");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let verify = |cert: &std::path::Path, key: &std::path::Path, crl: &str| {
+        let (cert, key, crl) = (cert.to_path_buf(), key.to_path_buf(), dir.join(crl));
+        let root = lab.root_file.clone();
+        let subca = lab.subca_file.clone();
+        async move {
+            let run = run(&[
+                "certs",
+                "verify",
+                "--ca-file",
+                p(&root),
+                "--ca-file",
+                p(&subca),
+                "--crl-file",
+                p(&crl),
+                "--client-cert",
+                p(&cert),
+                "--client-key",
+                p(&key),
+                "--format",
+                "json",
+            ])
+            .await;
+            let checks = run.json()["checks"].as_array().unwrap().clone();
+            checks
+                .into_iter()
+                .find(|c| {
+                    let m = c["message"].as_str().unwrap_or("");
+                    m.starts_with("revoked") || m.starts_with("not revoked") || m.contains("CRL")
+                })
+                .unwrap_or_else(|| panic!("no revocation row: {}", run.stdout))
+        }
+    };
+    let row = verify(&good, &good_key, "current.crl").await;
+    assert_eq!(status(&row), ("pass", ""), "{row:#}");
+    let row = verify(&revoked, &revoked_key, "current.crl").await;
+    assert_eq!(status(&row), ("fail", "cert.revoked"), "{row:#}");
+    let message = row["message"].as_str().unwrap();
+    assert!(message.contains("reason: superseded"), "{message}");
+    let row = verify(&good, &good_key, "expired.crl").await;
+    assert_eq!(status(&row), ("warn", "crl.status_unknown"), "{row:#}");
+    assert!(
+        row["message"].as_str().unwrap().contains("expired"),
+        "{row:#}"
+    );
+    let row = verify(&revoked, &revoked_key, "stranger.crl").await;
+    assert_eq!(status(&row), ("warn", "crl.status_unknown"), "{row:#}");
+
+    // OpenSSL agrees on the revoked client certificate.
+    let openssl = std::process::Command::new("openssl")
+        .args(["verify", "-crl_check", "-CAfile"])
+        .arg(&lab.root_file)
+        .arg("-untrusted")
+        .arg(&lab.subca_file)
+        .arg("-CRLfile")
+        .arg(dir.join("current.crl"))
+        .arg(dir.join("revoked-leaf.pem"))
+        .output()
+        .unwrap();
+    assert!(!openssl.status.success());
+    assert!(
+        String::from_utf8_lossy(&openssl.stdout).contains("revoked")
+            || String::from_utf8_lossy(&openssl.stderr).contains("revoked")
+    );
+
+    // A server presenting the revoked certificate: off by default, then warn, then fail.
+    let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &server_leaf)).await;
+    lab.dns.point("msg.int.test", &[lo(1)]);
+    for (mode, verdict) in [
+        ("off", ("pass", "")),
+        ("warn", ("warn", "tls.revoked")),
+        ("fail", ("fail", "tls.revoked")),
+    ] {
+        let profile = lab.profile(
+            &format!("revocation-{mode}.toml"),
+            &[EndpointSpec::new(
+                "svc",
+                format!("https://msg.int.test:{}/", addr.port()),
+            )],
+            "",
+        );
+        let text = std::fs::read_to_string(&profile).unwrap().replace(
+            "[trust]\n",
+            &format!(
+                "[trust]\nrevocation = \"{mode}\"\ncrl_files = [\"{}\"]\n",
+                p(&dir.join("current.crl"))
+            ),
+        );
+        std::fs::write(&profile, text).unwrap();
+        let run = run(&[
+            "--profile",
+            p(&profile),
+            "--only",
+            "dns,tcp,tls",
+            "--format",
+            "json",
+        ])
+        .await;
+        let tls = run.check("svc", "tls");
+        assert_eq!(status(&tls), verdict, "{mode}: {tls:#}");
+        if mode != "off" {
+            assert!(
+                tls["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("reason: key compromise"),
+                "{tls:#}"
+            );
+        }
+    }
+}
+
+/// Issue 25: `certs show` and `certs inspect` print where a certificate's issuer publishes
+/// revocation (the built-in INT SubCA names crl.nhs.uk and ocsp.nhs.uk).
+#[tokio::test(flavor = "multi_thread")]
+async fn revocation_points_are_shown() {
+    let run = run(&["certs", "show"]).await;
+    assert!(
+        run.stdout
+            .contains("CRL      http://crl.nhs.uk/PTL/G2/root/NHSPTLrootG2.crl")
+            && run.stdout.contains("OCSP     http://ocsp.nhs.uk/ocsp"),
+        "{}",
+        run.stdout
+    );
+    let json = lab::run(&["certs", "show", "--format", "json"]).await;
+    let certificates = json.json()["certificates"].as_array().unwrap().clone();
+    assert!(
+        certificates
+            .iter()
+            .any(|c| c["crl_points"][0] == "http://crl.nhs.uk/PTL/G2/root/NHSPTLrootG2.crl")
+    );
+}

@@ -706,6 +706,35 @@ fn catalogue() -> Vec<Fault> {
             let (cert, key) = weak_identity(&lab);
             identity_files(&lab, &cert, &key).await
         }),
+        fault!("cert.revoked", "fail", "identity", |lab| {
+            let (cert, key) = lab.client_identity(&lab.pki, "revoked.int.test");
+            let crl = revocation_lists(&lab, "revoked.int.test.pem", "current");
+            identity_files(&lab, &cert, &key)
+                .await
+                .args(&["--crl-file", p(&crl)])
+        }),
+        fault!("crl.status_unknown", "warn", "identity", |lab| {
+            // An expired list that does not list this certificate: the status is unknown.
+            let (cert, key) = lab.client_identity(&lab.pki, "me.int.test");
+            lab.client_identity(&lab.pki, "other.int.test");
+            let crl = revocation_lists(&lab, "other.int.test.pem", "expired");
+            identity_files(&lab, &cert, &key)
+                .await
+                .args(&["--crl-file", p(&crl)])
+        }),
+        fault!("tls.revoked", "fail", "tls", |lab| {
+            let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
+            lab.write("server.pem", &leaf.pem);
+            let crl = revocation_lists(&lab, "server.pem", "current");
+            let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &leaf)).await;
+            lab.dns.point("msg.int.test", &[lo(1)]);
+            let mut case = Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)));
+            case.config = Some(format!(
+                "[trust]\nrevocation = \"fail\"\ncrl_files = [\"{}\"]\n",
+                p(&crl)
+            ));
+            case
+        }),
         fault!("cert.wrong_service", "warn", "identity", |lab| {
             // A MESH API certificate where a Spine endpoint wants mutual TLS.
             let name = "SERVER001.X26.api.mesh-client.nhs.uk";
@@ -1472,4 +1501,37 @@ async fn a_path_mtu_black_hole_is_told_from_a_dead_server() {
             .contains("small packets did not help"),
         "{dead:#}"
     );
+}
+
+/// A revocation list made with `openssl ca` by the lab SubCA, revoking the certificate in
+/// `revoked` (a file in the lab folder): `current` (valid for 30 days) or `expired` (January 2025).
+fn revocation_lists(lab: &Lab, revoked: &str, which: &str) -> std::path::PathBuf {
+    let dir = lab.path("");
+    std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
+    let dates = if which == "expired" {
+        "-crl_lastupdate 20250101000000Z -crl_nextupdate 20250201000000Z"
+    } else {
+        ""
+    };
+    let script = format!(
+        r#"
+set -e
+printf '[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncrl_extensions = e\n[ e ]\nauthorityKeyIdentifier = keyid:always\n' > ca.cnf
+: > index.txt; echo 1000 > crlnumber
+openssl x509 -in {revoked} -out revoked-first.pem
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke revoked-first.pem -crl_reason superseded 2>/dev/null
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl {dates} -out {which}.crl 2>/dev/null
+"#
+    );
+    let made = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .output()
+        .expect("bash and the openssl CLI make the list");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    dir.join(format!("{which}.crl"))
 }

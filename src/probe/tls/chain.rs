@@ -206,6 +206,19 @@ pub fn assess(
         ));
     }
 
+    // Revocation, when the profile asks for it and gives CRLs (NHS's own clients do not check it).
+    if trust.revocation != crate::profile::RevocationMode::Off && !trust.crls.is_empty() {
+        match revoked_in_path(trust, algs, &ee, end_entity, &presented, &path, now) {
+            Revoked::No => {}
+            Revoked::Yes(text) if trust.revocation == crate::profile::RevocationMode::Fail => {
+                assessment.problem = Some(ProbeFailure::new(Reason::TlsRevoked, text));
+                return assessment;
+            }
+            Revoked::Yes(text) => assessment.warnings.push((Reason::TlsRevoked, text)),
+            Revoked::Unknown(text) => assessment.warnings.push((Reason::CrlStatusUnknown, text)),
+        }
+    }
+
     // Trusted on purpose, still worth saying: G1 is the hierarchy being retired.
     if trust.legacy_g1
         && let Some(path) = legacy::path_in(&assessment.chain)
@@ -1079,4 +1092,82 @@ fn unusable_pinned_issuer(
             };
             Some((short_name(&p), why))
         })
+}
+
+enum Revoked {
+    No,
+    Yes(String),
+    Unknown(String),
+}
+
+/// The verified path against the profile's CRLs: webpki decides (signatures checked), the
+/// entries give the words.
+fn revoked_in_path(
+    trust: &TrustStore,
+    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    ee: &webpki::EndEntityCert<'_>,
+    end_entity: &CertificateDer<'_>,
+    presented: &[CertificateDer<'_>],
+    path: &[CertificateDer<'static>],
+    now: UnixTime,
+) -> Revoked {
+    let lists: Vec<&webpki::CertRevocationList<'_>> = trust.crls.iter().map(|c| &c.crl).collect();
+    let Ok(builder) = webpki::RevocationOptionsBuilder::new(&lists) else {
+        return Revoked::No;
+    };
+    let options = builder
+        .with_depth(webpki::RevocationCheckDepth::Chain)
+        .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+        .build();
+    let mut pool: Vec<CertificateDer<'_>> = presented.to_vec();
+    pool.extend(path.iter().cloned());
+    pool.extend(trust.intermediates.iter().cloned());
+    let result = ee.verify_for_usage(
+        algs,
+        &trust.anchors,
+        &pool,
+        now,
+        webpki::KeyUsage::server_auth(),
+        Some(options),
+        None,
+    );
+    match result {
+        Err(webpki::Error::CertRevoked) => {
+            let elements: Vec<CertInfo> = std::iter::once(end_entity)
+                .chain(presented.iter())
+                .chain(path.iter())
+                .filter_map(CertInfo::of)
+                .collect();
+            let found = elements.iter().find_map(|cert| {
+                trust
+                    .crls
+                    .iter()
+                    .filter(|c| c.issuer == cert.issuer)
+                    .find_map(|c| Some((cert, c.revocation_of(&cert.serial_der)?)))
+            });
+            Revoked::Yes(match found {
+                Some((cert, entry)) => format!(
+                    "{} was revoked on {}{} by its issuer ({})",
+                    short_name(cert),
+                    rfc3339(entry.date),
+                    entry
+                        .reason
+                        .map(|r| format!(" (reason: {r})"))
+                        .unwrap_or_default(),
+                    cert.issuer
+                ),
+                None => "a certificate of the chain is on its issuer's revocation list".to_string(),
+            })
+        }
+        Err(
+            webpki::Error::InvalidCrlSignatureForPublicKey
+            | webpki::Error::IssuerNotCrlSigner
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_),
+        ) => Revoked::Unknown(
+            "a CRL given carries an issuer's name but not its signature: the chain's revocation status is unknown".to_string(),
+        ),
+        _ => Revoked::No,
+    }
 }

@@ -1,0 +1,130 @@
+//! Certificate revocation lists read from files (`[trust] crl_files`, `--crl-file`): parsed and
+//! bounded once, then used by the client-identity checks (`cert.revoked`) and, when the profile
+//! asks for it (`[trust] revocation`), by the server-chain verdict (`tls.revoked`). webpki checks
+//! a CRL's signature against the certificate's issuer; the entry's date and reason come from
+//! x509-parser for the words.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::UsageError;
+use crate::profile::io_reason;
+
+/// A CRL file larger than this is refused (the INT SubCA's is a few kilobytes).
+pub const MAX_CRL_BYTES: u64 = 16 << 20;
+
+/// One CRL, ready for webpki and for reports.
+#[derive(Debug)]
+pub struct LoadedCrl {
+    pub path: PathBuf,
+    /// The list as read (DER), for its signature check.
+    pub der: Vec<u8>,
+    pub crl: webpki::CertRevocationList<'static>,
+    /// The issuer's name as reports write it (`C=GB, O=nhs, ...`).
+    pub issuer: String,
+    /// `thisUpdate` and `nextUpdate` (seconds since the epoch; no nextUpdate: `None`).
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+}
+
+/// A revoked certificate's entry, for the words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub date: i64,
+    pub reason: Option<String>,
+}
+
+impl LoadedCrl {
+    /// Reads and parses a CRL file (PEM or DER).
+    pub fn read(path: &Path) -> Result<LoadedCrl, UsageError> {
+        let refuse = |why: String| {
+            UsageError::new(format!("{}: {why}", path.display()))
+                .hint("give a certificate revocation list as its issuer publishes it (PEM `-----BEGIN X509 CRL-----` or DER), e.g. from the CRL distribution point in the certificate (`int-check certs inspect` shows it)")
+        };
+        let size = std::fs::metadata(path)
+            .map_err(|e| refuse(format!("cannot read it: {}", io_reason(&e))))?
+            .len();
+        if size > MAX_CRL_BYTES {
+            return Err(refuse(format!(
+                "{size} bytes: larger than the {} MiB a CRL file may be",
+                MAX_CRL_BYTES >> 20
+            )));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| refuse(format!("cannot read it: {}", io_reason(&e))))?;
+        let der = match std::str::from_utf8(&bytes)
+            .ok()
+            .filter(|t| t.contains("-----BEGIN X509 CRL-----"))
+        {
+            Some(text) => {
+                use rustls::pki_types::pem::PemObject;
+                rustls::pki_types::CertificateRevocationListDer::from_pem_slice(text.as_bytes())
+                    .map_err(|_| refuse("its PEM block cannot be decoded".into()))?
+                    .as_ref()
+                    .to_vec()
+            }
+            None => bytes,
+        };
+        let (_, parsed) = x509_parser::parse_x509_crl(&der)
+            .map_err(|_| refuse("it is not a certificate revocation list".into()))?;
+        let issuer = crate::text::untrusted(&parsed.issuer().to_string()).into_owned();
+        let this_update = parsed.last_update().timestamp();
+        let next_update = parsed.next_update().map(|t| t.timestamp());
+        let owned = webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| {
+            refuse(format!(
+                "a CRL clients cannot use ({}; version 2 with nextUpdate is required)",
+                format!("{e:?}").split('(').next().unwrap_or("malformed")
+            ))
+        })?;
+        Ok(LoadedCrl {
+            path: path.to_path_buf(),
+            der: der.clone(),
+            crl: webpki::CertRevocationList::from(owned),
+            issuer,
+            this_update,
+            next_update,
+        })
+    }
+
+    /// Whether the list is signed by the key of `issuer` (a certificate, DER).
+    pub fn signed_by(&self, issuer: &rustls::pki_types::CertificateDer<'_>) -> bool {
+        let Ok((_, issuer)) = x509_parser::parse_x509_certificate(issuer.as_ref()) else {
+            return false;
+        };
+        x509_parser::parse_x509_crl(&self.der)
+            .is_ok_and(|(_, crl)| crl.verify_signature(issuer.public_key()).is_ok())
+    }
+
+    /// The entry for a serial number (big-endian bytes, as in the certificate), if listed.
+    pub fn revocation_of(&self, serial: &[u8]) -> Option<Revocation> {
+        let entry = self.crl.find_serial(serial).ok()??;
+        Some(Revocation {
+            date: entry.revocation_date.as_secs() as i64,
+            reason: entry.reason_code.map(|r| reason_words(r).to_string()),
+        })
+    }
+}
+
+/// Reads every CRL file, in order.
+pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Arc<LoadedCrl>>, UsageError> {
+    paths
+        .iter()
+        .map(|p| LoadedCrl::read(p).map(Arc::new))
+        .collect()
+}
+
+fn reason_words(reason: webpki::RevocationReason) -> &'static str {
+    use webpki::RevocationReason as R;
+    match reason {
+        R::Unspecified => "unspecified",
+        R::KeyCompromise => "key compromise",
+        R::CaCompromise => "CA compromise",
+        R::AffiliationChanged => "affiliation changed",
+        R::Superseded => "superseded (a replacement was issued)",
+        R::CessationOfOperation => "cessation of operation",
+        R::CertificateHold => "certificate hold",
+        R::RemoveFromCrl => "remove from CRL",
+        R::PrivilegeWithdrawn => "privilege withdrawn",
+        R::AaCompromise => "AA compromise",
+    }
+}
