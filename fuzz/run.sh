@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 60), one after another, growing the corpus in
-# fuzz/corpus/TARGET (which keeps inputs worth replaying, regressions included). A crash stops
+# Runs every fuzz target for SECONDS each (default 60), one after another, replaying the kept
+# corpus in fuzz/corpus/TARGET (regressions included). New inputs go to a temporary folder, so a
+# run leaves the checkout clean; FUZZ_GROW=1 writes them into fuzz/corpus/TARGET instead. A crash stops
 # the script with its exit code and leaves the input in fuzz/artifacts/TARGET: fix it, then copy
 # the input into fuzz/corpus/TARGET so that every later run replays it.
 # Needs the nightly toolchain and cargo-fuzz: cargo install cargo-fuzz --locked
@@ -8,12 +9,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+grown="$(mktemp -d)"
+trap 'rm -rf "$log" "$grown"' EXIT
 for target in ldap_message ldap_filter profile pki_inspect dns_reply untrusted_text; do
   mkdir -p "fuzz/corpus/$target"
   echo "== $target for ${seconds}s"
   status=0
-  cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- \
+  # libFuzzer writes new inputs into the first corpus folder it is given.
+  if [ "${FUZZ_GROW:-0}" = 1 ]; then
+    corpora=("fuzz/corpus/$target")
+  else
+    mkdir -p "$grown/$target"
+    corpora=("$grown/$target" "fuzz/corpus/$target")
+  fi
+  cargo +nightly fuzz run "$target" "${corpora[@]}" -- \
     -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=512 -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
   grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|#[0-9]+.*DONE)" "$log" || true

@@ -48,10 +48,10 @@ pub enum Command {
     Inbound(CheckArgs),
     /// Run as a Prometheus exporter: scheduled runs behind /metrics and a status page at /,
     /// /probe?endpoint=NAME for blackbox-style scrapes; stops cleanly on SIGTERM
-    #[command(after_help = crate::exit::help_text())]
+    #[command(after_help = crate::exit::serve_help_text())]
     Serve(ServeArgs),
     /// Look up a party key or ASID in the Spine Directory Service (the profile's LDAPS endpoint)
-    #[command(after_help = crate::exit::help_text())]
+    #[command(after_help = crate::exit::sds_help_text())]
     Sds(SdsArgs),
     /// The pinned trust chain: show it, export it for trust stores, inspect files, verify a client identity
     Certs {
@@ -278,6 +278,11 @@ pub struct ProfileArgs {
     )]
     pub resolvers: Vec<ResolverAddr>,
 
+    /// Accept loopback answers from DNS (a local tunnel or lab) instead of failing them as a
+    /// sinkhole, as [dns] allow_loopback = true does
+    #[arg(long, env = "INT_CHECK_ALLOW_LOOPBACK", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_loopback: bool,
+
     /// Client certificate (PEM: leaf, optionally followed by its chain) for mutual TLS
     #[arg(long, env = "INT_CHECK_CLIENT_CERT", value_name = "PEM")]
     pub client_cert: Option<PathBuf>,
@@ -286,7 +291,8 @@ pub struct ProfileArgs {
     #[arg(long, env = "INT_CHECK_CLIENT_KEY", value_name = "PEM")]
     pub client_key: Option<PathBuf>,
 
-    /// Timeout for each phase (DNS, TCP, TLS) of each endpoint, e.g. 5s, 500ms [default: 5s]
+    /// Timeout for each phase of each endpoint (DNS, TCP, TLS, the HTTP request, each LDAP
+    /// operation, the MESH handshake), e.g. 5s, 500ms [default: 5s]
     #[arg(long, env = "INT_CHECK_TIMEOUT", value_name = "DURATION", value_parser = profile::parse_duration)]
     pub timeout: Option<Duration>,
 }

@@ -88,6 +88,22 @@ pub fn help_text() -> String {
     out
 }
 
+/// `serve --help`: it runs until stopped, so 1 never ends it.
+pub fn serve_help_text() -> String {
+    format!(
+        "Exit codes:\n  {OK}  stopped cleanly (SIGTERM or Ctrl-C; requests in flight finished)\n  {USAGE}  {}\n  {INTERNAL}  {}",
+        CODES[2].summary, CODES[3].summary
+    )
+}
+
+/// `sds --help`: a look-up's own meaning of 1.
+pub fn sds_help_text() -> String {
+    format!(
+        "Exit codes:\n  {OK}  the directory answered and the records were found\n  {CHECK_FAILED}  nothing found, or the directory could not be asked (the report says why)\n  {USAGE}  {}\n  {INTERNAL}  {}",
+        CODES[2].summary, CODES[3].summary
+    )
+}
+
 /// The README's exit-code table.
 pub fn markdown_table() -> String {
     let mut out = String::from("| code | meaning |\n|---|---|\n");

@@ -307,9 +307,20 @@ pub fn discovery_summary(
         ));
     }
     if !unlisted.is_empty() {
+        let shown: Vec<&str> = unlisted.iter().take(3).map(String::as_str).collect();
+        let more = match unlisted.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
         message.push_str(&format!(
-            "; {} of the profile's messaging endpoints are not registered there",
-            unlisted.len()
+            "; the profile's messaging {} {}{more} {} not registered there",
+            if unlisted.len() == 1 {
+                "endpoint"
+            } else {
+                "endpoints"
+            },
+            shown.join(", "),
+            if unlisted.len() == 1 { "is" } else { "are" },
         ));
     }
     let check = check.with_detail(|d| {

@@ -25,10 +25,10 @@ pub const DEFAULT_CONCURRENCY: usize = 128;
 /// Layers profile < --config < command line into one profile.
 pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
     let mut cli = ProfileDoc::default();
-    if !args.resolvers.is_empty() {
+    if !args.resolvers.is_empty() || args.allow_loopback {
         cli.dns = Some(DnsDoc {
-            servers: Some(args.resolvers.clone()),
-            allow_loopback: None,
+            servers: (!args.resolvers.is_empty()).then(|| args.resolvers.clone()),
+            allow_loopback: args.allow_loopback.then_some(true),
             zone: None,
         });
     }

@@ -263,7 +263,8 @@ pub fn render(report: &Report, style: &Style) -> String {
     } else {
         "32"
     };
-    let _ = writeln!(out, "\n{}", style.paint(code, &line));
+    // The summary comes last: CI logs and `tail -1` show the last line.
+    out.push('\n');
     let networks: Vec<String> = report.networks().iter().map(|n| n.sentence()).collect();
     if !networks.is_empty() {
         let _ = writeln!(out, "networks: {}", networks.join("; "));
@@ -276,6 +277,7 @@ pub fn render(report: &Report, style: &Style) -> String {
             report.maintenance.summary()
         );
     }
+    let _ = writeln!(out, "{}", style.paint(code, &line));
     out
 }
 

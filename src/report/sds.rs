@@ -103,6 +103,7 @@ pub fn table(doc: &SdsDoc) -> String {
             "{} entries shown; more were not read ({why})\n",
             entries.len()
         )),
+        None if entries.len() == 1 => out.push_str("1 entry\n"),
         None => out.push_str(&format!("{} entries\n", entries.len())),
     }
     out

@@ -517,3 +517,44 @@ async fn environment_settings_as_ci_writes_them() {
     let run = run_with(with("INT_CHECK_FORMAT", "json"), &["windows"]).await;
     assert!(run.stdout.trim_start().starts_with('{'), "{}", run.stdout);
 }
+
+/// Issue 26: `allow_loopback` has a flag and a variable, not only a file key: a name that
+/// resolves to loopback is a sinkhole unless one of them says it is on purpose.
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_loopback_can_be_set_by_flag_and_variable() {
+    let lab = Lab::start().await;
+    let addr = lab.serve("msg.int.test", lo(1), |_| {}).await;
+    let written = lab.profile(
+        "loop.toml",
+        &[EndpointSpec::new(
+            "svc",
+            format!("https://msg.int.test:{}/", addr.port()),
+        )],
+        "",
+    );
+    let text = std::fs::read_to_string(&written)
+        .unwrap()
+        .replace("allow_loopback = true\n", "");
+    std::fs::write(&written, text).unwrap();
+    let args = [
+        "--profile",
+        p(&written),
+        "--only",
+        "dns",
+        "--format",
+        "json",
+    ];
+    let refused = run(&args).await;
+    assert_eq!(
+        status(&refused.check("svc", "dns")),
+        ("fail", "dns.sinkhole")
+    );
+    let mut flagged = args.to_vec();
+    flagged.push("--allow-loopback");
+    let by_flag = run(&flagged).await;
+    assert_eq!(status(&by_flag.check("svc", "dns")), ("pass", ""));
+    let mut cmd = binary();
+    cmd.env("INT_CHECK_ALLOW_LOOPBACK", "yes");
+    let by_variable = run_with(cmd, &args).await;
+    assert_eq!(status(&by_variable.check("svc", "dns")), ("pass", ""));
+}

@@ -316,7 +316,8 @@ async fn discovery_probes_what_the_directory_registers() {
     let message = found["message"].as_str().unwrap();
     assert!(
         message.contains("registers 1 endpoint URLs under XYZ-0000101 (2 MHS records): 0 already in the profile, 1 more probed below")
-            && message.contains("1 of the profile's messaging endpoints are not registered there"),
+            && message.contains("the profile's messaging endpoint https://")
+            && message.contains("/reliablemessaging/old is not registered there"),
         "{message}"
     );
     assert_eq!(found["details"]["not_in_profile"][0], registered);
