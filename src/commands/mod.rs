@@ -219,7 +219,14 @@ fn from_environment(error: &clap::Error) -> Option<String> {
         .map(str::to_string)
         .collect();
     let mut accepted = rest.join("\n").trim_end().to_string();
-    if accepted.trim().is_empty() {
+    // The value parser's own reason, as the flag would give it (`banana` is not a duration...);
+    // the yes/no explanation only for a yes/no variable.
+    let reason = std::error::Error::source(error)
+        .map(|e| e.to_string())
+        .filter(|r| !r.contains("boolean") && !r.trim().is_empty());
+    if let Some(reason) = reason {
+        accepted = format!("  {}", crate::text::untrusted(&reason));
+    } else if accepted.trim().is_empty() {
         accepted = "  [yes/no values: 1 or 0, true or false, yes or no, on or off]".to_string();
     }
     Some(format!(

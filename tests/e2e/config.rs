@@ -558,3 +558,29 @@ async fn allow_loopback_can_be_set_by_flag_and_variable() {
     let by_variable = run_with(cmd, &args).await;
     assert_eq!(status(&by_variable.check("svc", "dns")), ("pass", ""));
 }
+
+/// Issue 26: a bad value in a non-boolean `INT_CHECK_*` variable gets the reason the flag would
+/// give, not the yes/no explanation (which stays for yes/no variables).
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_variables_get_the_flags_reason() {
+    for (variable, value, words) in [
+        ("INT_CHECK_TIMEOUT", "banana", "`banana` is not a duration"),
+        ("INT_CHECK_RETRIES", "9", "9 is not in 0..=5"),
+        ("INT_CHECK_CONCURRENCY", "0", "0 is not in 1..=65535"),
+        ("INT_CHECK_AT", "tomorrow", "is not an RFC 3339 instant"),
+        ("INT_CHECK_STRICT", "maybe", "[yes/no values:"),
+    ] {
+        let mut cmd = binary();
+        cmd.env(variable, value);
+        let run = run_with(cmd, &["--dry-run"]).await;
+        assert_eq!(run.code, 2, "{variable}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{variable}={value}")) && run.stderr.contains(words),
+            "{variable}: {}",
+            run.stderr
+        );
+        if variable != "INT_CHECK_STRICT" {
+            assert!(!run.stderr.contains("yes/no"), "{}", run.stderr);
+        }
+    }
+}
