@@ -289,8 +289,9 @@ async fn config_overlays_profile_and_shown_profiles_round_trip() {
     let endpoints = json["endpoints"].as_array().unwrap();
     assert_eq!(endpoints.last().unwrap()["name"], "extra");
     assert!(endpoints.iter().any(|e| e["name"] == "spine-reliable"));
-    // Every lookup went to the lab server and got NXDOMAIN.
-    assert!(run.checks("spine-reliable", "dns")[0]["reason"] == "dns.nxdomain");
+    // Every lookup went to the lab server and got NXDOMAIN: for an HSCN name, from a server
+    // that is not an HSCN resolver, that is a missing forwarder.
+    assert!(run.checks("spine-reliable", "dns")[0]["reason"] == "dns.no_forwarder");
 
     let listed = lab::run(&["profiles"]).await;
     assert_eq!(listed.code, 0);

@@ -119,3 +119,38 @@ async fn misbehaving_dns_servers_are_named() {
         );
     }
 }
+
+/// Issue 26: an HSCN name answered "does not exist" by a resolver the user named that is not an
+/// HSCN resolver (outside 155.231.231.0/29) is `dns.no_forwarder`, saying which resolver, as the
+/// same answer from the system resolver is.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hscn_name_asked_of_another_resolver_is_no_forwarder() {
+    let lab = Lab::start().await;
+    lab.dns
+        .set("msg.int.spine2.ncrs.nhs.uk", DnsAnswer::NxDomain);
+    let profile = lab.profile(
+        "named.toml",
+        &[EndpointSpec::new(
+            "spine",
+            "https://msg.int.spine2.ncrs.nhs.uk/reliablemessaging/reliablerequest",
+        )],
+        "",
+    );
+    let run = run(&[
+        "--profile",
+        p(&profile),
+        "--only",
+        "dns",
+        "--format",
+        "json",
+    ])
+    .await;
+    let dns = run.check("spine", "dns");
+    assert_eq!(status(&dns), ("fail", "dns.no_forwarder"), "{dns:#}");
+    let message = dns["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("the resolver you named ({})", lab.dns.addr))
+            && message.contains("does not forward ncrs.nhs.uk"),
+        "{message}"
+    );
+}

@@ -1016,8 +1016,8 @@ async fn dns_zones_send_hscn_names_to_their_own_servers() {
         human.stdout
     );
 
-    // Without the zone, the default servers say the HSCN name does not exist: named as such
-    // (not as a missing forwarder: these servers were the profile's choice).
+    // Without the zone, the default servers (not HSCN resolvers) say the HSCN name does not
+    // exist: they do not forward the HSCN zone, and the message names them.
     let run2 = run(&[
         "--profile",
         p(&lab.write("plain.toml", &text)),
@@ -1025,9 +1025,14 @@ async fn dns_zones_send_hscn_names_to_their_own_servers() {
         "json",
     ])
     .await;
-    assert_eq!(
-        status(&run2.check("spine", "dns")),
-        ("fail", "dns.nxdomain")
+    let spine = run2.check("spine", "dns");
+    assert_eq!(status(&spine), ("fail", "dns.no_forwarder"), "{spine:#}");
+    assert!(
+        spine["message"]
+            .as_str()
+            .unwrap()
+            .contains("the resolver you named"),
+        "{spine:#}"
     );
     let plan = run(&["--profile", p(&split), "--dry-run"]).await;
     assert!(

@@ -379,10 +379,35 @@ fn no_forwarder(
         failure.reason,
         Reason::DnsNxdomain | Reason::DnsServfail | Reason::DnsTimeout | Reason::DnsNoAddress
     );
-    // Only the system resolver: a server the profile names was chosen on purpose, and may be
-    // an HSCN resolver itself.
-    if network != Network::Hscn || !outcome.by_system || !lookup_failed {
+    if network != Network::Hscn || !lookup_failed {
         return None;
+    }
+    // A server the user named answered NXDOMAIN: if none of them is an HSCN resolver
+    // (155.231.231.0/29), the name was asked where it is not published.
+    if !outcome.by_system {
+        let named: Vec<&str> = outcome.servers.iter().map(|(s, _)| s.as_str()).collect();
+        let hscn = |server: &str| {
+            let ip = server
+                .parse::<std::net::SocketAddr>()
+                .map(|a| a.ip())
+                .or_else(|_| server.parse::<std::net::IpAddr>());
+            matches!(ip, Ok(std::net::IpAddr::V4(v4)) if v4.octets()[..3] == [155, 231, 231] && v4.octets()[3] < 8)
+        };
+        if failure.reason != Reason::DnsNxdomain
+            || named.is_empty()
+            || named.iter().any(|s| hscn(s))
+        {
+            return None;
+        }
+        let mut told = ProbeFailure::new(
+            Reason::DnsNoForwarder,
+            format!(
+                "{host} is an HSCN name, which only the HSCN resolvers (155.231.231.1, 155.231.231.2) answer; the resolver you named ({}) is not one of them and answered that it does not exist: it does not forward ncrs.nhs.uk",
+                named.join(", ")
+            ),
+        );
+        told.raw = failure.raw.clone();
+        return Some(told);
     }
     let zone = if host.to_ascii_lowercase().ends_with("ncrs.nhs.uk") {
         "ncrs.nhs.uk"
