@@ -188,6 +188,9 @@ pub fn verify(
     if let Some(fqdn) = &paths.fqdn {
         let mut names: Vec<String> = leaf.dns_names.clone().unwrap_or_default();
         names.extend(leaf.common_name.clone());
+        // The CN is usually one of the SANs too: each name once.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.to_ascii_lowercase()));
         let matches = names.iter().any(|n| n.eq_ignore_ascii_case(fqdn));
         let shown = if names.is_empty() {
             "no name".to_string()

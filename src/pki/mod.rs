@@ -705,7 +705,7 @@ fn mixed_up(path: &Path, bytes: &[u8], wanted: &str) -> Option<UsageError> {
     match wanted {
         "certificate" if has(|i| matches!(i, FileItem::PrivateKey(_) | FileItem::EncryptedPrivateKey)) => Some(
             UsageError::new(format!("{name} is a private key, not a certificate"))
-                .hint(format!("{swapped} (`int-check certs inspect FILE` tells what a file holds)")),
+                .hint("a certificate file was expected there (--client-cert, --ca-file, --chain): did you give a key file in its place, or swap --client-cert and --client-key? (`int-check certs inspect FILE` tells what a file holds)"),
         ),
         "key" if has(|i| matches!(i, FileItem::Certificate(_))) => Some(
             UsageError::new(format!("{name} is a certificate, not a private key"))

@@ -791,7 +791,17 @@ async fn confused_identity_files_are_named() {
     assert!(
         swapped
             .stderr
-            .contains("did you swap --client-cert and --client-key?")
+            .contains("or swap --client-cert and --client-key?")
+    );
+    // The same file given as an anchor: the hint does not assume a swap.
+    let as_anchor = run(&["certs", "show", "--ca-file", p(&key)]).await;
+    assert_eq!(as_anchor.code, 2);
+    assert!(
+        as_anchor
+            .stderr
+            .contains("a certificate file was expected there (--client-cert, --ca-file"),
+        "{}",
+        as_anchor.stderr
     );
     let bundle = run(&[
         "certs",
@@ -1188,5 +1198,35 @@ async fn revocation_points_are_shown() {
         certificates
             .iter()
             .any(|c| c["crl_points"][0] == "http://crl.nhs.uk/PTL/G2/root/NHSPTLrootG2.crl")
+    );
+}
+
+/// Issue 26: `certs verify --fqdn` names each of the certificate's names once (its CN is
+/// usually one of its SANs too).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_fqdn_names_the_certificate_once() {
+    let lab = Lab::start().await;
+    let (cert, key) = lab.client_identity(&lab.pki, "me.int.test");
+    let run = run(&[
+        "certs",
+        "verify",
+        "--ca-file",
+        p(&lab.root_file),
+        "--ca-file",
+        p(&lab.subca_file),
+        "--client-cert",
+        p(&cert),
+        "--client-key",
+        p(&key),
+        "--fqdn",
+        "you.int.test",
+    ])
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("issued for me.int.test, not you.int.test"),
+        "{}",
+        run.stdout
     );
 }
