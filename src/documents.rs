@@ -126,6 +126,8 @@ pub struct ReportDoc<'a> {
     /// RFC 3339.
     pub started_at: String,
     pub duration_ms: u64,
+    /// `--strict`: warnings fail the run too (exit 1).
+    pub strict: bool,
     pub summary: SummaryDoc,
     pub maintenance: MaintenanceDoc,
     pub endpoints: Vec<EndpointDoc>,
@@ -226,6 +228,7 @@ impl<'a> From<&'a Report> for ReportDoc<'a> {
             description: report.description.clone(),
             started_at: report.started_at.to_string(),
             duration_ms: report.duration.as_millis() as u64,
+            strict: report.strict,
             summary: SummaryDoc {
                 pass: summary.pass,
                 warn: summary.warn,

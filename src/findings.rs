@@ -622,6 +622,8 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// Maintenance slots at the time of the run.
     pub maintenance: WindowState,
+    /// `--strict`: warnings fail the run too, and every format says so.
+    pub strict: bool,
 }
 
 impl Report {
@@ -670,6 +672,11 @@ impl Report {
 
     pub fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Fail)
+    }
+
+    /// Whether a check fails the run: a failure, or a warning under `--strict`.
+    pub fn fails_run(&self, check: &Check) -> bool {
+        check.status == Status::Fail || (self.strict && check.status == Status::Warn)
     }
 
     /// Every text the report holds, shown escaped and bounded (crate::text): called once where a

@@ -241,6 +241,7 @@ impl WholeRun<'_> {
             } else {
                 windows
             },
+            strict: false,
         }
         .seal()
     }

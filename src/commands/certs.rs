@@ -285,6 +285,7 @@ pub fn verify(
         }],
         checks: verdict.checks,
         maintenance: Default::default(),
+        strict: false,
     }
     .seal();
     let text = report::render(&report, format, &report::human::Style::plain());
@@ -350,6 +351,7 @@ pub fn judge(args: &crate::cli::JudgeArgs, format: Format) -> Result<Outcome, St
         }],
         checks: vec![check.took(started.elapsed())],
         maintenance: Default::default(),
+        strict: false,
     }
     .seal();
     let text = report::render(&report, format, &report::human::Style::plain());

@@ -155,7 +155,8 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         started_at,
         started,
     };
-    let report = setup.runtime.block_on(whole.run());
+    let mut report = setup.runtime.block_on(whole.run());
+    report.strict = run.strict;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

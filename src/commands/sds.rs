@@ -99,6 +99,7 @@ fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Out
         }],
         checks,
         maintenance: crate::maintenance::WindowState::default(),
+        strict: false,
     }
     .seal();
     let format = super::format_or_env(args.format, DataFormat::Human);

@@ -49,12 +49,30 @@ pub fn render(report: &Report) -> String {
         escape(&title),
         escape(&report.description)
     );
-    let verdict = if summary.fail > 0 { "fail" } else { "pass" };
+    let failed_by_warnings = report.strict && summary.warn > 0;
+    let verdict = if summary.fail > 0 || failed_by_warnings {
+        "fail"
+    } else {
+        "pass"
+    };
+    let strict = if failed_by_warnings {
+        " (--strict: the warnings fail the run)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "<table>\n<tr><th>Result</th><td class=\"{verdict}\">{} failed, {} warned, {} passed, {} skipped</td></tr>",
+        "<table>\n<tr><th>Result</th><td class=\"{verdict}\">{} failed, {} warned, {} passed, {} skipped{strict}</td></tr>",
         summary.fail, summary.warn, summary.pass, summary.skip
     );
+    let networks: Vec<String> = report.networks().iter().map(|n| n.sentence()).collect();
+    if !networks.is_empty() {
+        let _ = writeln!(
+            out,
+            "<tr><th>Networks</th><td>{}</td></tr>",
+            escape(&networks.join("; "))
+        );
+    }
     let _ = writeln!(
         out,
         "<tr><th>Started</th><td>{}</td></tr>\n<tr><th>Duration</th><td>{}</td></tr>",

@@ -139,7 +139,7 @@ pub fn render(report: &Report, style: &Style) -> String {
         .checks
         .iter()
         .filter(|c| !said_below.contains(c.endpoint.as_str()))
-        .filter(|c| !style.quiet || c.status == Status::Fail)
+        .filter(|c| !style.quiet || report.fails_run(c))
         .map(|c| row_target(c).len())
         .max()
         .unwrap_or(0);
@@ -152,7 +152,7 @@ pub fn render(report: &Report, style: &Style) -> String {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|c| !style.quiet || c.status == Status::Fail)
+            .filter(|c| !style.quiet || report.fails_run(c))
             .collect();
         if style.quiet && shown.is_empty() {
             continue;
@@ -256,7 +256,12 @@ pub fn render(report: &Report, style: &Style) -> String {
         summary.skip,
         short_duration(report.duration)
     );
-    let code = if summary.fail > 0 {
+    let line = if report.strict && summary.warn > 0 {
+        format!("{line}; --strict: the warnings fail the run")
+    } else {
+        line
+    };
+    let code = if summary.fail > 0 || (report.strict && summary.warn > 0) {
         "31;1"
     } else if summary.warn > 0 {
         "33"
@@ -307,6 +312,7 @@ mod tests {
                 .collect(),
             checks,
             maintenance: Default::default(),
+            strict: false,
         }
     }
 

@@ -42,6 +42,15 @@ pub fn render(report: &Report) -> String {
         for check in grouped.get(heading.name.as_str()).into_iter().flatten() {
             let code = check.reason.map(|r| r.code()).unwrap_or_default();
             let status = match check.status {
+                Status::Warn if report.strict => {
+                    // --strict: the warning fails the run, so the CI test fails too.
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status
+                        .set_type(code)
+                        .set_message(format!("--strict: {}", check.message))
+                        .set_description(explanation(check));
+                    status
+                }
                 Status::Pass | Status::Warn => TestCaseStatus::success(),
                 Status::Fail => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -61,7 +70,7 @@ pub fn render(report: &Report) -> String {
             case.set_classname(format!("int-check.{}", heading.name))
                 .set_time(check.duration);
             match check.status {
-                Status::Warn => {
+                Status::Warn if !report.strict => {
                     case.set_system_out(format!("WARN [{code}] {}", explanation(check)));
                 }
                 Status::Pass => {

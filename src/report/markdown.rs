@@ -40,8 +40,16 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| Result | {} failed, {} warned, {} passed, {} skipped |",
-        summary.fail, summary.warn, summary.pass, summary.skip
+        "| Result | {} failed, {} warned, {} passed, {} skipped{} |",
+        summary.fail,
+        summary.warn,
+        summary.pass,
+        summary.skip,
+        if report.strict && summary.warn > 0 {
+            " (--strict: the warnings fail the run)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,

@@ -540,6 +540,7 @@ impl Exporter {
             endpoints: Vec::new(),
             checks: Vec::new(),
             maintenance: WindowState::default(),
+            strict: false,
         }
         .seal()
     }

@@ -102,6 +102,7 @@ fn fixed_report() -> Report {
         ],
         checks,
         maintenance: WindowState::at(&windows, "2026-11-25T12:00:00Z".parse().unwrap()),
+        strict: false,
     }
 }
 
@@ -340,6 +341,32 @@ async fn strict_and_quiet() {
         lab::run(&["--profile", p(&profile), "--strict"]).await.code,
         1
     );
+    // Issue 26: the warning that failed the run is shown, and every format says strict mode
+    // decided it (JUnit counts it a failure).
+    let junit = lab.path("strict.xml");
+    let strict_quiet = lab::run(&[
+        "--profile",
+        p(&profile),
+        "--strict",
+        "-q",
+        "--report",
+        &format!("junit={}", p(&junit)),
+    ])
+    .await;
+    assert_eq!(strict_quiet.code, 1);
+    assert!(
+        strict_quiet.stdout.contains("WARN  tls")
+            && strict_quiet
+                .stdout
+                .trim_end()
+                .ends_with("--strict: the warnings fail the run"),
+        "{}",
+        strict_quiet.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    let json = lab::run(&["--profile", p(&profile), "--strict", "--format", "json"]).await;
+    assert_eq!(json.json()["strict"], true);
 
     let (lab2, mixed) = mixed_lab().await;
     let quiet = lab::run(&["--profile", p(&mixed), "-q"]).await;
