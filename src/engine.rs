@@ -127,14 +127,19 @@ impl Engine {
             }
             while tasks.join_next().await.is_some() {}
         };
-        let timed_out = match self.deadline {
-            Some(deadline) => tokio::time::timeout(deadline, spawn_all).await.is_err(),
-            None => {
-                spawn_all.await;
-                false
+        // The deadline, or a signal (SIGINT, SIGTERM), ends the run with what finished.
+        let deadline = async {
+            match self.deadline {
+                Some(deadline) => tokio::time::sleep(deadline).await,
+                None => std::future::pending::<()>().await,
             }
         };
-        if timed_out {
+        let (timed_out, interrupted) = tokio::select! {
+            _ = spawn_all => (false, false),
+            _ = deadline => (true, false),
+            _ = crate::interrupt::interrupted() => (false, true),
+        };
+        if timed_out || interrupted {
             tasks.abort_all();
         }
         // Sized once: a run of ten thousand endpoints has forty thousand checks.
@@ -153,6 +158,8 @@ impl Engine {
                     &checks,
                     self.deadline.unwrap_or_default(),
                 ));
+            } else if interrupted && !finished[index].load(Ordering::SeqCst) {
+                checks.push(interrupted_check(planned, &checks));
             }
             out.extend(checks);
         }
@@ -603,6 +610,23 @@ fn internal_error_check(
                 kind.as_str()
             ),
         )
+}
+
+/// What an endpoint gets when a signal stops the run before its last phase.
+fn interrupted_check(planned: &PlannedEndpoint, done: &[Check]) -> Check {
+    let next = next_phase(planned, done);
+    Check::new(
+        &planned.endpoint.name,
+        next,
+        planned.endpoint.url.authority(),
+    )
+    .fail(
+        Reason::RunInterrupted,
+        format!(
+            "interrupted while the {} phase was waiting; the phases after it did not run",
+            next.as_str()
+        ),
+    )
 }
 
 /// The failure an endpoint gets when the run deadline stops it before its last phase.

@@ -13,6 +13,8 @@ pub enum Outcome {
     Passed,
     /// At least one check failed (or, for look-ups, nothing was found).
     ChecksFailed,
+    /// A signal stopped the run; what finished was reported (128 + the signal's number).
+    Interrupted(u8),
 }
 
 impl Outcome {
@@ -56,7 +58,7 @@ pub const USAGE: u8 = 2;
 pub const INTERNAL: u8 = 3;
 
 /// Every exit code the binary uses, in order.
-pub const CODES: [ExitCodeRow; 4] = [
+pub const CODES: [ExitCodeRow; 6] = [
     ExitCodeRow {
         code: OK,
         summary: "no check failed (warnings allowed)",
@@ -76,6 +78,16 @@ pub const CODES: [ExitCodeRow; 4] = [
         code: INTERNAL,
         summary: "internal error (a bug: please report it)",
         meaning: "internal error (a bug: please report it with the output)",
+    },
+    ExitCodeRow {
+        code: 130,
+        summary: "interrupted by SIGINT (Ctrl-C): what finished was reported",
+        meaning: "interrupted by SIGINT (Ctrl-C): the checks that finished were written (stdout and every --report), the endpoints still waiting marked run.interrupted",
+    },
+    ExitCodeRow {
+        code: 143,
+        summary: "interrupted by SIGTERM: what finished was reported",
+        meaning: "interrupted by SIGTERM: as for SIGINT",
     },
 ];
 
@@ -118,6 +130,7 @@ impl From<Outcome> for ExitCode {
         ExitCode::from(match outcome {
             Outcome::Passed => OK,
             Outcome::ChecksFailed => CHECK_FAILED,
+            Outcome::Interrupted(code) => code,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod findings;
+pub mod interrupt;
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod maintenance;

@@ -284,6 +284,9 @@ reasons! {
     MaintenanceWindow => "maintenance.window",
         "The check failed while its service is in a published maintenance slot (the original reason is in the details).",
         "Spine INT is in planned maintenance: retry after the slot ends (see `int-check windows`), and check the Forward Change Schedule for work outside the slots.";
+    RunInterrupted => "run.interrupted",
+        "The run was stopped by a signal (SIGINT: Ctrl-C; SIGTERM) before this endpoint finished; the message says which phase was waiting.",
+        "Run again and let it finish; if a phase waits too long, lower --timeout or set --deadline so that the run ends on its own with what finished.";
     RunDeadline => "run.deadline",
         "The run's --deadline passed before this endpoint finished; its remaining phases did not run.",
         "Raise --deadline, lower --timeout, or look at which phase was slow (the checks before this one say what had finished).";

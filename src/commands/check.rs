@@ -155,7 +155,10 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         started_at,
         started,
     };
-    let mut report = setup.runtime.block_on(whole.run());
+    let mut report = setup.runtime.block_on(async {
+        crate::interrupt::listen();
+        whole.run().await
+    });
     report.strict = run.strict;
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -198,6 +201,9 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
         ))
         .hint("free space or fix the permissions, and run again; every other report was written")
         .into());
+    }
+    if let Some(signal) = crate::interrupt::signal() {
+        return Ok(Outcome::Interrupted(128 + signal as u8));
     }
     let summary = report.summary();
     let failed = summary.fail > 0 || (run.strict && summary.warn > 0);

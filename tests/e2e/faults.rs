@@ -52,6 +52,8 @@ enum Produced {
     Lab(Setup),
     /// Only in a network namespace (root, iproute2): the named test in netns.rs runs it.
     Namespace(&'static str),
+    /// By a signal to a running process (a row cannot send one): the named test in outputs.rs.
+    Signal(&'static str),
 }
 
 struct Fault {
@@ -68,6 +70,14 @@ macro_rules! fault {
             status: $status,
             kind: $kind,
             produced: Produced::Lab(|$lab: Arc<Lab>| Box::pin(async move { $body })),
+        }
+    };
+    ($reason:literal, $status:literal, $kind:literal, signal $test:literal) => {
+        Fault {
+            reason: $reason,
+            status: $status,
+            kind: $kind,
+            produced: Produced::Signal($test),
         }
     };
     ($reason:literal, $status:literal, $kind:literal, namespace $test:literal) => {
@@ -864,6 +874,7 @@ fn catalogue() -> Vec<Fault> {
                 ..Case::default()
             }
         }),
+        fault!("run.interrupted", "fail", "tls", signal "outputs::an_interrupted_run_still_reports"),
         fault!("run.deadline", "fail", "tls", |lab| {
             let addr = silent_server(lo(1)).await;
             lab.dns.point("msg.int.test", &[lo(1)]);
@@ -1169,8 +1180,12 @@ fn every_reason_code_has_a_row_and_every_row_a_code() {
             "{} is not in the catalogue",
             row.reason
         );
-        if let Produced::Namespace(test) = row.produced {
-            let source = include_str!("netns.rs");
+        let (test, source) = match row.produced {
+            Produced::Namespace(test) => (Some(test), include_str!("netns.rs")),
+            Produced::Signal(test) => (Some(test), include_str!("outputs.rs")),
+            Produced::Lab(_) => (None, ""),
+        };
+        if let Some(test) = test {
             let name = test.rsplit("::").next().unwrap();
             assert!(
                 source.contains(&format!("fn {name}()")),

@@ -982,3 +982,90 @@ async fn every_manual_page_referred_to_exists() {
         "{about} / {page}"
     );
 }
+
+/// Issue 26: SIGINT or SIGTERM during a run that waits on a silent server ends it at once with
+/// what finished written (stdout and --report), the waiting endpoint marked `run.interrupted`
+/// with its phase, and the signal's exit code (130, 143).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_still_reports() {
+    let lab = Lab::start().await;
+    let healthy = lab.serve("good.int.test", lo(1), |_| {}).await;
+    let silent = silent_server(lo(2)).await;
+    lab.dns.point("silent.int.test", &[lo(2)]);
+    let profile = lab.profile(
+        "interrupt.toml",
+        &[
+            EndpointSpec::new("good", format!("https://good.int.test:{}/", healthy.port())),
+            EndpointSpec::new(
+                "silent",
+                format!("https://silent.int.test:{}/", silent.port()),
+            ),
+        ],
+        "",
+    );
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let report = lab.path(&format!("interrupted{code}.json"));
+        let child = binary()
+            .args([
+                "--profile",
+                p(&profile),
+                "--timeout",
+                "60s",
+                "--format",
+                "json",
+                "--report",
+                &format!("json={}", p(&report)),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the healthy endpoint is done, the silent one is waiting in its TLS phase.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let sent = std::time::Instant::now();
+        assert!(
+            std::process::Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            sent.elapsed()
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        validate_document(&json);
+        let checks = json["checks"].as_array().unwrap();
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["endpoint"] == "good" && c["kind"] == "http" && c["status"] == "pass")
+        );
+        let waiting = checks
+            .iter()
+            .find(|c| c["reason"] == "run.interrupted")
+            .unwrap_or_else(|| panic!("{json:#}"));
+        assert_eq!(waiting["endpoint"], "silent");
+        assert!(
+            waiting["message"]
+                .as_str()
+                .unwrap()
+                .contains("while the tls phase was waiting"),
+            "{waiting:#}"
+        );
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(written["checks"], json["checks"]);
+    }
+}
