@@ -24,11 +24,11 @@ struct Sample {
 /// `gnu_time`: wrap in /usr/bin/time for peak RSS (which adds its own start-up to the wall time).
 fn run_binary_with(args: &[&str], gnu_time: bool) -> Sample {
     let mut command = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
+        let mut c = clean(Command::new("/usr/bin/time"));
         c.args(["-f", "%M", BINARY]);
         c
     } else {
-        Command::new(BINARY)
+        clean(Command::new(BINARY))
     };
     command
         .args(args)
@@ -226,7 +226,7 @@ async fn scale() {
             _ => 7,
         };
         if count == 1 && std::env::var_os("BENCH_SHOW").is_some() {
-            let output = Command::new(BINARY)
+            let output = clean(Command::new(BINARY))
                 .args(args(&profile, &extra))
                 .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
                 .output()
@@ -246,7 +246,7 @@ async fn scale() {
         let (wall, rss, codes) = measure(args(&profile, &extra), repeat).await;
         if codes.iter().any(|c| *c != 0) {
             // Say what failed before giving up: the failures by reason, with one message each.
-            let output = Command::new(BINARY)
+            let output = clean(Command::new(BINARY))
                 .args(args(&profile, &extra))
                 .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
                 .output()
@@ -571,7 +571,7 @@ fn wan_rounds(nets: &[Wan], rounds: usize, root: &Path, identity: [&Path; 2]) ->
         std::thread::sleep(Duration::from_secs(3600));
     }
     let int_check = |net: &Wan, extra: &[&str]| {
-        let mut command = Command::new(BINARY);
+        let mut command = clean(Command::new(BINARY));
         command
             .args(args(
                 &net.profile,
@@ -740,7 +740,7 @@ async fn http_get(port: u16, path: &str) -> (u16, String) {
 /// `int-check serve` on an ephemeral port: the child and its port.
 fn start_serve(profile: &Path, extra: &[&str]) -> (std::process::Child, u16) {
     use std::io::BufRead;
-    let mut child = Command::new(BINARY)
+    let mut child = clean(Command::new(BINARY))
         .args([
             "serve",
             "--listen",
@@ -962,7 +962,7 @@ async fn serve_over_rtt(bench: &Bench) -> Vec<FarRow> {
                 .unwrap();
             probes.push(wall);
             overheads.push(wall.saturating_sub(Duration::from_secs_f64(probe)));
-            let mut cli = Command::new(BINARY);
+            let mut cli = clean(Command::new(BINARY));
             cli.env_clear().args(args(&profile, &["--endpoint", "far"]));
             clis.push(tokio::task::block_in_place(|| timed(cli, "the CLI")));
         }
@@ -1019,4 +1019,13 @@ fn main() {
         }
     });
     runtime.shutdown_background();
+}
+
+/// The binary as the tests start it: an empty environment (no HTTPS_PROXY or INT_CHECK_* of the
+/// caller's), PATH kept for the programs it may start.
+fn clean(mut command: Command) -> Command {
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
 }
