@@ -424,7 +424,8 @@ pub struct ServeArgs {
 }
 
 #[derive(Args, Debug, Clone)]
-#[command(group(clap::ArgGroup::new("key").required(true).args(["party_key", "asid", "ods", "mine"])))]
+// The look-up key is required, but checked by the command: `--fqdn` alone gets a hint there.
+#[command(group(clap::ArgGroup::new("key").required(false).args(["party_key", "asid", "ods", "mine"])))]
 pub struct SdsArgs {
     #[command(flatten)]
     pub profile: ProfileArgs,

@@ -13,6 +13,19 @@ use crate::probe::{ProbeFailure, ldap};
 use crate::report::{self, DataFormat};
 
 pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
+    let keyed = args.party_key.is_some() || args.asid.is_some() || args.ods.is_some() || args.mine;
+    if !keyed {
+        return Err(match &args.fqdn {
+            Some(fqdn) => UsageError::new(format!(
+                "--fqdn {} filters the records of a party key or ODS code: the directory cannot search by FQDN (the SDS schema gives nhsMhsFQDN no equality rule)",
+                crate::text::untrusted(fqdn)
+            ))
+            .hint("add the owner's key: int-check sds --ods CODE --fqdn NAME (your ODS code finds your MHS records), or --party-key PK --fqdn NAME; for your own records, int-check sds --mine"),
+            None => UsageError::new("say which records to look up")
+                .hint("one of --party-key PK, --asid ASID, --ods CODE or --mine (your own registration)"),
+        }
+        .into());
+    }
     if args.interaction.is_some() && args.party_key.is_none() && args.ods.is_none() {
         return Err(
             UsageError::new("--interaction narrows a look-up by --party-key or --ods")

@@ -585,3 +585,22 @@ async fn bad_variables_get_the_flags_reason() {
         }
     }
 }
+
+/// Issue 26: `sds --fqdn NAME` alone says why a key is needed and how to find records by FQDN.
+#[tokio::test(flavor = "multi_thread")]
+async fn sds_by_fqdn_alone_says_how() {
+    let alone = run(&["sds", "--fqdn", "mhs.supplier.nhs.uk"]).await;
+    assert_eq!(alone.code, 2);
+    assert!(
+        alone.stderr.contains("the directory cannot search by FQDN")
+            && alone.stderr.contains("int-check sds --ods CODE --fqdn NAME"),
+        "{}",
+        alone.stderr
+    );
+    let bare = run(&["sds"]).await;
+    assert_eq!(bare.code, 2);
+    assert!(
+        bare.stderr
+            .contains("--party-key PK, --asid ASID, --ods CODE or --mine")
+    );
+}
