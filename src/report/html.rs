@@ -85,6 +85,21 @@ pub fn render(report: &Report) -> String {
         escape(&report.maintenance.summary()),
         escape(report.tool_version)
     );
+    // A cause behind many checks: its hint once, here; the rows point to it.
+    let shared = super::shared_causes(report);
+    if !shared.is_empty() {
+        out.push_str("<h2 id=\"causes\">Causes</h2>\n<table>\n<tr><th>Reason</th><th>Checks</th><th>Meaning</th><th>What to do</th></tr>\n");
+        for (reason, count) in &shared {
+            let _ = writeln!(
+                out,
+                "<tr id=\"cause-{code}\"><td><code>{code}</code></td><td>{count}</td><td>{}</td><td>{}</td></tr>",
+                escape(reason.meaning()),
+                escape(reason.hint()),
+                code = escape(reason.code())
+            );
+        }
+        out.push_str("</table>\n");
+    }
     let grouped = report.checks_by_endpoint();
     for heading in &report.endpoints {
         let _ = writeln!(
@@ -101,7 +116,13 @@ pub fn render(report: &Report) -> String {
             let mut result = escape(&check.message);
             if let Some(reason) = check.reason.filter(|_| check.status != Status::Pass) {
                 let _ = write!(result, " <code>[{}]</code>", escape(reason.code()));
-                if check.status != Status::Skip {
+                if check.status != Status::Skip && shared.iter().any(|(r, _)| *r == reason) {
+                    let _ = write!(
+                        result,
+                        "<br><span class=\"hint\">What to do: see <a href=\"#cause-{code}\">causes</a></span>",
+                        code = escape(reason.code())
+                    );
+                } else if check.status != Status::Skip {
                     let _ = write!(
                         result,
                         "<br><span class=\"hint\">What to do: {}</span>",

@@ -73,6 +73,23 @@ pub fn render(report: &Report) -> String {
         .iter()
         .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
         .collect();
+    // A cause behind many checks: its hint once, here; the rows point to it.
+    let shared = super::shared_causes(report);
+    if !shared.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Causes\n\n| Reason | Checks | Meaning | What to do |\n|---|---|---|---|"
+        );
+        for (reason, count) in &shared {
+            let _ = writeln!(
+                out,
+                "| `{}` | {count} | {} | {} |",
+                reason.code(),
+                cell(reason.meaning()),
+                cell(reason.hint())
+            );
+        }
+    }
     if problems.is_empty() {
         out.push_str("\nNo failures or warnings.\n");
     } else {
@@ -91,7 +108,11 @@ pub fn render(report: &Report) -> String {
                 cell(&target(c)),
                 c.reason.map(|r| r.code()).unwrap_or_default(),
                 cell(&c.message),
-                cell(c.hint().unwrap_or_default())
+                match c.reason {
+                    Some(reason) if shared.iter().any(|(r, _)| *r == reason) =>
+                        "see Causes above".to_string(),
+                    _ => cell(c.hint().unwrap_or_default()),
+                }
             );
         }
     }

@@ -42,6 +42,30 @@ pub fn render(report: &crate::findings::Report, format: Format, style: &human::S
     }
 }
 
+/// A reason behind this many failing or warning checks is a shared cause: its hint is written
+/// once, under causes, not on every row (the human report groups them the same way).
+pub const SHARED_CAUSE: usize = 3;
+
+/// The shared causes of a report, the most widespread first: reason and how many checks.
+pub fn shared_causes(report: &crate::findings::Report) -> Vec<(crate::reasons::Reason, usize)> {
+    use crate::findings::Status;
+    let mut counts: Vec<(crate::reasons::Reason, usize)> = Vec::new();
+    for check in report
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
+    {
+        let Some(reason) = check.reason else { continue };
+        match counts.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((reason, 1)),
+        }
+    }
+    counts.retain(|(_, n)| *n >= SHARED_CAUSE);
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    counts
+}
+
 /// `12ms` under a second, `1.23s` above.
 pub fn short_duration(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {

@@ -593,7 +593,9 @@ async fn sds_by_fqdn_alone_says_how() {
     assert_eq!(alone.code, 2);
     assert!(
         alone.stderr.contains("the directory cannot search by FQDN")
-            && alone.stderr.contains("int-check sds --ods CODE --fqdn NAME"),
+            && alone
+                .stderr
+                .contains("int-check sds --ods CODE --fqdn NAME"),
         "{}",
         alone.stderr
     );

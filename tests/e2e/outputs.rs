@@ -879,6 +879,23 @@ async fn one_cause_behind_many_endpoints_is_said_once() {
             .unwrap();
         assert!(last.ends_with("top causes: dns.nxdomain (4)"), "{last}");
     }
+    // Markdown and HTML write the shared cause's hint once too, and point the rows to it.
+    let hint = int_check::reasons::Reason::DnsNxdomain.hint();
+    let first_words = &hint[..40];
+    for format in ["markdown", "html"] {
+        let run = run(&["--profile", p(&profile), "--format", format]).await;
+        let said = run
+            .stdout
+            .matches(&first_words.replace('\'', if format == "html" { "&#39;" } else { "\\'" }))
+            .count()
+            .max(run.stdout.matches(first_words).count());
+        assert_eq!(said, 1, "{format}: the hint {said} times\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("see Causes above") || run.stdout.contains("#cause-dns.nxdomain"),
+            "{format}: {}",
+            run.stdout
+        );
+    }
 }
 
 /// `-v` logs each phase's start and end (target, address, verdict, time); `-vv` adds the
