@@ -1086,3 +1086,40 @@ async fn an_interrupted_run_still_reports() {
         assert_eq!(written["checks"], json["checks"]);
     }
 }
+
+/// Issue 26: the bash completion completes after a subcommand (clap-rs/clap#6421 worked
+/// around), driven in a real bash the way the shell calls it.
+#[tokio::test(flavor = "multi_thread")]
+async fn bash_completion_completes_after_a_subcommand() {
+    let script = run(&["completions", "bash"]).await;
+    assert_eq!(script.code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("int-check.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let complete = |words: &[&str]| {
+        let line = words.join(" ");
+        let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        let driver = format!(
+            "source {}\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE=\"{line}\"\nCOMP_POINT=${{#COMP_LINE}}\n_int__check int-check \"{}\" \"{}\"\necho \"${{COMPREPLY[*]}}\"\n",
+            file.display(),
+            quoted.join(" "),
+            words.len() - 1,
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let output = std::process::Command::new("bash")
+            .args(["--norc", "-c", &driver])
+            .output()
+            .expect("bash runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    let certs = complete(&["int-check", "certs", ""]);
+    for action in ["show", "export", "inspect", "judge", "verify"] {
+        assert!(
+            certs.split_whitespace().any(|w| w == action),
+            "certs: {certs}"
+        );
+    }
+    let serve = complete(&["int-check", "serve", "--mesh"]);
+    assert!(serve.contains("--mesh-interval"), "serve: {serve}");
+}
