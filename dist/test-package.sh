@@ -39,6 +39,9 @@ for page in $(zcat /usr/share/man/man1/int-check.1.gz | grep -o 'int\\-check\\-[
   man -w "$page" >/dev/null || fail "the manual refers to $page, which is not installed"
 done
 grep -q 'complete -F' /usr/share/bash-completion/completions/int-check || fail "bash completion"
+# The installed completion completes after a subcommand (clap-rs/clap#6421, worked around).
+after=$(bash --norc -c 'source /usr/share/bash-completion/completions/int-check; COMP_WORDS=(int-check certs ""); COMP_CWORD=2; _int__check int-check "" certs; echo "${COMPREPLY[*]}"')
+echo "$after" | grep -qw judge || fail "bash completion completes nothing after 'int-check certs': $after"
 grep -q '#compdef int-check' /usr/share/zsh/vendor-completions/_int-check || fail "zsh completion"
 grep -q 'complete -c int-check' /usr/share/fish/vendor_completions.d/int-check.fish || fail "fish completion"
 [ -s /usr/share/doc/int-check/copyright ] || fail "copyright file"
