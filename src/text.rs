@@ -6,8 +6,8 @@
 //!   C0, DEL, C1 (the 8-bit CSI among them), bidi overrides and isolates, zero-width and other
 //!   invisible format characters, line and paragraph separators. A terminal, a log viewer or a
 //!   Markdown renderer then shows the bytes; it never obeys them.
-//! - [`bounded`] cuts a value to a documented length and says how long it was: `…(60012 bytes)`.
-//! - [`untrusted`] is both, at [`MAX_VALUE_BYTES`]: what every stored value gets.
+//! - [`untrusted`] is that, and a cut to a documented length that says how long the value was
+//!   (`…(60012 bytes)`), at [`MAX_VALUE_BYTES`]: what every stored value gets.
 //!
 //! Both are idempotent, so text that went through twice reads the same. Format-specific
 //! escaping (HTML, Markdown, XML, Prometheus labels) is the renderer's, on top of this.
@@ -70,21 +70,6 @@ pub fn from_bytes(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// At most `max` bytes (at least 32): a longer text is cut on a character boundary and ends
-/// `…(N bytes)`, N being its length before the cut.
-pub fn bounded(text: &str, max: usize) -> Cow<'_, str> {
-    let max = max.max(32);
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let suffix = format!("…({} bytes)", text.len());
-    let mut cut = max - suffix.len();
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Cow::Owned(format!("{}{suffix}", &text[..cut]))
 }
 
 /// What a stored value from outside gets: shown escaped, then bounded to [`MAX_VALUE_BYTES`].
@@ -176,7 +161,7 @@ mod tests {
         let cut = untrusted(&escaped);
         assert!(cut.len() <= MAX_VALUE_BYTES && cut.ends_with("…(5000 bytes)"));
         assert!(!cut.contains('\x1b'));
-        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(untrusted_within("short", 10), "short");
     }
 
     #[test]

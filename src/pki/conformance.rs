@@ -53,7 +53,6 @@ impl Breach {
 
 const AKI: &str = "2.5.29.35";
 const SKI: &str = "2.5.29.14";
-const KEY_USAGE: &str = "2.5.29.15";
 const SAN: &str = "2.5.29.17";
 const BASIC_CONSTRAINTS: &str = "2.5.29.19";
 const NAME_CONSTRAINTS: &str = "2.5.29.30";
@@ -65,8 +64,11 @@ const AIA: &str = "1.3.6.1.5.5.7.1.1";
 pub fn check_path(path: &[(Role, &CertificateDer<'_>)]) -> Vec<Breach> {
     let mut breaches = Vec::new();
     for (role, der) in path {
-        if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) {
-            check_certificate(*role, &cert, &mut breaches);
+        if let (Ok((_, cert)), Some(info)) = (
+            x509_parser::parse_x509_certificate(der.as_ref()),
+            super::CertInfo::of(der),
+        ) {
+            check_certificate(*role, &cert, &info.unknown_critical, &mut breaches);
         }
     }
     breaches
@@ -82,7 +84,13 @@ fn display_name(cert: &X509Certificate<'_>) -> String {
     crate::text::untrusted(&cn.unwrap_or_else(|| cert.subject().to_string())).into_owned()
 }
 
-fn check_certificate(role: Role, cert: &X509Certificate<'_>, out: &mut Vec<Breach>) {
+/// `unknown_critical`: the critical extensions no TLS client here understands (`CertInfo`'s list).
+fn check_certificate(
+    role: Role,
+    cert: &X509Certificate<'_>,
+    unknown_critical: &[String],
+    out: &mut Vec<Breach>,
+) {
     let name = display_name(cert);
     let mut breach = |severity: Severity, rule: String| {
         out.push(Breach {
@@ -186,8 +194,14 @@ fn check_certificate(role: Role, cert: &X509Certificate<'_>, out: &mut Vec<Breac
                 .into(),
         );
     }
-    if role == Role::Anchor && !cert.unknown_critical_oids().is_empty() {
-        let oids = cert.unknown_critical_oids().join(", ");
+    // A critical AKI is its own breach above.
+    let unknown: Vec<&str> = unknown_critical
+        .iter()
+        .map(String::as_str)
+        .filter(|oid| *oid != AKI)
+        .collect();
+    if role == Role::Anchor && !unknown.is_empty() {
+        let oids = unknown.join(", ");
         breach(
             Refused,
             format!(
@@ -423,32 +437,5 @@ fn ip_from(bytes: &[u8]) -> Option<std::net::IpAddr> {
         4 => Some(std::net::IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
         16 => Some(std::net::IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
         _ => None,
-    }
-}
-
-/// Critical extensions of a certificate that no TLS client here understands.
-trait UnknownCritical {
-    fn unknown_critical_oids(&self) -> Vec<String>;
-}
-
-impl UnknownCritical for X509Certificate<'_> {
-    fn unknown_critical_oids(&self) -> Vec<String> {
-        const KNOWN: [&str; 9] = [
-            KEY_USAGE,
-            SAN,
-            BASIC_CONSTRAINTS,
-            EKU,
-            NAME_CONSTRAINTS,
-            "2.5.29.32", // certificatePolicies
-            POLICY_CONSTRAINTS,
-            "2.5.29.54", // inhibitAnyPolicy
-            SKI,
-        ];
-        self.extensions()
-            .iter()
-            .filter(|e| e.critical)
-            .map(|e| e.oid.to_id_string())
-            .filter(|oid| !KNOWN.contains(&oid.as_str()) && oid != AKI)
-            .collect()
     }
 }

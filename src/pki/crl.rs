@@ -71,10 +71,20 @@ impl LoadedCrl {
         let this_update = parsed.last_update().timestamp();
         let next_update = parsed.next_update().map(|t| t.timestamp());
         let owned = webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| {
-            refuse(format!(
-                "a CRL clients cannot use ({}; version 2 with nextUpdate is required)",
-                format!("{e:?}").split('(').next().unwrap_or("malformed")
-            ))
+            use webpki::Error as E;
+            let why = match e {
+                E::UnsupportedCrlVersion => "it is not a version 2 CRL",
+                E::UnsupportedDeltaCrl => "it is a delta CRL, which clients do not use",
+                E::UnsupportedIndirectCrl => "it is an indirect CRL, which clients do not use",
+                E::UnsupportedCrlIssuingDistributionPoint => {
+                    "its issuing distribution point is of a kind clients do not support"
+                }
+                E::UnsupportedRevocationReason => {
+                    "it lists a revocation reason that is not defined"
+                }
+                _ => "it is malformed, or lacks what clients need (version 2, nextUpdate)",
+            };
+            refuse(format!("a CRL clients cannot use: {why}"))
         })?;
         Ok(LoadedCrl {
             path: path.to_path_buf(),
@@ -103,6 +113,22 @@ impl LoadedCrl {
             reason: entry.reason_code.map(|r| reason_words(r).to_string()),
         })
     }
+}
+
+/// webpki's revocation options over `lists` at `depth`: an unlisted certificate passes (a list
+/// need not cover it), an expired list is judged apart (it is reported, not a failure).
+pub fn options<'a>(
+    lists: &'a [&'a webpki::CertRevocationList<'a>],
+    depth: webpki::RevocationCheckDepth,
+) -> Option<webpki::RevocationOptions<'a>> {
+    Some(
+        webpki::RevocationOptionsBuilder::new(lists)
+            .ok()?
+            .with_depth(depth)
+            .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+            .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+            .build(),
+    )
 }
 
 /// Reads every CRL file, in order.

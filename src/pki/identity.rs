@@ -483,12 +483,7 @@ fn revocation(
         ));
     }
     let lists: Vec<&webpki::CertRevocationList<'_>> = from_issuer.iter().map(|c| &c.crl).collect();
-    let options = webpki::RevocationOptionsBuilder::new(&lists)
-        .ok()?
-        .with_depth(webpki::RevocationCheckDepth::EndEntity)
-        .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
-        .build();
+    let options = pki::crl::options(&lists, webpki::RevocationCheckDepth::EndEntity)?;
     let ee = webpki::EndEntityCert::try_from(&chain[0]).ok()?;
     let mut pool: Vec<CertificateDer<'static>> = chain[1..].to_vec();
     pool.extend(trust.intermediates.iter().cloned());

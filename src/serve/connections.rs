@@ -76,10 +76,6 @@ impl Connections {
         }
     }
 
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
     /// Admits a new connection, closing the oldest idle one when at the bound.
     pub fn admit(&self) -> Admission {
         let Ok(mut open) = self.open.lock() else {

@@ -40,6 +40,18 @@ fn pins_an_intermediate(case: &Value, lab: &Lab) -> bool {
     })
 }
 
+/// The suite's server-validation cases (fixtures/x509-limbo/server-cases.json).
+fn suite() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/x509-limbo/server-cases.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap()
+}
+
 #[derive(Default, Debug)]
 struct Tally {
     agree: Vec<String>,
@@ -66,14 +78,7 @@ fn line_for(id: &str, check: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn x509_limbo_server_cases_through_certs_judge() {
-    let suite: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/x509-limbo/server-cases.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let suite = suite();
     let lab = Lab::start().await;
     let mut tally = Tally::default();
     // Every runnable case's command line first (its own files), then the runs, a few at once.
@@ -353,14 +358,7 @@ openssl x509 -req -in v1.csr -CA root.pem -CAkey root.key -CAcreateserial -days 
 /// through a handshake, then judged from the file.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tls_check_and_the_judge_agree_on_served_chains() {
-    let suite: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/x509-limbo/server-cases.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let suite = suite();
     let lab = Lab::start().await;
     // A pass, named warnings, refusals of several kinds.
     let chosen = [

@@ -799,10 +799,7 @@ fn chain_problem(
         ),
         _ => (
             Reason::TlsChainStructure,
-            format!(
-                "the chain breaks a rule of certificate paths ({}; the details carry the library's words)",
-                webpki_error_words(error)
-            ),
+            "the chain breaks a rule of certificate paths that this tool does not name yet (the details carry the library's words)".to_string(),
         ),
     };
     ProbeFailure::new(reason, message).raw(error)
@@ -992,24 +989,6 @@ fn anchor_of<'a>(
         .copied()
 }
 
-/// A short name for a webpki error that has no sentence of its own above.
-fn webpki_error_words(error: &webpki::Error) -> String {
-    let debug = format!("{error:?}");
-    let name = debug
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .next()
-        .unwrap_or("unknown");
-    // CamelCase to words: `UnsupportedCrlVersion` -> `unsupported crl version`.
-    let mut words = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            words.push(' ');
-        }
-        words.push(c.to_ascii_lowercase());
-    }
-    words
-}
-
 /// A pinned certificate named as an issuer in the chain whose RSA key is too weak to verify
 /// anything: its name and size.
 fn weak_pinned_issuer(chain: &[CertInfo], trust: &TrustStore) -> Option<(String, usize)> {
@@ -1112,14 +1091,10 @@ fn revoked_in_path(
     now: UnixTime,
 ) -> Revoked {
     let lists: Vec<&webpki::CertRevocationList<'_>> = trust.crls.iter().map(|c| &c.crl).collect();
-    let Ok(builder) = webpki::RevocationOptionsBuilder::new(&lists) else {
+    let Some(options) = crate::pki::crl::options(&lists, webpki::RevocationCheckDepth::Chain)
+    else {
         return Revoked::No;
     };
-    let options = builder
-        .with_depth(webpki::RevocationCheckDepth::Chain)
-        .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
-        .build();
     let mut pool: Vec<CertificateDer<'_>> = presented.to_vec();
     pool.extend(path.iter().cloned());
     pool.extend(trust.intermediates.iter().cloned());

@@ -111,9 +111,8 @@ fn through(
                 && child.verify_signature(Some(parent.public_key())).is_ok())
             .then_some(())
         };
-        if let Some(root) = trust.roots.iter().find(|r| issued_by(r).is_some()) {
-            // The last signature was made by a pinned root: the path is anchored.
-            let _ = root;
+        // The last signature was made by a pinned root: the path is anchored.
+        if trust.roots.iter().any(|r| issued_by(r).is_some()) {
             reached_root = true;
             break;
         }
@@ -151,7 +150,7 @@ fn through(
         }
     }
     // Path lengths: the CAs below each, self-issued ones not counted (RFC 5280 4.2.1.9).
-    let self_issued = |info: &CertInfo| info.subject_der == issuer_der(info);
+    let self_issued = |info: &CertInfo| info.subject_der == info.issuer_der;
     let counted_lower = lower_infos.iter().filter(|i| !self_issued(i)).count();
     for (position, (_, info)) in upper_infos.iter().enumerate() {
         let below_in_upper = upper_infos[..position]
@@ -204,9 +203,4 @@ fn through(
     let mut path = lower;
     path.extend(upper);
     Some(path)
-}
-
-/// The DER of a certificate's issuer name, for the self-issued test.
-fn issuer_der(info: &CertInfo) -> Vec<u8> {
-    info.issuer_der.clone()
 }
