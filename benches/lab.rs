@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use int_check::lab::latency::{dns_proxy, tcp_proxy};
-use int_check::lab::slapd::{Slapd, SlapdOptions};
-use int_check::lab::*;
+use int_check_lab::latency::{dns_proxy, tcp_proxy};
+use int_check_lab::slapd::{Slapd, SlapdOptions};
+use int_check_lab::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_int-check");
 

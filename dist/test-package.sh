@@ -32,6 +32,8 @@ echo "== dpkg -i $deb"
 dpkg -i "$deb" >/dev/null
 trap 'dpkg -r int-check >/dev/null 2>&1 || true' EXIT
 /usr/bin/int-check --version | grep -q '^int-check ' || fail "int-check --version"
+# The test lab's failpoints (a phase made to panic on request) never reach a release.
+if grep -aq 'lab failpoint' /usr/bin/int-check; then fail "the packaged binary carries the test failpoints"; fi
 man -w int-check | grep -q '/usr/share/man/man1/int-check.1.gz' || fail "man -w int-check: $(man -w int-check 2>&1)"
 man -w int-check-certs-verify >/dev/null || fail "man -w int-check-certs-verify"
 # Every page the main page refers to is installed.

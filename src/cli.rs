@@ -9,6 +9,7 @@ use crate::findings::CheckKind;
 use crate::maintenance::{self, MaintenanceMode};
 use crate::output::{DataFormat, Format};
 use crate::profile::{self, ResolverAddr};
+use crate::settings::{ProfileSources, RunFlags, TrustSources};
 
 /// Preflight checks for the NHS Spine integration (INT, Path-to-Live) environments:
 /// DNS, TCP, TLS against the pinned G2 chain, for every endpoint of a profile, at once.
@@ -370,6 +371,46 @@ fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
     text.trim().parse().map_err(|_| {
         format!("`{text}` is not an IP address and port: use e.g. 127.0.0.1:10036, 0.0.0.0:10036 or [::1]:10036")
     })
+}
+
+impl TrustArgs {
+    /// The plain values the core layers (it never sees clap).
+    pub fn sources(&self) -> TrustSources {
+        TrustSources {
+            profile: self.profile.clone(),
+            config: self.config.clone(),
+            ca_files: self.ca_files.clone(),
+            crl_files: self.crl_files.clone(),
+        }
+    }
+}
+
+impl ProfileArgs {
+    /// The plain values the core layers (it never sees clap).
+    pub fn sources(&self) -> ProfileSources {
+        ProfileSources {
+            trust: self.trust.sources(),
+            resolvers: self.resolvers.clone(),
+            allow_loopback: self.allow_loopback,
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl CheckArgs {
+    /// The run flags as plain values.
+    pub fn run_flags(&self) -> RunFlags {
+        RunFlags {
+            format: self.format,
+            retries: self.retries,
+            strict: self.strict,
+            concurrency: self.concurrency,
+            deadline: self.deadline,
+            maintenance: self.maintenance,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

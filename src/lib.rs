@@ -12,8 +12,6 @@ pub mod error;
 pub mod exit;
 pub mod findings;
 pub mod interrupt;
-#[cfg(feature = "lab")]
-pub mod lab;
 pub mod maintenance;
 pub mod output;
 pub mod pki;

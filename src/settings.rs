@@ -2,28 +2,59 @@
 //! line. Profile keys (endpoints, trust, identity) become a `Profile`; run settings (timeout,
 //! format, retries, strict, concurrency, deadline, maintenance) become `RunSettings`. clap reads
 //! each flag's environment variable, so "environment < command line" is clap's, and both win
-//! over the files here.
+//! over the files here. The command line hands its values down as plain structs
+//! (`TrustSources`, `ProfileSources`, `RunFlags`: cli.rs converts into them); nothing here
+//! knows clap.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{CheckArgs, ProfileArgs, TrustArgs};
+use crate::engine::DEFAULT_CONCURRENCY;
 use crate::error::UsageError;
 use crate::maintenance::MaintenanceMode;
 use crate::output::Format;
-use crate::profile::{self, ClientDoc, DnsDoc, Profile, ProfileDoc, RunDoc, TrustDoc};
+use crate::profile::{
+    self, ClientDoc, DnsDoc, Profile, ProfileDoc, ResolverAddr, RunDoc, TrustDoc,
+};
 
 /// Per-phase timeout when nothing sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Endpoints probed at once when nothing sets a bound. Every profile NHS publishes has far fewer;
-/// for a directory-sized list, each endpoint in flight holds about 40 KiB (TLS and HTTP state), and
-/// two cores are saturated by handshakes long before 128 are in flight (10,000 endpoints on
-/// loopback: 3.6 s at 64, 128 or 256; 62.6 MiB at 128, 68.8 MiB at 256). On a slow network with
-/// thousands of endpoints, raise it with `--concurrency`.
-pub const DEFAULT_CONCURRENCY: usize = 128;
+
+/// Where a profile comes from and the trust files laid over it (`--profile`, `--config`,
+/// `--ca-file`, `--crl-file`).
+#[derive(Clone, Debug, Default)]
+pub struct TrustSources {
+    /// A built-in profile's name or a profile file's path.
+    pub profile: String,
+    pub config: Option<PathBuf>,
+    pub ca_files: Vec<PathBuf>,
+    pub crl_files: Vec<PathBuf>,
+}
+
+/// What the command line lays over a profile for commands that talk to an environment.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileSources {
+    pub trust: TrustSources,
+    pub resolvers: Vec<ResolverAddr>,
+    pub allow_loopback: bool,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+}
+
+/// The run flags of `check` (each `None`/`false` when not given).
+#[derive(Clone, Debug, Default)]
+pub struct RunFlags {
+    pub format: Option<Format>,
+    pub retries: Option<u8>,
+    pub strict: bool,
+    pub concurrency: Option<u16>,
+    pub deadline: Option<Duration>,
+    pub maintenance: Option<MaintenanceMode>,
+}
 
 /// Layers profile < --config < command line into one profile.
-pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
+pub fn resolve_profile(args: &ProfileSources) -> Result<Profile, UsageError> {
     let mut cli = ProfileDoc::default();
     if !args.resolvers.is_empty() || args.allow_loopback {
         cli.dns = Some(DnsDoc {
@@ -43,12 +74,12 @@ pub fn resolve_profile(args: &ProfileArgs) -> Result<Profile, UsageError> {
 }
 
 /// The profile for commands that only need its trust anchors and slots (no network options).
-pub fn resolve_trust_profile(args: &TrustArgs) -> Result<Profile, UsageError> {
+pub fn resolve_trust_profile(args: &TrustSources) -> Result<Profile, UsageError> {
     layered(args, ProfileDoc::default())
 }
 
 /// profile < --config < command line (`cli`, plus --ca-file).
-fn layered(args: &TrustArgs, mut cli: ProfileDoc) -> Result<Profile, UsageError> {
+fn layered(args: &TrustSources, mut cli: ProfileDoc) -> Result<Profile, UsageError> {
     let mut doc = profile::load_profile(&args.profile)?;
     if let Some(config) = &args.config {
         doc = doc.overlay(ProfileDoc::load_file(config)?);
@@ -81,9 +112,9 @@ pub struct RunSettings {
 
 impl RunSettings {
     /// The `check` flags (or their environment variables) over the files' `[run]` table.
-    pub fn layer(args: &CheckArgs, files: &RunDoc) -> RunSettings {
+    pub fn layer(args: &RunFlags, timeout_flag: Option<Duration>, files: &RunDoc) -> RunSettings {
         RunSettings {
-            timeout: timeout(&args.profile, files),
+            timeout: timeout(timeout_flag, files),
             format: args.format.or(files.format).unwrap_or(Format::Human),
             retries: args.retries.or(files.retries).unwrap_or(0),
             // A flag cannot say "not strict", so strict is on when either says so.
@@ -103,8 +134,7 @@ impl RunSettings {
 }
 
 /// The per-phase timeout: `--timeout` (or INT_CHECK_TIMEOUT), else the files', else 5 s.
-pub fn timeout(args: &ProfileArgs, files: &RunDoc) -> Duration {
-    args.timeout
-        .or(files.timeout.map(|t| t.0))
+pub fn timeout(flag: Option<Duration>, files: &RunDoc) -> Duration {
+    flag.or(files.timeout.map(|t| t.0))
         .unwrap_or(DEFAULT_TIMEOUT)
 }

@@ -20,7 +20,7 @@ use crate::settings::resolve_trust_profile;
 
 /// `certs show`: the profile's anchors, with a warning for any expiring within a year.
 pub fn show(args: &TrustArgs, format: DataFormat) -> Result<Outcome, Stop> {
-    let profile = resolve_trust_profile(args)?;
+    let profile = resolve_trust_profile(&args.sources())?;
     let trust = profile_trust(&profile)?;
     let now = jiff::Timestamp::now().as_second();
     let certificates: Vec<AnchorCertDoc> = trust
@@ -78,7 +78,7 @@ fn slug(info: &CertInfo) -> String {
 
 /// `certs export`: the anchors as separate files and a PEM bundle, with install instructions.
 pub fn export(args: &TrustArgs, out: &Path, format: CertExportFormat) -> Result<Outcome, Stop> {
-    let profile = resolve_trust_profile(args)?;
+    let profile = resolve_trust_profile(&args.sources())?;
     let trust = profile_trust(&profile)?;
     std::fs::create_dir_all(out).map_err(|e| {
         UsageError::new(format!(
@@ -258,7 +258,7 @@ pub fn verify(
     at: Option<jiff::Timestamp>,
     format: Format,
 ) -> Result<Outcome, Stop> {
-    let profile = resolve_trust_profile(args)?;
+    let profile = resolve_trust_profile(&args.sources())?;
     let trust: std::sync::Arc<TrustStore> = profile_trust(&profile)?;
     let provider = rustls::crypto::ring::default_provider();
     let started = std::time::Instant::now();
@@ -299,7 +299,7 @@ pub const JUDGED: &str = "chain";
 /// `certs judge`: the TLS check's verdict on a chain from a file, without a network.
 pub fn judge(args: &crate::cli::JudgeArgs, format: Format) -> Result<Outcome, Stop> {
     use rustls::pki_types::ServerName;
-    let profile = resolve_trust_profile(&args.trust)?;
+    let profile = resolve_trust_profile(&args.trust.sources())?;
     let trust = profile_trust(&profile)?;
     let started = std::time::Instant::now();
     let chain = pki::read_certificates(&args.chain)?;

@@ -30,7 +30,7 @@ fn selection(args: &CheckArgs) -> Selection {
 
 /// `int-check inbound`: `check` limited to your registration and your own endpoint.
 pub fn run_inbound(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
-    let profile = resolve_profile(&args.profile)?;
+    let profile = resolve_profile(&args.profile.sources())?;
     if profile
         .registration
         .as_ref()
@@ -50,8 +50,8 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     }
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
-    let mut setup = Setup::new(&args.profile, args.at)?;
-    let run = RunSettings::layer(&args, &setup.profile.run);
+    let mut setup = Setup::new(&args.profile.sources(), args.at)?;
+    let run = RunSettings::layer(&args.run_flags(), args.profile.timeout, &setup.profile.run);
     let plan = Arc::new(setup.plan.select(&selection)?);
     // Your own records are looked up in the profile's directory, whatever the selection probes.
     let registration = setup
@@ -261,8 +261,8 @@ fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
 
 /// `--dry-run`: what would be checked, without DNS, sockets or the identity checks.
 fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
-    let profile = resolve_profile(&args.profile)?;
-    let run = RunSettings::layer(args, &profile.run);
+    let profile = resolve_profile(&args.profile.sources())?;
+    let run = RunSettings::layer(&args.run_flags(), args.profile.timeout, &profile.run);
     let plan = Plan::from_profile(&profile)?.select(selection)?;
     let mut doc = plan_document(&profile, &plan, &run, selection, args.discover);
     // The identity files are read and judged offline too: a dry run catches a wrong key.

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{CertsAction, Cli, Command, ProfileArgs, ProfilesAction};
+use crate::cli::{CertsAction, Cli, Command, ProfilesAction};
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::exit::{self, Outcome, Stop};
@@ -347,9 +347,12 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn new(args: &ProfileArgs, at: Option<jiff::Timestamp>) -> Result<Setup, Stop> {
+    pub fn new(
+        args: &crate::settings::ProfileSources,
+        at: Option<jiff::Timestamp>,
+    ) -> Result<Setup, Stop> {
         let profile = resolve_profile(args)?;
-        let timeout = settings::timeout(args, &profile.run);
+        let timeout = settings::timeout(args.timeout, &profile.run);
         let plan = Plan::from_profile(&profile)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let at_given = at.is_some();

@@ -33,7 +33,7 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
                 .into(),
         );
     }
-    let setup = Setup::new(&args.profile, None)?;
+    let setup = Setup::new(&args.profile.sources(), None)?;
     let planned = super::directory_of(&setup)?;
     if args.mine {
         return mine(&args, setup, &planned);

@@ -25,7 +25,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
         .map(|p| crate::serve::targets::TargetPattern::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     // Bad files, an unknown profile or a broken identity stop here, before listening.
-    let setup = Setup::new(&args.profile, None)?;
+    let setup = Setup::new(&args.profile.sources(), None)?;
     let maintenance = args
         .maintenance
         .or(setup.profile.run.maintenance)
@@ -54,7 +54,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
             .run
             .concurrency
             .map(usize::from)
-            .unwrap_or(crate::settings::DEFAULT_CONCURRENCY)
+            .unwrap_or(crate::engine::DEFAULT_CONCURRENCY)
             .max(1),
         retries: profile.run.retries.unwrap_or(0),
     };

@@ -13,7 +13,7 @@ pub fn run(
     at: Option<jiff::Timestamp>,
     format: DataFormat,
 ) -> Result<Outcome, Stop> {
-    let profile = resolve_trust_profile(args)?;
+    let profile = resolve_trust_profile(&args.sources())?;
     let at = at.unwrap_or_else(jiff::Timestamp::now);
     let state = WindowState::at(&profile.maintenance, at);
     let doc = WindowsDoc::new(&profile.name, &profile.maintenance, &state);

@@ -180,7 +180,7 @@ pub fn verify(
     });
 
     // 6b. Revocation, against the CRLs given.
-    if let Some(check) = revocation(new(), &chain, trust, provider, at, &leaf) {
+    if let Some(check) = revocation(new(), &chain, pki::Against::new(trust, provider, at), &leaf) {
         checks.push(check);
     }
 
@@ -440,11 +440,14 @@ fn list(names: &[&str]) -> String {
 fn revocation(
     check: Check,
     chain: &[CertificateDer<'static>],
-    trust: &TrustStore,
-    provider: &CryptoProvider,
-    at: UnixTime,
+    against: pki::Against<'_>,
     leaf: &CertInfo,
 ) -> Option<Check> {
+    let pki::Against {
+        trust,
+        algs,
+        now: at,
+    } = against;
     if trust.crls.is_empty() {
         return None;
     }
@@ -490,7 +493,6 @@ fn revocation(
     let inside = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
         leaf.not_before.max(0) as u64 + 1,
     ));
-    let algs = provider.signature_verification_algorithms.all;
     let result = ee.verify_for_usage(
         algs,
         &trust.anchors,

@@ -9,7 +9,7 @@ pub mod legacy;
 use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor, UnixTime};
 use serde_json::{Value, json};
 
 use crate::error::UsageError;
@@ -22,6 +22,29 @@ pub const G2_INT_SUBCA_PEM: &str = include_str!("../../fixtures/nhs-int-authenti
 
 /// Certificate and key files larger than this are not certificate files.
 const MAX_PKI_FILE_BYTES: u64 = 1 << 20;
+
+/// What a chain is judged against: the endpoint's anchors (with its CRLs and rules), the crypto
+/// provider's signature algorithms, and the instant.
+#[derive(Clone, Copy)]
+pub struct Against<'a> {
+    pub trust: &'a TrustStore,
+    pub algs: &'a [&'a dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    pub now: UnixTime,
+}
+
+impl<'a> Against<'a> {
+    pub fn new(
+        trust: &'a TrustStore,
+        provider: &'a rustls::crypto::CryptoProvider,
+        now: UnixTime,
+    ) -> Against<'a> {
+        Against {
+            trust,
+            algs: provider.signature_verification_algorithms.all,
+            now,
+        }
+    }
+}
 
 /// What a run trusts: roots (anchors) and intermediates it may use to complete a chain.
 #[derive(Debug)]

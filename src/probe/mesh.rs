@@ -21,17 +21,29 @@ const CLOCK_WARNING_SECS: i64 = 300;
 /// Bytes of a refusal's body read: MESH's error bodies are a few hundred bytes.
 const BODY_BYTES: usize = 8 * 1024;
 
+/// A mailbox's credentials for one handshake (never printed: only the header's hash leaves).
+pub struct MeshSecrets<'a> {
+    /// The mailbox ID, uppercase.
+    pub mailbox: &'a str,
+    pub password: &'a str,
+    /// The environment's shared key (the HMAC key).
+    pub shared_key: &'a str,
+}
+
 /// The Authorization header value: `NHSMESH mailbox:nonce:nonce_count:timestamp:hash`, the hash
 /// an HMAC-SHA256 keyed with the shared key over `mailbox:nonce:nonce_count:password:timestamp`
 /// (timestamp yyyyMMddHHmm, UTC), as NHSDigital/mesh-client's key_helper builds it.
 pub fn authorization(
-    mailbox: &str,
-    password: &str,
-    shared_key: &str,
+    secrets: &MeshSecrets<'_>,
     nonce: &str,
     nonce_count: u32,
     timestamp: &str,
 ) -> String {
+    let MeshSecrets {
+        mailbox,
+        password,
+        shared_key,
+    } = secrets;
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, shared_key.as_bytes());
     let message = format!("{mailbox}:{nonce}:{nonce_count}:{password}:{timestamp}");
     let tag = ring::hmac::sign(&key, message.as_bytes());
@@ -202,7 +214,12 @@ async fn handshake(
     let timestamp = jiff::Timestamp::now().strftime("%Y%m%d%H%M").to_string();
     // "Must be uppercase" (the specification's token table): MESH mailbox IDs are.
     let mailbox_id = mesh.mailbox.to_ascii_uppercase();
-    let header = authorization(&mailbox_id, &password, &shared_key, &nonce(), 0, &timestamp);
+    let secrets = MeshSecrets {
+        mailbox: &mailbox_id,
+        password: &password,
+        shared_key: &shared_key,
+    };
+    let header = authorization(&secrets, &nonce(), 0, &timestamp);
     let base = url::Url::parse(&ctx.endpoint.url.raw).map_err(|_| {
         (
             None,
@@ -344,7 +361,12 @@ mod tests {
     fn the_header_is_the_mesh_clients() {
         // HMAC-SHA256(key "BackBone", "mb:n:0:pw:202611251200"), computed independently with
         // `printf 'mb:n:0:pw:202611251200' | openssl dgst -sha256 -hmac BackBone`.
-        let header = authorization("mb", "pw", "BackBone", "n", 0, "202611251200");
+        let secrets = MeshSecrets {
+            mailbox: "mb",
+            password: "pw",
+            shared_key: "BackBone",
+        };
+        let header = authorization(&secrets, "n", 0, "202611251200");
         assert_eq!(
             header,
             "NHSMESH mb:n:0:202611251200:e1de6da672db09380d137500dd5e251d2ee87e3fa566837515425fa75d4b3ae9"

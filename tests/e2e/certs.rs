@@ -1,6 +1,6 @@
 //! Issue 4 end to end: certs commands, client identity checks, maintenance windows, explain.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,6 +1,6 @@
 //! Configuration and bad input through the real binary: every mistake is one line, a hint, exit 2.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record};
-use int_check::lab::*;
+use int_check_lab::*;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Misbehaviour {

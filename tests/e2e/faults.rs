@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use int_check::lab::slapd::{Slapd, SlapdOptions};
-use int_check::lab::*;
 use int_check::reasons::Reason;
+use int_check_lab::slapd::{Slapd, SlapdOptions};
+use int_check_lab::*;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
@@ -147,7 +147,7 @@ async fn directory(lab: &Lab, party_key: &str, endpoint: &str) -> Case {
 /// A directory holding the lab supplier's records (FQDN mhs.xyz.int.test), and a client whose
 /// `[client]` lines are `client`, with a certificate issued for `cert_name`.
 async fn registered(lab: &Lab, client: &str, cert_name: &str) -> Case {
-    use int_check::lab::slapd::supplier_ldif;
+    use int_check_lab::slapd::supplier_ldif;
     let options = SlapdOptions {
         extra_ldif: supplier_ldif(
             "mhs.xyz.int.test",
@@ -176,7 +176,7 @@ async fn registered(lab: &Lab, client: &str, cert_name: &str) -> Case {
 /// The lab supplier's records point at a TLS server for mhs.xyz.int.test shaped by
 /// `configure`: your own endpoint, checked as Spine reaches it.
 async fn own_endpoint(lab: &Lab, configure: impl FnOnce(&mut TlsServerSpec)) -> Case {
-    use int_check::lab::slapd::supplier_ldif;
+    use int_check_lab::slapd::supplier_ldif;
     let addr = lab.serve("mhs.xyz.int.test", lo(2), configure).await;
     let url = format!("https://mhs.xyz.int.test:{}/reliablemessaging", addr.port());
     let options = SlapdOptions {

@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use int_check::lab::*;
 use int_check::text::is_hidden;
+use int_check_lab::*;
 use serde_json::Value;
 
 use crate::dns_hostile::{Misbehaviour, hostile_dns};

@@ -1,6 +1,6 @@
 //! The HTTPS phase end to end: real TLS servers on loopback answering like Spine services.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use lab::*;
 

@@ -2,7 +2,7 @@
 //! at a loopback TLS server standing in for the supplier's message handler, with the right and
 //! the wrong certificate, with and without a client-certificate request.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use lab::slapd::{SUPPLIER_PARTY_KEY, Slapd, SlapdOptions, supplier_ldif};
 use lab::*;

@@ -1,6 +1,6 @@
 //! The LDAPS phase and `int-check sds` against a real OpenLDAP slapd loaded with the SDS schema.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use lab::slapd::{Slapd, SlapdOptions, many_mhs_entries};
 use lab::*;

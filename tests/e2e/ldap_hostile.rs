@@ -1,8 +1,8 @@
 //! Directory servers that misbehave on purpose (raw LDAP bytes after a real TLS handshake):
 //! every one is named with a reason and words, never a panic, never unbounded memory.
 
-use int_check::lab::*;
 use int_check::probe::ldap::ber::{self, ENUMERATED, INTEGER, OCTET_STRING, SEQUENCE, SET};
+use int_check_lab::*;
 
 /// An LDAPMessage with ID 1 (the first request int-check sends) around `op`.
 fn message(id: i64, op: Vec<u8>) -> Vec<u8> {

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use int_check::lab::*;
+use int_check_lab::*;
 use serde_json::Value;
 
 /// Why a case cannot be expressed as a server's chain judged by a TLS client, or `None`.

@@ -1,4 +1,4 @@
-//! End-to-end tests through the real binary, against the loopback lab (`int_check::lab`).
+//! End-to-end tests through the real binary, against the loopback lab (`int_check_lab`).
 //! One test binary: compiled and linked once.
 
 mod certs;
@@ -8,6 +8,7 @@ mod faults;
 mod hostile_output;
 mod http;
 mod inbound;
+mod layers;
 mod ldap;
 mod ldap_hostile;
 mod limbo;

@@ -2,7 +2,7 @@
 //! header exactly as the facts file describes it; and the proof that the password and shared
 //! key never leave the process: every output format, every report file and the -vv log.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use lab::*;
 

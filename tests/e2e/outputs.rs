@@ -1,7 +1,7 @@
 //! Issue 5: every output format (golden files on a fixed report, schema and promtool checks on
 //! real runs), report files, selection, run control, and the command line itself.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! Peers that do not speak what the URL says, named by what they said; and a chain served by
 //! OpenSSL's own s_server, judged the same way as `openssl s_client` judges it.
 
-use int_check::lab::*;
+use int_check_lab::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A raw TCP peer: `greeting` on connect (a banner), then `reply` to whatever arrives.

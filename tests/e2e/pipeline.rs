@@ -1,6 +1,6 @@
 //! End-to-end tests of the preflight pipeline through the real binary, against the loopback lab.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use lab::*;
 

@@ -1,7 +1,7 @@
 //! Your side: your own records in a real slapd (the lab supplier's AS and MHS records), judged
 //! through the real binary by `check` and `sds --mine`, and the `sds --ods/--fqdn` look-ups.
 
-use int_check::lab;
+use int_check_lab as lab;
 
 use lab::slapd::{
     SUPPLIER_ASID, SUPPLIER_INTERACTIONS, SUPPLIER_ODS, SUPPLIER_PARTY_KEY, Slapd, SlapdOptions,

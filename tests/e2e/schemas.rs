@@ -2,8 +2,8 @@
 //! `int-check schema NAME` prints for it (Python's jsonschema, Draft 2020-12).
 
 use int_check::documents::Document;
-use int_check::lab::slapd::{Slapd, SlapdOptions};
-use int_check::lab::*;
+use int_check_lab::slapd::{Slapd, SlapdOptions};
+use int_check_lab::*;
 use serde_json::Value;
 
 /// The arguments that make the binary print `document` as JSON, in `lab`.

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use int_check::lab;
+use int_check_lab as lab;
 use lab::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

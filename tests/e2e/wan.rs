@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use int_check::lab::latency::{dns_proxy, tcp_proxy};
-use int_check::lab::slapd::{Slapd, SlapdOptions};
-use int_check::lab::*;
+use int_check_lab::latency::{dns_proxy, tcp_proxy};
+use int_check_lab::slapd::{Slapd, SlapdOptions};
+use int_check_lab::*;
 
 const RTT: Duration = Duration::from_millis(250);
 

@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::findings::ChainCert;
@@ -33,13 +32,12 @@ pub struct Assessment {
 
 /// The chain's verdict against `trust`, whatever host it is for (`for_name` adds the name check).
 pub fn assess(
-    trust: &TrustStore,
-    provider: &CryptoProvider,
+    against: crate::pki::Against<'_>,
     expiry_warning: Duration,
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
-    now: UnixTime,
 ) -> Assessment {
+    let crate::pki::Against { trust, algs, now } = against;
     // Every certificate sent, in any order (RFC 8446 4.4.2): rustls bounds the whole message
     // (64 KiB), webpki bounds the path building.
     let presented: Vec<CertificateDer<'_>> = intermediates.to_vec();
@@ -80,7 +78,6 @@ pub fn assess(
             return assessment;
         }
     };
-    let algs = provider.signature_verification_algorithms.all;
     let usage = webpki::KeyUsage::server_auth();
     let verify =
         |pool: &[CertificateDer<'_>]| -> Result<Vec<CertificateDer<'static>>, webpki::Error> {
@@ -122,7 +119,7 @@ pub fn assess(
                 | webpki::Error::MaximumPathDepthExceeded
         )
     }) && let Some(path) =
-        super::rollover::path_through_self_issued(trust, algs, end_entity, &presented, None, now)
+        super::rollover::path_through_self_issued(against, end_entity, &presented, None)
     {
         result = Ok(path);
     }
@@ -208,7 +205,7 @@ pub fn assess(
 
     // Revocation, when the profile asks for it and gives CRLs (NHS's own clients do not check it).
     if trust.revocation != crate::profile::RevocationMode::Off && !trust.crls.is_empty() {
-        match revoked_in_path(trust, algs, &ee, end_entity, &presented, &path, now) {
+        match revoked_in_path(against, &ee, end_entity, &presented, &path) {
             Revoked::No => {}
             Revoked::Yes(text) if trust.revocation == crate::profile::RevocationMode::Fail => {
                 assessment.problem = Some(ProbeFailure::new(Reason::TlsRevoked, text));
@@ -283,7 +280,12 @@ pub fn judge(
 ) -> Option<Assessment> {
     let provider = rustls::crypto::ring::default_provider();
     let (leaf, rest) = chain.split_first()?;
-    let assessment = assess(trust, &provider, expiry_warning, leaf, rest, now);
+    let assessment = assess(
+        crate::pki::Against::new(trust, &provider, now),
+        expiry_warning,
+        leaf,
+        rest,
+    );
     let judged = for_name(Arc::new(assessment), leaf, name);
     Some(Arc::unwrap_or_clone(judged))
 }
@@ -1082,14 +1084,13 @@ enum Revoked {
 /// The verified path against the profile's CRLs: webpki decides (signatures checked), the
 /// entries give the words.
 fn revoked_in_path(
-    trust: &TrustStore,
-    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    against: crate::pki::Against<'_>,
     ee: &webpki::EndEntityCert<'_>,
     end_entity: &CertificateDer<'_>,
     presented: &[CertificateDer<'_>],
     path: &[CertificateDer<'static>],
-    now: UnixTime,
 ) -> Revoked {
+    let crate::pki::Against { trust, algs, now } = against;
     let lists: Vec<&webpki::CertRevocationList<'_>> = trust.crls.iter().map(|c| &c.crl).collect();
     let Some(options) = crate::pki::crl::options(&lists, webpki::RevocationCheckDepth::Chain)
     else {

@@ -243,12 +243,10 @@ impl Recorder {
         now: UnixTime,
     ) -> Assessment {
         chain::assess(
-            &self.trust,
-            &self.provider,
+            crate::pki::Against::new(&self.trust, &self.provider, now),
             self.expiry_warning,
             end_entity,
             intermediates,
-            now,
         )
     }
 }

@@ -7,10 +7,10 @@
 //! validity, path lengths counted without self-issued certificates, DNS name constraints) up to a
 //! pinned root.
 
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName};
 use x509_parser::certificate::X509Certificate;
 
-use crate::pki::{CertInfo, TrustStore};
+use crate::pki::{Against, CertInfo};
 
 /// Self-issued certificates tried as the pivot at most.
 const MAX_CANDIDATES: usize = 2;
@@ -21,12 +21,10 @@ const MAX_UPPER_LINKS: usize = 6;
 /// The verified path's intermediates (leaf excluded, anchor excluded), when the chain is valid
 /// through a self-issued CA certificate; `None` when it holds none or is not valid that way.
 pub fn path_through_self_issued(
-    trust: &TrustStore,
-    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    against: Against<'_>,
     leaf: &CertificateDer<'_>,
     presented: &[CertificateDer<'_>],
     server_name: Option<&ServerName<'_>>,
-    now: UnixTime,
 ) -> Option<Vec<CertificateDer<'static>>> {
     // Bounded: a chain of many same-named certificates (a path-building attack) gets a few tries.
     let candidates = presented
@@ -35,7 +33,7 @@ pub fn path_through_self_issued(
         .filter(|(_, c)| is_self_issued_ca(c))
         .take(MAX_CANDIDATES);
     for (index, _) in candidates {
-        if let Some(path) = through(trust, algs, leaf, presented, index, server_name, now) {
+        if let Some(path) = through(against, leaf, presented, index, server_name) {
             return Some(path);
         }
     }
@@ -63,14 +61,13 @@ fn is_self_issued_ca(der: &CertificateDer<'_>) -> bool {
 }
 
 fn through(
-    trust: &TrustStore,
-    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    against: Against<'_>,
     leaf: &CertificateDer<'_>,
     presented: &[CertificateDer<'_>],
     index: usize,
     server_name: Option<&ServerName<'_>>,
-    now: UnixTime,
 ) -> Option<Vec<CertificateDer<'static>>> {
+    let Against { trust, algs, now } = against;
     let pivot = &presented[index];
     // Below: webpki, with the self-issued certificate as the anchor (its name constraints apply).
     let anchor = webpki::anchor_from_trusted_cert(pivot).ok()?;

@@ -201,7 +201,7 @@ impl Pki {
         let key = if spec.rsa {
             let pem = std::fs::read_to_string(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/fixtures/test-keys/rsa-2048.pem"
+                "/../fixtures/test-keys/rsa-2048.pem"
             ))
             .unwrap();
             let pem: String = pem
@@ -1057,7 +1057,7 @@ pub fn binary() -> Command {
 /// Checks a machine document against the JSON Schema of the document its `schema` field names,
 /// with a standard validator (Python's `jsonschema`, Draft 2020-12), and panics on a mismatch.
 pub fn validate_document(value: &Value) {
-    use crate::documents::Document;
+    use int_check::documents::Document;
     let id = value["schema"].as_str().unwrap_or_default();
     let document = Document::ALL
         .into_iter()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{Lab, LeafSpec};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
 
 pub struct Slapd {
     pub addr: SocketAddr,
