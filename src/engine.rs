@@ -644,43 +644,52 @@ fn deadline_check(planned: &PlannedEndpoint, done: &[Check], deadline: Duration)
     )
 }
 
+/// What every engine of a run is made with besides its profile: the crypto provider, the hosts
+/// file, the per-phase timeout, and the instant certificate dates are judged at.
+#[derive(Clone)]
+pub struct Basis {
+    pub provider: Arc<rustls::crypto::CryptoProvider>,
+    pub hosts_file: std::path::PathBuf,
+    pub timeout: Duration,
+    /// `--at`: judge certificate dates at this instant instead of now.
+    pub at: Option<jiff::Timestamp>,
+}
+
 /// An engine for one run: the profile's resolver, TLS set-up (with a fresh verdict cache) and
-/// identity. `at`: judge certificate dates at this instant instead of now.
+/// identity.
 pub fn build_engine(
     profile: &Profile,
-    provider: &Arc<rustls::crypto::CryptoProvider>,
+    basis: &Basis,
     identity: Option<&IdentityVerdict>,
-    timeout: Duration,
-    hosts_file: &std::path::Path,
-    at: Option<jiff::Timestamp>,
     options: EngineOptions,
 ) -> Engine {
-    {
-        Engine {
-            concurrency: options.concurrency,
-            deadline: options.deadline,
-            retries: options.retries,
-            progress: options.progress,
-            resolver: Resolver::new(&profile.dns_servers, timeout, hosts_file)
-                .zones(&profile.dns_zones)
-                .allow_loopback(profile.allow_loopback),
-            tls: TlsSetup::new(
-                provider.clone(),
-                profile.min_tls,
-                identity.and_then(|v| v.usable.clone()),
-                profile.expiry_warning_days,
-                at.map(unix_time),
-            ),
-            timeout,
-            proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
-            no_proxy: env_value("NO_PROXY"),
-            ids: Identifiers {
-                party_key: profile.party_key.clone(),
-                asid: profile.asid.clone(),
-                ods: profile.ods.clone(),
-            },
-            identity_failed: options.identity_gate && identity.is_some_and(|v| v.failed),
-        }
+    let timeout = options
+        .timeout
+        .map_or(basis.timeout, |t| t.min(basis.timeout));
+    Engine {
+        concurrency: options.concurrency,
+        deadline: options.deadline,
+        retries: options.retries,
+        progress: options.progress,
+        resolver: Resolver::new(&profile.dns_servers, timeout, &basis.hosts_file)
+            .zones(&profile.dns_zones)
+            .allow_loopback(profile.allow_loopback),
+        tls: TlsSetup::new(
+            basis.provider.clone(),
+            profile.min_tls,
+            identity.and_then(|v| v.usable.clone()),
+            profile.expiry_warning_days,
+            basis.at.map(unix_time),
+        ),
+        timeout,
+        proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
+        no_proxy: env_value("NO_PROXY"),
+        ids: Identifiers {
+            party_key: profile.party_key.clone(),
+            asid: profile.asid.clone(),
+            ods: profile.ods.clone(),
+        },
+        identity_failed: options.identity_gate && identity.is_some_and(|v| v.failed),
     }
 }
 
@@ -692,6 +701,7 @@ pub fn build_engine(
 pub const DEFAULT_CONCURRENCY: usize = 128;
 
 /// How a run is driven (the `check` flags; defaults for other commands).
+#[derive(Clone)]
 pub struct EngineOptions {
     pub concurrency: usize,
     pub deadline: Option<Duration>,
@@ -699,6 +709,8 @@ pub struct EngineOptions {
     pub progress: Option<crate::engine::Progress>,
     /// Whether a failed identity stops mutual-TLS endpoints (off when identity checks are not selected).
     pub identity_gate: bool,
+    /// A shorter per-phase timeout than the run's (a /probe within its scrape's budget).
+    pub timeout: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -709,6 +721,7 @@ impl Default for EngineOptions {
             retries: 0,
             progress: None,
             identity_gate: true,
+            timeout: None,
         }
     }
 }

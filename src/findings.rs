@@ -627,6 +627,40 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report of `profile`, begun at `started_at`, with nothing in it yet.
+    pub fn begun(profile: &crate::profile::Profile, started_at: jiff::Timestamp) -> Report {
+        Report {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            profile: profile.name.clone(),
+            description: profile.description.clone(),
+            started_at,
+            duration: Duration::ZERO,
+            endpoints: Vec::new(),
+            checks: Vec::new(),
+            maintenance: WindowState::default(),
+            strict: false,
+        }
+    }
+
+    /// Adds a section that is not one of the profile's endpoints (the identity, your
+    /// registration, a chain judged from a file): its heading, then its checks.
+    pub fn section(mut self, name: &str, url: String, checks: Vec<Check>) -> Report {
+        self.endpoints.push(EndpointHeading {
+            name: name.to_string(),
+            url,
+            network: None,
+            origin: None,
+        });
+        self.checks.extend(checks);
+        self
+    }
+
+    /// How long it took, from `started`; sealed (see `seal`).
+    pub fn finished(mut self, started: std::time::Instant) -> Report {
+        self.duration = started.elapsed();
+        self.seal()
+    }
+
     /// Per network the profile uses: its endpoints, and how many of them took a TCP connection.
     pub fn networks(&self) -> Vec<NetworkReach> {
         let mut by: std::collections::BTreeMap<crate::profile::Network, (usize, usize)> =

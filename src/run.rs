@@ -1,22 +1,168 @@
-//! One whole run, as `check` and `serve` make it: the selected endpoints and, beside them, what
-//! the directory says about you (your registration, then your own endpoint as Spine reaches it)
-//! and about Spine (discovery), assembled into one report: identity first, then your records,
-//! the profile's endpoints, and what the directory named; maintenance slots applied.
+//! The composition root. A run is prepared once from plain values (`Prepared`: the profile, its
+//! plan, trust and identity, and how its engines are made), then each run of it is one
+//! `WholeRun`, as `check`, `serve`'s scheduled runs and `/probe` make it: the selected endpoints
+//! and, beside them, what the directory says about you (your registration, then your own
+//! endpoint as Spine reaches it) and about Spine (discovery), assembled into one report:
+//! identity first, then your records, the profile's endpoints, and what the directory named;
+//! maintenance slots applied.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::engine::Engine;
+use crate::engine::{Basis, Engine, EngineOptions, build_engine};
+use crate::error::UsageError;
 use crate::findings::{Check, CheckKind, EndpointHeading, Report};
 use crate::maintenance::{MaintenanceMode, WindowState};
 use crate::pki::CertInfo;
-use crate::pki::identity::IDENTITY;
+use crate::pki::identity::{self, IDENTITY, IdentityVerdict};
 use crate::plan::{Plan, PlannedEndpoint, Selection};
 use crate::probe::registration::REGISTRATION;
 use crate::profile::{Endpoint, Origin, Profile, Registration};
 
-/// Everything one run needs besides the engines' own set-up.
+/// A run prepared once: the profile, its plan (every endpoint with its trust store), what its
+/// engines are made with, and what the directory phases compare with.
+pub struct Prepared {
+    pub profile: Profile,
+    pub plan: Plan,
+    pub basis: Basis,
+    /// The directory your records and Spine's are looked up in (the profile's first ldaps://).
+    pub directory: Option<PlannedEndpoint>,
+    /// Every URL the profile checks: discovery compares the directory's with them.
+    pub profile_urls: Vec<String>,
+}
+
+/// What one run covers besides the plan's endpoints.
+pub struct Scope<'a> {
+    pub selection: &'a Selection,
+    /// Your registration is judged and your own endpoint probed (when the profile has them).
+    pub registration: bool,
+    /// The directory is asked what it registers under the profile's party key.
+    pub discover: bool,
+    /// The client identity's verdict for this run (`None`: none configured).
+    pub identity: Option<&'a IdentityVerdict>,
+    /// The engine's drive: concurrency, deadline, retries, progress.
+    pub options: EngineOptions,
+}
+
+impl Prepared {
+    /// Plans the profile; `at` fixes the instant certificates are judged at (`--at`).
+    pub fn new(
+        profile: Profile,
+        timeout: std::time::Duration,
+        at: Option<jiff::Timestamp>,
+    ) -> Result<Prepared, UsageError> {
+        let plan = Plan::from_profile(&profile)?;
+        // A test hook: the lab points it at a file of its own.
+        let hosts_file = std::env::var_os("INT_CHECK_HOSTS_FILE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from("/etc/hosts"));
+        let profile_urls = profile
+            .endpoints
+            .iter()
+            .map(|e| e.url.raw.clone())
+            .collect();
+        Ok(Prepared {
+            directory: directory_of(&plan),
+            profile_urls,
+            basis: Basis {
+                provider: Arc::new(rustls::crypto::ring::default_provider()),
+                hosts_file,
+                timeout,
+                at,
+            },
+            profile,
+            plan,
+        })
+    }
+
+    /// The client identity judged at `at` (`None`: none configured). Its files are read now:
+    /// `serve` judges them again at every run, as they may be replaced while it runs.
+    pub fn judge_identity(
+        &self,
+        at: jiff::Timestamp,
+    ) -> Result<Option<IdentityVerdict>, UsageError> {
+        let Some(paths) = &self.profile.client else {
+            return Ok(None);
+        };
+        let mut verdict = identity::verify(
+            paths,
+            &self.plan.profile_trust,
+            &self.basis.provider,
+            crate::pki::unix_time(at),
+            self.profile.expiry_warning_days,
+        )?;
+        identity::purpose(&mut verdict, paths, &self.profile);
+        Ok(Some(verdict))
+    }
+
+    /// An engine for the profile's endpoints.
+    pub fn engine(&self, identity: Option<&IdentityVerdict>, options: EngineOptions) -> Engine {
+        build_engine(&self.profile, &self.basis, identity, options)
+    }
+
+    /// The directory, or why a command that needs it cannot run.
+    pub fn require_directory(&self) -> Result<PlannedEndpoint, UsageError> {
+        self.directory.clone().ok_or_else(|| {
+            UsageError::new(format!(
+                "profile `{}` has no ldaps:// endpoint to look your registration up in",
+                self.profile.name
+            ))
+            .hint("add the directory, e.g. [[endpoint]] name = \"sds-ldaps\" url = \"ldaps://ldap.nis1.national.ncrs.nhs.uk:636\"")
+        })
+    }
+
+    /// One run of `plan` (the profile's, selected), as `scope` says.
+    pub fn whole_run<'a>(&'a self, plan: Arc<Plan>, scope: Scope<'a>) -> WholeRun<'a> {
+        let registration = self
+            .profile
+            .registration
+            .clone()
+            .filter(|_| scope.registration);
+        let discover = self.profile.party_key.clone().filter(|_| scope.discover);
+        let needs_directory = registration.is_some() || discover.is_some();
+        // Your own endpoint is resolved as Spine resolves it (see `inbound_profile`).
+        let inbound_engine = registration
+            .as_ref()
+            .filter(|r| r.party_key.is_some())
+            .map(|_| {
+                let options = EngineOptions {
+                    progress: None,
+                    ..scope.options.clone()
+                };
+                Arc::new(build_engine(
+                    &inbound_profile(&self.profile),
+                    &self.basis,
+                    scope.identity,
+                    options,
+                ))
+            });
+        let selected_identity = scope.selection.identity();
+        WholeRun {
+            profile: &self.profile,
+            plan,
+            selection: scope.selection,
+            engine: Arc::new(self.engine(scope.identity, scope.options)),
+            inbound_engine,
+            identity: scope
+                .identity
+                .filter(|_| selected_identity)
+                .map(|verdict| verdict.checks.clone()),
+            has_identity: scope.identity.is_some_and(|v| v.usable.is_some()),
+            directory: self.directory.clone().filter(|_| needs_directory),
+            registration,
+            discover,
+            profile_urls: &self.profile_urls,
+            cert_names: crate::pki::client_names(&self.profile),
+            maintenance: MaintenanceMode::Warn,
+            at: self.basis.at.unwrap_or_else(jiff::Timestamp::now),
+            started_at: jiff::Timestamp::now(),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Everything one run needs besides the engines' own set-up (made by `Prepared::whole_run`).
 pub struct WholeRun<'a> {
     /// The profile (its endpoint list may be emptied: `plan` and `profile_urls` stand for it).
     pub profile: &'a Profile,
@@ -37,7 +183,7 @@ pub struct WholeRun<'a> {
     /// The party key whose registered endpoints are discovered (`None`: discovery is off).
     pub discover: Option<String>,
     /// Every URL the profile checks: discovery compares the directory's with them.
-    pub profile_urls: Vec<String>,
+    pub profile_urls: &'a [String],
     /// The names in your client certificate (CN and SANs), for the FQDN check.
     pub cert_names: Vec<String>,
     pub maintenance: MaintenanceMode,
@@ -68,6 +214,19 @@ pub fn directory_of(plan: &Plan) -> Option<PlannedEndpoint> {
 }
 
 impl WholeRun<'_> {
+    /// What a failure inside a published maintenance slot becomes.
+    pub fn maintenance(mut self, mode: MaintenanceMode) -> Self {
+        self.maintenance = mode;
+        self
+    }
+
+    /// When the run started, when its set-up counts too (the report's start and duration).
+    pub fn started(mut self, started_at: jiff::Timestamp, started: Instant) -> Self {
+        self.started_at = started_at;
+        self.started = started;
+        self
+    }
+
     /// Runs it all (what the directory answers is probed as soon as it answers) and assembles
     /// the report.
     pub async fn run(self) -> Report {
@@ -146,9 +305,11 @@ impl WholeRun<'_> {
                 party_key,
                 directory,
                 found,
-                &self.profile_urls,
-                self.profile.max_discovered,
-                self.has_identity,
+                &Compared {
+                    profile_urls: self.profile_urls,
+                    max: self.profile.max_discovered,
+                    mtls: self.has_identity,
+                },
             );
             let found = Plan::found(endpoints, &plan.profile_trust, selection);
             let checks = engine.clone().run(Arc::new(found.clone())).await;
@@ -228,23 +389,25 @@ impl WholeRun<'_> {
         let service_of = |endpoint: &str| services.get(endpoint).map(|s| s.to_string());
         crate::findings::apply_maintenance(&mut checks, service_of, &windows, self.maintenance);
 
-        Report {
-            tool_version: env!("CARGO_PKG_VERSION"),
-            profile: profile.name.clone(),
-            description: profile.description.clone(),
-            started_at: self.started_at,
-            duration: self.started.elapsed(),
-            endpoints,
-            checks,
-            maintenance: if profile.maintenance.is_empty() {
-                WindowState::default()
-            } else {
-                windows
-            },
-            strict: false,
+        let mut report = Report::begun(profile, self.started_at);
+        report.endpoints = endpoints;
+        report.checks = checks;
+        if !profile.maintenance.is_empty() {
+            report.maintenance = windows;
         }
-        .seal()
+        report.finished(self.started)
     }
+}
+
+/// What discovery compares the directory's answer with.
+#[derive(Clone, Copy)]
+pub struct Compared<'a> {
+    /// Every URL the profile checks.
+    pub profile_urls: &'a [String],
+    /// New endpoints probed at most (`[discovery] max_endpoints`).
+    pub max: usize,
+    /// Whether the endpoints found get the client certificate.
+    pub mtls: bool,
 }
 
 /// The heading of the discovery summary.
@@ -256,10 +419,13 @@ pub fn discovery_summary(
     party_key: &str,
     directory: &crate::plan::PlannedEndpoint,
     found: Result<crate::probe::ldap::Found, crate::probe::ProbeFailure>,
-    profile_urls: &[String],
-    max: usize,
-    mtls: bool,
+    compared: &Compared<'_>,
 ) -> (crate::findings::Check, Vec<Endpoint>) {
+    let Compared {
+        profile_urls,
+        max,
+        mtls,
+    } = *compared;
     let check = crate::findings::Check::new(
         DISCOVERY,
         CheckKind::Ldap,

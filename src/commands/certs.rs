@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 use super::{profile_trust, unix_time, write_stdout};
 use crate::cli::{CertExportFormat, TrustArgs};
 use crate::error::UsageError;
-use crate::findings::{EndpointHeading, Report};
+use crate::findings::Report;
 use crate::pki::identity::{self, IDENTITY};
 use crate::pki::{self, CertInfo, TrustStore, rfc3339};
 use crate::profile::ClientPaths;
@@ -271,23 +271,9 @@ pub fn verify(
         profile.expiry_warning_days,
     )?;
     identity::purpose(&mut verdict, &paths, &profile);
-    let report = Report {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        profile: profile.name.clone(),
-        description: profile.description.clone(),
-        started_at: jiff::Timestamp::now(),
-        duration: started.elapsed(),
-        endpoints: vec![EndpointHeading {
-            name: IDENTITY.to_string(),
-            url: paths.cert.display().to_string(),
-            network: None,
-            origin: None,
-        }],
-        checks: verdict.checks,
-        maintenance: Default::default(),
-        strict: false,
-    }
-    .seal();
+    let report = Report::begun(&profile, jiff::Timestamp::now())
+        .section(IDENTITY, paths.cert.display().to_string(), verdict.checks)
+        .finished(started);
     let text = report::render(&report, format, &report::human::Style::plain());
     write_stdout(&text)?;
     Ok(Outcome::failed_if(verdict.failed))
@@ -337,23 +323,13 @@ pub fn judge(args: &crate::cli::JudgeArgs, format: Format) -> Result<Outcome, St
         ),
     };
     let failed = check.status == crate::findings::Status::Fail;
-    let report = Report {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        profile: profile.name.clone(),
-        description: profile.description.clone(),
-        started_at: jiff::Timestamp::now(),
-        duration: started.elapsed(),
-        endpoints: vec![EndpointHeading {
-            name: JUDGED.to_string(),
-            url: args.chain.display().to_string(),
-            network: None,
-            origin: None,
-        }],
-        checks: vec![check.took(started.elapsed())],
-        maintenance: Default::default(),
-        strict: false,
-    }
-    .seal();
+    let report = Report::begun(&profile, jiff::Timestamp::now())
+        .section(
+            JUDGED,
+            args.chain.display().to_string(),
+            vec![check.took(started.elapsed())],
+        )
+        .finished(started);
     let text = report::render(&report, format, &report::human::Style::plain());
     write_stdout(&text)?;
     Ok(Outcome::failed_if(failed))

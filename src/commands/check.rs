@@ -51,39 +51,29 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
     let mut setup = Setup::new(&args.profile.sources(), args.at)?;
-    let run = RunSettings::layer(&args.run_flags(), args.profile.timeout, &setup.profile.run);
-    let plan = Arc::new(setup.plan.select(&selection)?);
-    // Your own records are looked up in the profile's directory, whatever the selection probes.
-    let registration = setup
-        .profile
-        .registration
-        .clone()
-        .filter(|_| selection.registration());
-    let discover = (args.discover || setup.profile.discover)
-        .then_some(())
-        .and_then(|_| setup.profile.party_key.clone());
-    if (args.discover || setup.profile.discover) && discover.is_none() {
+    let prepared = &mut setup.prepared;
+    let run = RunSettings::layer(
+        &args.run_flags(),
+        args.profile.timeout,
+        &prepared.profile.run,
+    );
+    let plan = Arc::new(prepared.plan.select(&selection)?);
+    let discover = args.discover || prepared.profile.discover;
+    if discover && prepared.profile.party_key.is_none() {
         return Err(UsageError::new("--discover looks up the profile's party key, and the profile has none")
             .hint("set party_key at the top of the profile (the built-in int and dep profiles have YES-0000806)")
             .into());
     }
-    let directory = match (&registration, &discover) {
-        (None, None) => None,
-        _ => Some(super::directory_of(&setup)?),
-    };
-    // What discovery compares with: every URL the profile checks, and its messaging ones.
-    let profile_urls: Vec<String> = setup
-        .profile
-        .endpoints
-        .iter()
-        .map(|e| e.url.raw.clone())
-        .collect();
-    let cert_names = crate::pki::client_names(&setup.profile);
+    // Your own records are looked up in the profile's directory, whatever the selection probes.
+    let registration = selection.registration() && prepared.profile.registration.is_some();
+    if registration || discover {
+        prepared.require_directory()?;
+    }
     // The selected plan is all the run needs: with ten thousand endpoints, the full plan and the
     // profile's own list would be two more copies held to the end.
-    setup.plan.endpoints = Vec::new();
-    setup.profile.endpoints = Vec::new();
-    if plan.endpoints.is_empty() && setup.identity.is_none() && registration.is_none() {
+    prepared.plan.endpoints = Vec::new();
+    prepared.profile.endpoints = Vec::new();
+    if plan.endpoints.is_empty() && setup.identity.is_none() && !registration {
         return Err(
             UsageError::new("--only identity, but no client identity is configured")
                 .hint(
@@ -108,53 +98,21 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
                 as crate::engine::Progress
         }),
         identity_gate: selection.identity(),
+        timeout: None,
     };
-    let inbound_engine = registration
-        .as_ref()
-        .filter(|r| r.party_key.is_some())
-        .map(|_| {
-            Arc::new(super::build_engine(
-                &crate::run::inbound_profile(&setup.profile),
-                &setup.provider,
-                setup.identity.as_ref(),
-                setup.timeout,
-                &setup.hosts_file,
-                setup.at_given.then_some(setup.at),
-                EngineOptions {
-                    concurrency: run.concurrency,
-                    deadline: run.deadline,
-                    retries: run.retries,
-                    progress: None,
-                    identity_gate: selection.identity(),
-                },
-            ))
-        });
-    let engine = Arc::new(setup.engine(options));
-    tracing::info!(profile = %setup.profile.name, endpoints = plan.endpoints.len(), "run starts");
-    let has_identity = setup.identity.as_ref().is_some_and(|v| v.usable.is_some());
-    let identity = setup
-        .identity
-        .take()
-        .filter(|_| selection.identity())
-        .map(|verdict| verdict.checks);
-    let whole = crate::run::WholeRun {
-        profile: &setup.profile,
-        plan: plan.clone(),
+    tracing::info!(profile = %setup.prepared.profile.name, endpoints = plan.endpoints.len(), "run starts");
+    let scope = crate::run::Scope {
         selection: &selection,
-        engine,
-        inbound_engine,
-        identity,
-        has_identity,
-        directory,
         registration,
         discover,
-        profile_urls,
-        cert_names,
-        maintenance: run.maintenance,
-        at: setup.at,
-        started_at,
-        started,
+        identity: setup.identity.as_ref(),
+        options,
     };
+    let whole = setup
+        .prepared
+        .whole_run(plan.clone(), scope)
+        .maintenance(run.maintenance)
+        .started(started_at, started);
     let mut report = setup.runtime.block_on(async {
         crate::interrupt::listen();
         whole.run().await
@@ -263,21 +221,16 @@ fn progress_bar(quiet: bool, total: usize) -> Option<indicatif::ProgressBar> {
 fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = resolve_profile(&args.profile.sources())?;
     let run = RunSettings::layer(&args.run_flags(), args.profile.timeout, &profile.run);
-    let plan = Plan::from_profile(&profile)?.select(selection)?;
-    let mut doc = plan_document(&profile, &plan, &run, selection, args.discover);
+    let prepared = crate::run::Prepared::new(profile, run.timeout, args.at)?;
+    let profile = &prepared.profile;
+    let plan = prepared.plan.select(selection)?;
+    let mut doc = plan_document(profile, &plan, &run, selection, args.discover);
     // The identity files are read and judged offline too: a dry run catches a wrong key.
     let mut failed = false;
-    if let (Some(paths), Some(planned)) = (&profile.client, doc.identity.as_mut()) {
-        let provider = rustls::crypto::ring::default_provider();
-        let at = args.at.unwrap_or_else(jiff::Timestamp::now);
-        let mut verdict = crate::pki::identity::verify(
-            paths,
-            &plan.profile_trust,
-            &provider,
-            super::unix_time(at),
-            profile.expiry_warning_days,
-        )?;
-        crate::pki::identity::purpose(&mut verdict, paths, &profile);
+    if let Some(planned) = doc.identity.as_mut()
+        && let Some(verdict) =
+            prepared.judge_identity(args.at.unwrap_or_else(jiff::Timestamp::now))?
+    {
         failed = verdict.failed;
         planned.findings = verdict
             .checks

@@ -10,10 +10,8 @@ pub mod serve;
 pub mod windows;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::cli::{CertsAction, Cli, Command, ProfilesAction};
 use crate::engine::Engine;
@@ -21,13 +19,13 @@ use crate::error::UsageError;
 use crate::exit::{self, Outcome, Stop};
 use crate::output::DataFormat;
 use crate::pki::TrustStore;
-use crate::pki::identity::{self, IdentityVerdict};
-use crate::plan::Plan;
+use crate::pki::identity::IdentityVerdict;
 use crate::profile::{self, Profile};
 use crate::settings::{self, resolve_profile};
 
-pub use crate::engine::{EngineOptions, build_engine};
+pub use crate::engine::EngineOptions;
 pub use crate::pki::unix_time;
+use crate::run::Prepared;
 
 /// The binary's whole life: parse, run, report, exit code.
 pub fn main() -> ExitCode {
@@ -148,18 +146,6 @@ fn write_man_pages(dir: &std::path::Path) -> Result<Outcome, Stop> {
         std::fs::write(dir.join(format!("{name}.1")), page).map_err(fail)?;
     }
     Ok(Outcome::Passed)
-}
-
-/// The profile's directory (its first ldaps:// endpoint), for look-ups of your own records.
-pub fn directory_of(setup: &Setup) -> Result<crate::plan::PlannedEndpoint, Stop> {
-    crate::run::directory_of(&setup.plan).ok_or_else(|| {
-        UsageError::new(format!(
-            "profile `{}` has no ldaps:// endpoint to look your registration up in",
-            setup.profile.name
-        ))
-        .hint("add the directory, e.g. [[endpoint]] name = \"sds-ldaps\" url = \"ldaps://ldap.nis1.national.ncrs.nhs.uk:636\"")
-        .into()
-    })
 }
 
 /// A command's output format: its `--format`, else `INT_CHECK_FORMAT` when this command writes
@@ -330,77 +316,37 @@ fn run(cli: Cli) -> Result<Outcome, Stop> {
     }
 }
 
-/// What a run needs before any packet is sent: the profile, its trust and identity, a runtime.
+/// What a command needs before any packet is sent: the prepared run (profile, plan, trust), the
+/// client identity judged, a runtime.
 pub struct Setup {
-    pub profile: Profile,
-    pub plan: Plan,
-    pub provider: Arc<rustls::crypto::CryptoProvider>,
+    pub prepared: Prepared,
     /// The client identity's checks, when one is configured.
     pub identity: Option<IdentityVerdict>,
-    /// The instant certificate dates and maintenance windows are judged at (`--at`, else now).
-    pub at: jiff::Timestamp,
-    /// Whether `at` was given (then TLS validation uses it too).
-    pub at_given: bool,
-    pub hosts_file: PathBuf,
-    pub timeout: Duration,
     pub runtime: tokio::runtime::Runtime,
 }
 
 impl Setup {
     pub fn new(
-        args: &crate::settings::ProfileSources,
+        sources: &crate::settings::ProfileSources,
         at: Option<jiff::Timestamp>,
     ) -> Result<Setup, Stop> {
-        let profile = resolve_profile(args)?;
-        let timeout = settings::timeout(args.timeout, &profile.run);
-        let plan = Plan::from_profile(&profile)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let at_given = at.is_some();
-        let at = at.unwrap_or_else(jiff::Timestamp::now);
-        let identity = match &profile.client {
-            Some(paths) => {
-                let mut verdict = identity::verify(
-                    paths,
-                    &plan.profile_trust,
-                    &provider,
-                    unix_time(at),
-                    profile.expiry_warning_days,
-                )?;
-                identity::purpose(&mut verdict, paths, &profile);
-                Some(verdict)
-            }
-            None => None,
-        };
-        let hosts_file = std::env::var_os("INT_CHECK_HOSTS_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/etc/hosts"));
+        let profile = resolve_profile(sources)?;
+        let timeout = settings::timeout(sources.timeout, &profile.run);
+        let prepared = Prepared::new(profile, timeout, at)?;
+        let identity = prepared.judge_identity(at.unwrap_or_else(jiff::Timestamp::now))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
         Ok(Setup {
-            profile,
-            plan,
-            provider,
+            prepared,
             identity,
-            at,
-            at_given,
-            hosts_file,
-            timeout,
             runtime,
         })
     }
 
     pub fn engine(&self, options: EngineOptions) -> Engine {
-        build_engine(
-            &self.profile,
-            &self.provider,
-            self.identity.as_ref(),
-            self.timeout,
-            &self.hosts_file,
-            self.at_given.then_some(self.at),
-            options,
-        )
+        self.prepared.engine(self.identity.as_ref(), options)
     }
 }
 

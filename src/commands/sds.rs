@@ -34,7 +34,7 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
         );
     }
     let setup = Setup::new(&args.profile.sources(), None)?;
-    let planned = super::directory_of(&setup)?;
+    let planned = setup.prepared.require_directory()?;
     if args.mine {
         return mine(&args, setup, &planned);
     }
@@ -84,12 +84,12 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
 /// `sds --mine`: the registration phase alone, reported as `check` reports it, then your MHS
 /// records as a table (human format).
 fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Outcome, Stop> {
-    let Some(registration) = setup.profile.registration.clone() else {
+    let Some(registration) = setup.prepared.profile.registration.clone() else {
         return Err(UsageError::new("--mine needs your registration: [client] asid and/or party_key")
             .hint("add to your --config file: [client] asid = \"...\", party_key = \"...\", ods = \"...\", interactions = [\"urn:nhs:names:services:...\"]")
             .into());
     };
-    let cert_names = crate::pki::client_names(&setup.profile);
+    let cert_names = crate::pki::client_names(&setup.prepared.profile);
     let started_at = jiff::Timestamp::now();
     let started = std::time::Instant::now();
     let engine = setup.engine(super::EngineOptions::default());
@@ -98,23 +98,13 @@ fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Out
             .runtime
             .block_on(engine.registration(directory, &registration, &cert_names));
     setup.runtime.shutdown_background();
-    let report = crate::findings::Report {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        profile: setup.profile.name.clone(),
-        description: setup.profile.description.clone(),
-        started_at,
-        duration: started.elapsed(),
-        endpoints: vec![crate::findings::EndpointHeading {
-            name: crate::probe::registration::REGISTRATION.to_string(),
-            url: directory.endpoint.url.raw.clone(),
-            network: None,
-            origin: None,
-        }],
-        checks,
-        maintenance: crate::maintenance::WindowState::default(),
-        strict: false,
-    }
-    .seal();
+    let report = crate::findings::Report::begun(&setup.prepared.profile, started_at)
+        .section(
+            crate::probe::registration::REGISTRATION,
+            directory.endpoint.url.raw.clone(),
+            checks,
+        )
+        .finished(started);
     let format = super::format_or_env(args.format, DataFormat::Human);
     let records = answers.mhs_records();
     super::write_stdout_with(|out| match format {

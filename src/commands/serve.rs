@@ -26,19 +26,14 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
         .collect::<Result<Vec<_>, _>>()?;
     // Bad files, an unknown profile or a broken identity stop here, before listening.
     let setup = Setup::new(&args.profile.sources(), None)?;
+    let Setup {
+        prepared, runtime, ..
+    } = setup;
+    let run = &prepared.profile.run;
     let maintenance = args
         .maintenance
-        .or(setup.profile.run.maintenance)
+        .or(run.maintenance)
         .unwrap_or(crate::maintenance::MaintenanceMode::Warn);
-    let Setup {
-        profile,
-        plan,
-        provider,
-        timeout,
-        hosts_file,
-        runtime,
-        ..
-    } = setup;
     let settings = Settings {
         listen: args.listen,
         interval: args.interval.max(std::time::Duration::from_secs(1)),
@@ -50,17 +45,14 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
         web,
         maintenance,
         // The config's [run] settings hold for scheduled runs and /probe as for `check`.
-        concurrency: profile
-            .run
+        concurrency: run
             .concurrency
             .map(usize::from)
             .unwrap_or(crate::engine::DEFAULT_CONCURRENCY)
             .max(1),
-        retries: profile.run.retries.unwrap_or(0),
+        retries: run.retries.unwrap_or(0),
     };
-    let exporter = Arc::new(Exporter::new(
-        profile, plan, provider, timeout, hosts_file, settings,
-    ));
+    let exporter = Arc::new(Exporter::new(prepared, settings));
     runtime.block_on(crate::serve::serve(exporter))?;
     runtime.shutdown_background();
     Ok(Outcome::Passed)

@@ -10,7 +10,6 @@ pub mod web_config;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -21,16 +20,17 @@ use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::engine::{Engine, EngineOptions, build_engine};
+use crate::engine::EngineOptions;
 use crate::error::UsageError;
 use crate::exit::Stop;
 use crate::findings::{Check, CheckKind, Report};
-use crate::maintenance::{MaintenanceMode, WindowState};
-use crate::pki::identity::{self, IDENTITY, IdentityVerdict};
+use crate::maintenance::MaintenanceMode;
+use crate::pki::identity::{IDENTITY, IdentityVerdict};
 use crate::plan::{Plan, PlannedEndpoint};
-use crate::profile::{Endpoint, Origin, Profile};
+use crate::profile::{Endpoint, Origin};
 use crate::reasons::Reason;
 use crate::report::{prometheus, status};
+use crate::run::{Prepared, Scope};
 use web_config::WebConfig;
 
 /// Where `serve` listens unless told: loopback only. The port is above the 9100-9999 range the
@@ -75,19 +75,12 @@ struct LastRun {
 
 /// The exporter's state, shared by the scheduler and every request.
 pub struct Exporter {
-    pub profile: Profile,
-    pub plan: Arc<Plan>,
-    pub provider: Arc<rustls::crypto::CryptoProvider>,
-    pub timeout: Duration,
-    pub hosts_file: PathBuf,
+    /// The profile, its trust and how engines are made (its plan's endpoints are in `plan`).
+    prepared: Prepared,
+    /// Every endpoint of the profile, planned.
+    plan: Arc<Plan>,
     pub settings: Settings,
     services: HashMap<String, String>,
-    /// The directory your records and Spine's are looked up in (the profile's first ldaps://).
-    directory: Option<PlannedEndpoint>,
-    /// Your own endpoint is resolved with this (the HSCN resolvers), when your party key is set.
-    inbound_profile: Option<Profile>,
-    /// Every URL the profile checks: discovery compares the directory's with them.
-    profile_urls: Vec<String>,
     last: RwLock<Option<Arc<LastRun>>>,
     /// The last MESH handshake of each endpoint, and when it was made.
     mesh_last: std::sync::Mutex<HashMap<String, (Instant, Check)>>,
@@ -106,40 +99,21 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    pub fn new(
-        profile: Profile,
-        plan: Plan,
-        provider: Arc<rustls::crypto::CryptoProvider>,
-        timeout: Duration,
-        hosts_file: PathBuf,
-        settings: Settings,
-    ) -> Exporter {
+    pub fn new(mut prepared: Prepared, settings: Settings) -> Exporter {
+        // The plan's endpoints are held once, here (the scheduled runs share them).
+        let plan = Arc::new(Plan {
+            endpoints: std::mem::take(&mut prepared.plan.endpoints),
+            ..prepared.plan.clone()
+        });
         let services = plan
             .endpoints
             .iter()
             .filter_map(|p| Some((p.endpoint.name.clone(), p.endpoint.service.clone()?)))
             .collect();
         let probe_limit = Semaphore::new(settings.max_probes.max(1));
-        let directory = crate::run::directory_of(&plan);
-        let inbound_profile = profile
-            .registration
-            .as_ref()
-            .and_then(|r| r.party_key.as_ref())
-            .map(|_| crate::run::inbound_profile(&profile));
-        let profile_urls = profile
-            .endpoints
-            .iter()
-            .map(|e| e.url.raw.clone())
-            .collect();
         Exporter {
-            directory,
-            inbound_profile,
-            profile_urls,
-            profile,
-            plan: Arc::new(plan),
-            provider,
-            timeout,
-            hosts_file,
+            prepared,
+            plan,
             settings,
             services,
             last: RwLock::new(None),
@@ -160,21 +134,16 @@ impl Exporter {
 
     /// The client identity judged now (its files may change while the exporter runs).
     fn judge_identity(&self) -> (Option<Arc<IdentityVerdict>>, Vec<Check>) {
-        let Some(paths) = &self.profile.client else {
+        let Some(paths) = &self.prepared.profile.client else {
             return (None, Vec::new());
         };
-        let now = crate::pki::unix_time(jiff::Timestamp::now());
-        match identity::verify(
-            paths,
-            &self.plan.profile_trust,
-            &self.provider,
-            now,
-            self.profile.expiry_warning_days,
-        ) {
-            Ok(mut verdict) => {
-                identity::purpose(&mut verdict, paths, &self.profile);
-                let checks = verdict.checks.clone();
-                (Some(Arc::new(verdict)), checks)
+        match self.prepared.judge_identity(jiff::Timestamp::now()) {
+            Ok(verdict) => {
+                let checks = verdict
+                    .as_ref()
+                    .map(|v| v.checks.clone())
+                    .unwrap_or_default();
+                (verdict.map(Arc::new), checks)
             }
             Err(error) => {
                 // The files were good at start-up; now they are not (moved, replaced).
@@ -195,30 +164,6 @@ impl Exporter {
         }
     }
 
-    fn engine(
-        &self,
-        profile: &Profile,
-        identity: Option<&IdentityVerdict>,
-        timeout: Duration,
-        deadline: Option<Duration>,
-    ) -> Arc<Engine> {
-        Arc::new(build_engine(
-            profile,
-            &self.provider,
-            identity,
-            timeout,
-            &self.hosts_file,
-            None,
-            EngineOptions {
-                concurrency: self.settings.concurrency,
-                deadline,
-                retries: self.settings.retries,
-                progress: None,
-                identity_gate: true,
-            },
-        ))
-    }
-
     /// One run of `plan`, as a report (identity first, maintenance applied). `scheduled` runs
     /// are whole runs, as `check` makes them: your registration, your own endpoint and
     /// discovery too, when the config asks for them.
@@ -229,46 +174,38 @@ impl Exporter {
         deadline: Option<Duration>,
         scheduled: bool,
     ) -> Report {
-        let started_at = jiff::Timestamp::now();
-        let started = Instant::now();
         let (verdict, identity_checks) = self.judge_identity();
         if let Ok(mut slot) = self.identity.write() {
             slot.clone_from(&verdict);
         }
-        let engine = self.engine(&self.profile, verdict.as_deref(), timeout, deadline);
-        let registration = self.profile.registration.clone().filter(|_| scheduled);
-        let inbound_engine = registration
-            .as_ref()
-            .and(self.inbound_profile.as_ref())
-            .map(|profile| self.engine(profile, verdict.as_deref(), timeout, deadline));
-        let discover = self
-            .profile
-            .party_key
-            .clone()
-            .filter(|_| scheduled && self.profile.discover);
-        let cert_names = crate::pki::client_names(&self.profile);
         let selection = crate::plan::Selection::default();
-        let (plan, reused) = self.mesh_due(plan);
-        let mut report = crate::run::WholeRun {
-            profile: &self.profile,
-            plan,
+        let scope = Scope {
             selection: &selection,
-            engine,
-            inbound_engine,
-            identity: self.profile.client.as_ref().map(|_| identity_checks),
-            has_identity: verdict.as_ref().is_some_and(|v| v.usable.is_some()),
-            directory: self.directory.clone().filter(|_| scheduled),
-            registration,
-            discover,
-            profile_urls: self.profile_urls.clone(),
-            cert_names,
-            maintenance: self.settings.maintenance,
-            at: started_at,
-            started_at,
-            started,
-        }
-        .run()
-        .await;
+            registration: scheduled,
+            discover: scheduled && self.prepared.profile.discover,
+            identity: verdict.as_deref(),
+            options: EngineOptions {
+                concurrency: self.settings.concurrency,
+                deadline,
+                retries: self.settings.retries,
+                progress: None,
+                identity_gate: true,
+                timeout: Some(timeout),
+            },
+        };
+        let (plan, reused) = self.mesh_due(plan);
+        let mut whole = self
+            .prepared
+            .whole_run(plan, scope)
+            .maintenance(self.settings.maintenance);
+        // An identity that can no longer be read is reported as such (`verdict` is then none).
+        whole.identity = self
+            .prepared
+            .profile
+            .client
+            .as_ref()
+            .map(|_| identity_checks);
+        let mut report = whole.run().await;
         self.remember_mesh(&mut report);
         for check in reused {
             let at = report
@@ -345,8 +282,8 @@ impl Exporter {
             let report = self
                 .run(
                     self.plan.clone(),
-                    self.timeout,
-                    Some(interval.max(self.timeout)),
+                    self.prepared.basis.timeout,
+                    Some(interval.max(self.prepared.basis.timeout)),
                     true,
                 )
                 .await;
@@ -531,18 +468,7 @@ impl Exporter {
     }
 
     fn empty_report(&self) -> Report {
-        Report {
-            tool_version: env!("CARGO_PKG_VERSION"),
-            profile: self.profile.name.clone(),
-            description: self.profile.description.clone(),
-            started_at: jiff::Timestamp::now(),
-            duration: Duration::ZERO,
-            endpoints: Vec::new(),
-            checks: Vec::new(),
-            maintenance: WindowState::default(),
-            strict: false,
-        }
-        .seal()
+        Report::begun(&self.prepared.profile, jiff::Timestamp::now()).seal()
     }
 
     /// `/probe?endpoint=NAME[&profile=P][&debug=true]`, or `?target=URL` when allowed.
@@ -560,13 +486,13 @@ impl Exporter {
             )
         };
         if let Some(profile) = query.get("profile")
-            && !profile.eq_ignore_ascii_case(&self.profile.name)
+            && !profile.eq_ignore_ascii_case(&self.prepared.profile.name)
         {
             return refuse(
                 StatusCode::NOT_FOUND,
                 format!(
                     "profile `{profile}` is not loaded; this exporter serves `{}`",
-                    self.profile.name
+                    self.prepared.profile.name
                 ),
             );
         }
@@ -583,7 +509,7 @@ impl Exporter {
                         StatusCode::NOT_FOUND,
                         format!(
                             "no endpoint `{name}` in profile `{}` (GET / lists them)",
-                            self.profile.name
+                            self.prepared.profile.name
                         ),
                     );
                 }
@@ -664,7 +590,12 @@ impl Exporter {
         });
         let started = Instant::now();
         let report = self
-            .run(plan, self.timeout.min(deadline), Some(deadline), false)
+            .run(
+                plan,
+                self.prepared.basis.timeout.min(deadline),
+                Some(deadline),
+                false,
+            )
             .await;
         let elapsed = started.elapsed();
         unfinished.0 = None;

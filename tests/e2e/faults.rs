@@ -455,7 +455,7 @@ fn catalogue() -> Vec<Fault> {
             Case::one(EndpointSpec::new("svc", https("msg.int.test", addr)))
         }),
         fault!("tls.self_signed", "fail", "tls", |lab| {
-            let (cert, key) = openssl_cert(&lab, "self", "ec", None, SERVER_EXT, "sha256");
+            let (cert, key) = openssl_cert(&lab, "self", ("ec", "sha256"), None, SERVER_EXT);
             serve_files(&lab, &[&cert], &key).await
         }),
         fault!("tls.leaf_usage", "fail", "tls", |lab| {
@@ -467,25 +467,28 @@ fn catalogue() -> Vec<Fault> {
             let (middle, middle_key) = openssl_cert(
                 &lab,
                 "middle",
-                "ec",
+                ("ec", "sha256"),
                 Some(Issuer::SubCa),
                 SERVER_EXT,
-                "sha256",
             );
             let (leaf, key) = openssl_cert(
                 &lab,
                 "leaf",
-                "ec",
+                ("ec", "sha256"),
                 Some(Issuer::File(&middle, &middle_key)),
                 SERVER_EXT,
-                "sha256",
             );
             let subca = lab.write("subca-only.pem", &lab.pki.subca.pem);
             serve_files(&lab, &[&leaf, &middle, &subca], &key).await
         }),
         fault!("tls.weak_signature", "fail", "tls", |lab| {
-            let (leaf, key) =
-                openssl_cert(&lab, "sha1", "ec", Some(Issuer::SubCa), SERVER_EXT, "sha1");
+            let (leaf, key) = openssl_cert(
+                &lab,
+                "sha1",
+                ("ec", "sha1"),
+                Some(Issuer::SubCa),
+                SERVER_EXT,
+            );
             let subca = lab.write("subca-only.pem", &lab.pki.subca.pem);
             serve_files(&lab, &[&leaf, &subca], &key).await
         }),
@@ -494,10 +497,9 @@ fn catalogue() -> Vec<Fault> {
             let (leaf, key) = openssl_cert(
                 &lab,
                 "rsa1024",
-                "rsa:1024",
+                ("rsa:1024", "sha256"),
                 Some(Issuer::SubCa),
                 SERVER_EXT,
-                "sha256",
             );
             let chain = lab.write(
                 "rsa1024-chain.pem",
@@ -519,15 +521,19 @@ fn catalogue() -> Vec<Fault> {
         }),
         fault!("tls.unsupported_algorithm", "fail", "tls", |lab| {
             // An Ed448 intermediate under the pinned root: valid, but ring cannot verify Ed448.
-            let (middle, middle_key) =
-                openssl_cert(&lab, "ed448", "ed448", Some(Issuer::Root), CA_EXT, "sha256");
+            let (middle, middle_key) = openssl_cert(
+                &lab,
+                "ed448",
+                ("ed448", "sha256"),
+                Some(Issuer::Root),
+                CA_EXT,
+            );
             let (leaf, key) = openssl_cert(
                 &lab,
                 "leaf448",
-                "ec",
+                ("ec", "sha256"),
                 Some(Issuer::File(&middle, &middle_key)),
                 SERVER_EXT,
-                "sha256",
             );
             serve_files(&lab, &[&leaf, &middle], &key).await
         }),
@@ -583,10 +589,9 @@ fn catalogue() -> Vec<Fault> {
             let (leaf, key) = openssl_cert(
                 &lab,
                 "underscore",
-                "ec",
+                ("ec", "sha256"),
                 Some(Issuer::SubCa),
                 &ext,
-                "sha256",
             );
             let subca = lab.subca_file.clone();
             serve_files(&lab, &[&leaf, &subca], &key).await
@@ -923,14 +928,13 @@ fn run_openssl(args: &[&str]) {
 }
 
 /// A certificate for msg.int.test made and signed with the openssl CLI (self-signed without
-/// an issuer): key type `ec`, `rsa:BITS` or `ed448`, extensions as an extfile, a digest.
+/// an issuer): key type (`ec`, `rsa:BITS` or `ed448`) and digest, extensions as an extfile.
 fn openssl_cert(
     lab: &Lab,
     name: &str,
-    key_type: &str,
+    (key_type, digest): (&str, &str),
     issuer: Option<Issuer<'_>>,
     extensions: &str,
-    digest: &str,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     let key = lab.path(&format!("{name}.key"));
     let csr = lab.path(&format!("{name}.csr"));
@@ -1208,82 +1212,79 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
     let lab = Arc::new(Lab::start().await);
     let root = lab.write("cmp-root.pem", &lab.pki.root.pem);
     let subca = lab.write("cmp-subca.pem", &lab.pki.subca.pem);
-    let (self_signed, _) = openssl_cert(&lab, "cmp-self", "ec", None, SERVER_EXT, "sha256");
+    let (self_signed, _) = openssl_cert(&lab, "cmp-self", ("ec", "sha256"), None, SERVER_EXT);
     let client_ext = SERVER_EXT.replace("serverAuth", "clientAuth");
     let (client_eku, _) = openssl_cert(
         &lab,
         "cmp-client",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         &client_ext,
-        "sha256",
     );
     let (sha1, _) = openssl_cert(
         &lab,
         "cmp-sha1",
-        "ec",
+        ("ec", "sha1"),
         Some(Issuer::SubCa),
         SERVER_EXT,
-        "sha1",
     );
     let (rsa1024, _) = openssl_cert(
         &lab,
         "cmp-rsa1024",
-        "rsa:1024",
+        ("rsa:1024", "sha256"),
         Some(Issuer::SubCa),
         SERVER_EXT,
-        "sha256",
     );
     let (middle, middle_key) = openssl_cert(
         &lab,
         "cmp-middle",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         SERVER_EXT,
-        "sha256",
     );
     let (under_leaf, _) = openssl_cert(
         &lab,
         "cmp-under",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::File(&middle, &middle_key)),
         SERVER_EXT,
-        "sha256",
     );
     let (good, _) = openssl_cert(
         &lab,
         "cmp-good",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         SERVER_EXT,
-        "sha256",
     );
     // The SubCA allows one CA below it (pathlen 1): two break the rule.
-    let (ca1, ca1_key) = openssl_cert(&lab, "cmp-ca1", "ec", Some(Issuer::SubCa), CA_EXT, "sha256");
+    let (ca1, ca1_key) = openssl_cert(
+        &lab,
+        "cmp-ca1",
+        ("ec", "sha256"),
+        Some(Issuer::SubCa),
+        CA_EXT,
+    );
     let (ca2, ca2_key) = openssl_cert(
         &lab,
         "cmp-ca2",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::File(&ca1, &ca1_key)),
         CA_EXT,
-        "sha256",
     );
     let (too_deep, _) = openssl_cert(
         &lab,
         "cmp-deep",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::File(&ca2, &ca2_key)),
         SERVER_EXT,
-        "sha256",
     );
     let critical = format!("{SERVER_EXT}1.2.3.4 = critical,ASN1:NULL\n");
     let (odd_critical, _) = openssl_cert(
         &lab,
         "cmp-critical",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         &critical,
-        "sha256",
     );
     // A CA allowed to issue only for .other.test issuing for msg.int.test.
     let constrained_ext =
@@ -1291,18 +1292,16 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
     let (fenced, fenced_key) = openssl_cert(
         &lab,
         "cmp-fenced",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         &constrained_ext,
-        "sha256",
     );
     let (outside, _) = openssl_cert(
         &lab,
         "cmp-outside",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::File(&fenced, &fenced_key)),
         SERVER_EXT,
-        "sha256",
     );
     // The host name only in the CN (no subjectAltName): under the fenced CA, whose name
     // constraints forbid it (OpenSSL applies them to such a CN, and refuses), and under the SubCA.
@@ -1310,28 +1309,25 @@ async fn certificate_verdicts_compared_with_openssl_verify() {
     let (cn_outside, _) = openssl_cert(
         &lab,
         "cmp-cn-outside",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::File(&fenced, &fenced_key)),
         cn_only_ext,
-        "sha256",
     );
     let (cn_only, _) = openssl_cert(
         &lab,
         "cmp-cn-only",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         cn_only_ext,
-        "sha256",
     );
     // A CA certificate used as the server's own (CA:TRUE, serverAuth, the right name).
     let ca_leaf_ext = "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:msg.int.test\n";
     let (ca_leaf, _) = openssl_cert(
         &lab,
         "cmp-caleaf",
-        "ec",
+        ("ec", "sha256"),
         Some(Issuer::SubCa),
         ca_leaf_ext,
-        "sha256",
     );
     // (certificate, extra untrusted intermediates, OpenSSL accepts?, int-check's reason)
     let cases: Vec<(&std::path::Path, Vec<&std::path::Path>, bool, &str)> = vec![
