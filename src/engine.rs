@@ -20,7 +20,7 @@ use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
 use crate::probe::ldap::Identifiers;
 use crate::probe::tls::TlsSetup;
-use crate::probe::{self, ProbeContext, ProbeFailure, http, ldap, secs, tcp, tls};
+use crate::probe::{self, ProbeContext, http, ldap, secs, tcp, tls};
 use crate::profile::Profile;
 use crate::reasons::Reason;
 
@@ -167,104 +167,6 @@ impl Engine {
         out
     }
 
-    /// A directory session to `planned` (an ldaps:// endpoint): its name resolved, then the
-    /// first address that completes TCP, TLS (verified) and, when configured, the bind.
-    pub async fn directory_session(
-        &self,
-        planned: &PlannedEndpoint,
-    ) -> Result<crate::probe::ldap::Session, ProbeFailure> {
-        let ctx = self.context(planned);
-        let url = &planned.endpoint.url;
-        let addresses = match url.ip {
-            Some(ip) => vec![ip],
-            None => {
-                let outcome = self.resolver.resolve(&url.host).await;
-                if let Some(failure) =
-                    dns::named_failure(&url.host, planned.endpoint.network, &outcome)
-                {
-                    return Err(failure);
-                }
-                outcome.result?.addresses
-            }
-        };
-        let mut last = None;
-        for ip in addresses
-            .into_iter()
-            .take(crate::plan::MAX_ADDRESSES_PER_HOST)
-        {
-            let address = SocketAddr::new(ip, url.port);
-            match crate::probe::ldap::open(&ctx, address, None).await {
-                Ok(session) => return Ok(session),
-                Err(f) => {
-                    // TCP failures name the address already.
-                    let message = if f.message.starts_with(&address.to_string()) {
-                        f.message
-                    } else {
-                        format!("{address}: {}", f.message)
-                    };
-                    last = Some(ProbeFailure { message, ..f })
-                }
-            }
-        }
-        Err(last.unwrap_or(ProbeFailure::new(
-            Reason::DnsNoAddress,
-            "no address to connect to",
-        )))
-    }
-
-    /// The MHS records the directory holds for `party_key` (discovery).
-    pub async fn mhs_records(
-        &self,
-        directory: &PlannedEndpoint,
-        party_key: &str,
-    ) -> Result<ldap::Found, ProbeFailure> {
-        let mut session = self.directory_session(directory).await?;
-        let filter = format!(
-            "(&(objectClass=nhsMhs)(nhsMHSPartyKey={}))",
-            ldap::escape_filter_value(party_key)
-        );
-        let attributes: Vec<String> = ["nhsMHSEndPoint", "nhsMhsSvcIA", "nhsMhsFQDN"]
-            .map(String::from)
-            .to_vec();
-        let found = session
-            .search("ou=services,o=nhs", &filter, &attributes)
-            .await;
-        session.close().await;
-        found
-    }
-
-    /// The registration phase: your records in the directory at `directory`, judged.
-    pub async fn registration(
-        &self,
-        directory: &PlannedEndpoint,
-        registration: &crate::profile::Registration,
-        cert_names: &[String],
-    ) -> (Vec<Check>, crate::probe::registration::Answers) {
-        use crate::probe::registration;
-        let started = std::time::Instant::now();
-        let answers = match self.directory_session(directory).await {
-            Ok(mut session) => {
-                let answers = registration::look_up(&mut session, registration).await;
-                session.close().await;
-                answers
-            }
-            Err(failure) => registration::unreachable(registration, &failure),
-        };
-        let elapsed = started.elapsed();
-        let mut checks = registration::judge(
-            registration,
-            &answers,
-            cert_names,
-            &directory.endpoint.url.authority(),
-        );
-        for check in &mut checks {
-            check.duration = elapsed;
-            check.details.seal();
-            Self::log_check(check);
-        }
-        (checks, answers)
-    }
-
     /// What every probe of one endpoint shares, built once per endpoint.
     pub fn context<'a>(&'a self, planned: &'a PlannedEndpoint) -> ProbeContext<'a> {
         let endpoint = &planned.endpoint;
@@ -379,7 +281,7 @@ impl Engine {
 
     /// `-v`: each check's end (target, address, verdict, time); `-vv`: its details too (protocol,
     /// cipher, chain, status line, result codes, what each DNS server said; never key material).
-    fn log_check(check: &Check) {
+    pub fn log_check(check: &Check) {
         tracing::info!(
             endpoint = %check.endpoint,
             target = %check.target,

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod directory;
 pub mod documents;
 pub mod engine;
 pub mod error;
@@ -23,4 +24,5 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod settings;
+pub mod spine_directory;
 pub mod text;

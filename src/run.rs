@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::directory::registration::REGISTRATION;
+use crate::directory::{self, Compared, DISCOVERY, discovery_summary};
 use crate::engine::{Basis, Engine, EngineOptions, build_engine};
 use crate::error::UsageError;
 use crate::findings::{Check, CheckKind, EndpointHeading, Report};
@@ -17,7 +19,6 @@ use crate::maintenance::{MaintenanceMode, WindowState};
 use crate::pki::CertInfo;
 use crate::pki::identity::{self, IDENTITY, IdentityVerdict};
 use crate::plan::{Plan, PlannedEndpoint, Selection};
-use crate::probe::registration::REGISTRATION;
 use crate::profile::{Endpoint, Origin, Profile, Registration};
 
 /// A run prepared once: the profile, its plan (every endpoint with its trust store), what its
@@ -248,11 +249,10 @@ impl WholeRun<'_> {
             else {
                 return None;
             };
-            let (checks, answers) = engine
-                .registration(directory, registration, &self.cert_names)
-                .await;
+            let (checks, answers) =
+                directory::registration(engine, directory, registration, &self.cert_names).await;
             // Your own endpoint, as Spine will reach it.
-            let urls = crate::probe::registration::registered_urls(answers.mhs_records());
+            let urls = directory::registration::registered_urls(answers.mhs_records());
             let found: Vec<Endpoint> = urls
                 .iter()
                 .filter_map(|u| Endpoint::found(u, Origin::Inbound, self.has_identity))
@@ -264,7 +264,7 @@ impl WholeRun<'_> {
                 .unwrap_or_else(|| engine.clone());
             let mut inbound = runner.run(Arc::new(found.clone())).await;
             if inbound_wanted {
-                inbound.extend(crate::probe::inbound::judge_all(
+                inbound.extend(directory::inbound::judge_all(
                     &inbound,
                     &accepted_cas,
                     &self.profile.inbound_sources,
@@ -288,8 +288,7 @@ impl WholeRun<'_> {
             // Only the records of the interactions asked for, when some are (matched exactly,
             // as SDS matches nhsMhsSvcIA).
             let interactions = &self.profile.discover_interactions;
-            let found = engine
-                .mhs_records(directory, party_key)
+            let found = directory::mhs_records(engine, directory, party_key)
                 .await
                 .map(|mut found| {
                     if !interactions.is_empty() {
@@ -397,107 +396,4 @@ impl WholeRun<'_> {
         }
         report.finished(self.started)
     }
-}
-
-/// What discovery compares the directory's answer with.
-#[derive(Clone, Copy)]
-pub struct Compared<'a> {
-    /// Every URL the profile checks.
-    pub profile_urls: &'a [String],
-    /// New endpoints probed at most (`[discovery] max_endpoints`).
-    pub max: usize,
-    /// Whether the endpoints found get the client certificate.
-    pub mtls: bool,
-}
-
-/// The heading of the discovery summary.
-pub const DISCOVERY: &str = "directory-discovery";
-
-/// Judges what the directory registers under the profile's party key against the profile, and
-/// returns the summary check and the endpoints to probe (new URLs only, at most `max`).
-pub fn discovery_summary(
-    party_key: &str,
-    directory: &crate::plan::PlannedEndpoint,
-    found: Result<crate::probe::ldap::Found, crate::probe::ProbeFailure>,
-    compared: &Compared<'_>,
-) -> (crate::findings::Check, Vec<Endpoint>) {
-    let Compared {
-        profile_urls,
-        max,
-        mtls,
-    } = *compared;
-    let check = crate::findings::Check::new(
-        DISCOVERY,
-        CheckKind::Ldap,
-        directory.endpoint.url.authority(),
-    );
-    let found = match found {
-        Ok(found) => found,
-        Err(failure) => {
-            let message = format!(
-                "the directory could not be asked what it registers under {party_key}: {}",
-                failure.message
-            );
-            return (check.fail(failure.reason, message), Vec::new());
-        }
-    };
-    let urls = crate::probe::registration::registered_urls(&found.entries);
-    let in_profile = |u: &String| profile_urls.iter().any(|p| Endpoint::same_url(p, u));
-    let new: Vec<String> = urls.iter().filter(|u| !in_profile(u)).cloned().collect();
-    let messaging = |u: &&String| {
-        url::Url::parse(u).is_ok_and(|u| {
-            u.path().starts_with("/reliablemessaging") || u.path().starts_with("/sync-service")
-        })
-    };
-    let unlisted: Vec<String> = profile_urls
-        .iter()
-        .filter(messaging)
-        .filter(|p| !urls.iter().any(|u| Endpoint::same_url(p, u)))
-        .cloned()
-        .collect();
-    let endpoints: Vec<Endpoint> = new
-        .iter()
-        .filter_map(|u| Endpoint::found(u, crate::profile::Origin::Directory, mtls))
-        .take(max)
-        .collect();
-    let mut message = format!(
-        "the directory registers {} endpoint URLs under {party_key} ({} MHS records): {} already in the profile, {} more probed below",
-        urls.len(),
-        found.entries.len(),
-        urls.len() - new.len(),
-        endpoints.len()
-    );
-    if new.len() > endpoints.len() {
-        message.push_str(&format!(
-            "; {} not probed ([discovery] max_endpoints is {max}, or not https://)",
-            new.len() - endpoints.len()
-        ));
-    }
-    if !unlisted.is_empty() {
-        let shown: Vec<&str> = unlisted.iter().take(3).map(String::as_str).collect();
-        let more = match unlisted.len() {
-            n if n > 3 => format!(" and {} more", n - 3),
-            _ => String::new(),
-        };
-        message.push_str(&format!(
-            "; the profile's messaging {} {}{more} {} not registered there",
-            if unlisted.len() == 1 {
-                "endpoint"
-            } else {
-                "endpoints"
-            },
-            shown.join(", "),
-            if unlisted.len() == 1 { "is" } else { "are" },
-        ));
-    }
-    let check = check.with_detail(|d| {
-        d.ldap().entries = Some(found.entries.len() as u64);
-        d.ldap().not_in_profile = Some(new.clone());
-        d.ldap().not_in_directory = Some(unlisted.clone());
-        if let Some(by) = &found.truncated_by {
-            d.ldap().truncated = Some(true);
-            d.ldap().truncated_by = Some(by.clone());
-        }
-    });
-    (check.pass(message), endpoints)
 }

@@ -48,7 +48,7 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
             let mut filter = query.filter.clone();
             if let Some(fqdn) = &args.fqdn {
                 found.entries.retain(|e| {
-                    e.get("nhsMhsFQDN")
+                    e.get(crate::spine_directory::FQDN)
                         .iter()
                         .any(|n| n.eq_ignore_ascii_case(fqdn))
                 });
@@ -93,14 +93,16 @@ fn mine(args: &SdsArgs, setup: Setup, directory: &PlannedEndpoint) -> Result<Out
     let started_at = jiff::Timestamp::now();
     let started = std::time::Instant::now();
     let engine = setup.engine(super::EngineOptions::default());
-    let (checks, answers) =
-        setup
-            .runtime
-            .block_on(engine.registration(directory, &registration, &cert_names));
+    let (checks, answers) = setup.runtime.block_on(crate::directory::registration(
+        &engine,
+        directory,
+        &registration,
+        &cert_names,
+    ));
     setup.runtime.shutdown_background();
     let report = crate::findings::Report::begun(&setup.prepared.profile, started_at)
         .section(
-            crate::probe::registration::REGISTRATION,
+            crate::directory::registration::REGISTRATION,
             directory.endpoint.url.raw.clone(),
             checks,
         )
@@ -147,29 +149,16 @@ struct SdsQuery {
 
 impl SdsQuery {
     fn from_args(args: &SdsArgs) -> SdsQuery {
-        use crate::probe::ldap::escape_filter_value as esc;
-        let filter = match (&args.party_key, &args.interaction, &args.asid) {
-            (Some(pk), Some(iid), _) => format!(
-                "(&(objectClass=nhsMhs)(nhsMHSPartyKey={})(nhsMhsSvcIA={}))",
-                esc(pk),
-                esc(iid)
-            ),
-            (Some(pk), None, _) => format!("(&(objectClass=nhsMhs)(nhsMHSPartyKey={}))", esc(pk)),
-            (None, _, Some(asid)) => {
-                format!("(&(objectClass=nhsAs)(uniqueIdentifier={}))", esc(asid))
-            }
-            (None, interaction, None) => match (&args.ods, interaction) {
-                (Some(ods), Some(iid)) => format!(
-                    "(&(nhsIDCode={})(objectClass=nhsMhs)(nhsMhsSvcIA={}))",
-                    esc(ods),
-                    esc(iid)
-                ),
-                (Some(ods), None) => format!("(&(nhsIDCode={})(objectClass=nhsMhs))", esc(ods)),
-                // clap requires one of the look-up flags; --mine does not get here.
-                (None, _) => "(objectClass=nhsMhs)".to_string(),
-            },
+        use crate::spine_directory as sds;
+        let interaction = args.interaction.as_deref();
+        let filter = match (&args.party_key, &args.asid, &args.ods) {
+            (Some(pk), _, _) => sds::mhs_of_party_key(pk, interaction),
+            (None, Some(asid), _) => sds::as_of_asid(asid),
+            (None, None, Some(ods)) => sds::mhs_of_ods(ods, interaction),
+            // clap requires one of the look-up flags; --mine does not get here.
+            (None, None, None) => format!("(objectClass={})", sds::MHS_CLASS),
         };
-        let attributes = report::sds::ATTRIBUTES
+        let attributes = sds::LOOKUP_ATTRIBUTES
             .iter()
             .map(|a| a.to_string())
             .collect();
@@ -183,9 +172,13 @@ async fn lookup(
     planned: &PlannedEndpoint,
     query: &SdsQuery,
 ) -> Result<ldap::Found, ProbeFailure> {
-    let mut session = engine.directory_session(planned).await?;
+    let mut session = crate::directory::session(engine, planned).await?;
     let found = session
-        .search("ou=services,o=nhs", &query.filter, &query.attributes)
+        .search(
+            crate::spine_directory::BASE,
+            &query.filter,
+            &query.attributes,
+        )
         .await;
     session.close().await;
     found

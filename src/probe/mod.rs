@@ -4,10 +4,8 @@
 
 pub mod dns;
 pub mod http;
-pub mod inbound;
 pub mod ldap;
 pub mod mesh;
-pub mod registration;
 pub mod tcp;
 pub mod tls;
 pub mod wire_bytes;

@@ -800,42 +800,24 @@ pub struct Profile {
 
 /// The directory look-ups every ldaps:// endpoint runs, from the profile's identifiers.
 fn builtin_searches(party_key: Option<&str>, asid: Option<&str>) -> Vec<SearchDoc> {
+    use crate::spine_directory as sds;
+    let search = |name: &str, filter: &str, attributes: &[&str]| SearchDoc {
+        name: name.to_string(),
+        base: sds::BASE.to_string(),
+        filter: filter.to_string(),
+        attributes: attributes.iter().map(|a| a.to_string()).collect(),
+        min_entries: 1,
+    };
     let mut searches = Vec::new();
     if party_key.is_some() {
-        searches.push(SearchDoc {
-            name: "party-key".to_string(),
-            base: "ou=services,o=nhs".to_string(),
-            filter: "(&(objectClass=nhsMhs)(nhsMHSPartyKey={party_key}))".to_string(),
-            attributes: [
-                "nhsMhsSvcIA",
-                "nhsMHSEndPoint",
-                "nhsMhsFQDN",
-                "nhsMHSSyncReplyMode",
-                "nhsMhsCPAId",
-                "uniqueIdentifier",
-            ]
-            .map(String::from)
-            .to_vec(),
-            min_entries: 1,
-        });
+        searches.push(search(
+            "party-key",
+            sds::PARTY_KEY_TEMPLATE,
+            sds::PARTY_KEY_ATTRIBUTES,
+        ));
     }
     if asid.is_some() {
-        searches.push(SearchDoc {
-            name: "asid".to_string(),
-            base: "ou=services,o=nhs".to_string(),
-            filter: "(&(objectClass=nhsAs)(uniqueIdentifier={asid}))".to_string(),
-            attributes: [
-                "uniqueIdentifier",
-                "nhsIdCode",
-                "nhsMhsPartyKey",
-                "nhsAsSvcIA",
-                "nhsProductName",
-                "nhsAsClient",
-            ]
-            .map(String::from)
-            .to_vec(),
-            min_entries: 1,
-        });
+        searches.push(search("asid", sds::ASID_TEMPLATE, sds::ASID_ATTRIBUTES));
     }
     searches
 }

@@ -3,28 +3,6 @@
 use crate::documents::SdsDoc;
 use crate::findings::DirectoryEntry;
 
-/// Attributes the look-up asks for (MHS and Accredited System records).
-pub const ATTRIBUTES: &[&str] = &[
-    "objectClass",
-    "uniqueIdentifier",
-    "nhsIDCode",
-    "nhsMHSPartyKey",
-    "nhsMhsSvcIA",
-    "nhsMHSEndPoint",
-    "nhsMhsFQDN",
-    "nhsMhsCPAId",
-    "nhsMHSSyncReplyMode",
-    "nhsMHSAckRequested",
-    "nhsMHSDuplicateElimination",
-    "nhsMHSRetries",
-    "nhsMHSRetryInterval",
-    "nhsMHSPersistDuration",
-    "nhsMhsActor",
-    "nhsAsSvcIA",
-    "nhsProductName",
-    "nhsAsClient",
-];
-
 fn first<'a>(entry: &'a DirectoryEntry, name: &str) -> &'a str {
     entry.get(name).first().map(String::as_str).unwrap_or("-")
 }

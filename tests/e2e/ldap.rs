@@ -391,3 +391,58 @@ async fn a_directory_that_asks_for_a_certificate_and_takes_none_is_noted_not_fai
     );
     assert_eq!(status(&ldap_checks(&run)[0]), ("pass", ""));
 }
+
+/// `sds` opens its directory session through the TLS phase's own connect-and-classify path: the
+/// same server gets the same reason from `sds` as from `check`'s TLS phase (it used to say
+/// `tls.handshake_failed` or `ldap.timeout` where the phase said `tls.client_cert_required` or
+/// `tls.handshake_timeout`).
+#[tokio::test(flavor = "multi_thread")]
+async fn sds_names_a_refusal_as_the_tls_phase_does() {
+    let lab = Lab::start().await;
+    let mut spec = TlsServerSpec::new(&lab.pki, &lab.pki.leaf(&LeafSpec::server("ldap.int.test")));
+    // TLS 1.2: the refusal is part of the handshake itself.
+    spec.client_auth = ClientAuth::Required(lab.pki.root.cert.clone());
+    spec.tls12_only = true;
+    let wants_cert = tls_server(lo(1), spec).await;
+    let silent = silent_server(lo(2)).await;
+    lab.dns.point("ldap.int.test", &[lo(1)]);
+    lab.dns.point("quiet.int.test", &[lo(2)]);
+    for (host, addr, expected) in [
+        ("ldap.int.test", wants_cert, "tls.client_cert_required"),
+        ("quiet.int.test", silent, "tls.handshake_timeout"),
+    ] {
+        let endpoint = EndpointSpec::new("sds", format!("ldaps://{host}:{}", addr.port()));
+        let profile = lab.profile(
+            &format!("{host}.toml"),
+            &[endpoint],
+            "party_key = \"YES-0000806\"",
+        );
+        let checked = run(&[
+            "--profile",
+            p(&profile),
+            "--format",
+            "json",
+            "--timeout",
+            "1s",
+        ])
+        .await;
+        let phase = checked.check("sds", "tls");
+        assert_eq!(phase["reason"], expected, "{}", checked.stdout);
+        let looked_up = run(&[
+            "sds",
+            "--profile",
+            p(&profile),
+            "--party-key",
+            "YES-0000806",
+            "--timeout",
+            "1s",
+        ])
+        .await;
+        assert_eq!(looked_up.code, 1, "{}", looked_up.stderr);
+        assert!(
+            looked_up.stderr.contains(&format!("[{expected}]")),
+            "sds on {host}: {}",
+            looked_up.stderr
+        );
+    }
+}

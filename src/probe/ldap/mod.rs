@@ -11,13 +11,9 @@ pub mod filter;
 pub mod wire;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::tls::Session as TlsSession;
@@ -86,10 +82,11 @@ pub async fn open(
     verified: Option<TlsSession>,
 ) -> Result<Session, ProbeFailure> {
     let sent = ctx.tls.has_identity();
-    let (stream, requested) = match verified {
-        Some(session) => (session.stream, session.client_cert_requested),
-        None => connect(ctx, address).await?,
+    let verified = match verified {
+        Some(session) => session,
+        None => super::tls::connect(ctx, address).await?,
     };
+    let (stream, requested) = (verified.stream, verified.client_cert_requested);
     let mut session = Session {
         stream,
         buffer: Vec::new(),
@@ -113,61 +110,6 @@ pub async fn open(
         session.bind(dn, &password).await?;
     }
     Ok(session)
-}
-
-/// A fresh TCP connection and TLS handshake to `address`, verified like the TLS phase's.
-async fn connect(
-    ctx: &ProbeContext<'_>,
-    address: SocketAddr,
-) -> Result<(TlsStream<Recorded>, bool), ProbeFailure> {
-    let timeout = ctx.timeout;
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
-        Err(_) => {
-            return Err(ProbeFailure::new(
-                Reason::LdapTimeout,
-                format!("no TCP connection to {address} within {}", secs(timeout)),
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(crate::probe::tcp::classify(address, &e));
-        }
-        Ok(Ok(tcp)) => tcp,
-    };
-    // LDAP requests are small writes: without this, Nagle and delayed ACKs add 40 ms a round.
-    let _ = tcp.set_nodelay(true);
-    let (config, recorder) = ctx.tls.client_config(ctx.trust);
-    let name = ServerName::try_from(ctx.endpoint.url.host.clone()).map_err(|_| {
-        ProbeFailure::new(
-            Reason::TlsHandshakeFailed,
-            format!("`{}` is not a valid TLS server name", ctx.endpoint.url.host),
-        )
-    })?;
-    let connector = TlsConnector::from(Arc::new(config));
-    let (tcp, first_bytes) = Recorded::new(tcp);
-    match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
-        Err(_) => Err(ProbeFailure::new(
-            Reason::LdapTimeout,
-            format!(
-                "the TLS handshake with the directory did not finish within {}",
-                secs(timeout)
-            ),
-        )),
-        Ok(Err(e)) => Err(recorder
-            .assessment()
-            .and_then(|a| a.problem.clone())
-            .or_else(|| {
-                super::wire_bytes::not_tls(&first_bytes.get())
-                    .map(|what| ProbeFailure::new(Reason::TlsNotTls, what).raw(&e))
-            })
-            .unwrap_or_else(|| {
-                ProbeFailure::new(
-                    Reason::TlsHandshakeFailed,
-                    "the TLS handshake with the directory failed",
-                )
-                .raw(&e)
-            })),
-        Ok(Ok(stream)) => Ok((stream, recorder.client_cert_requested().is_some())),
-    }
 }
 
 impl Session {
@@ -884,23 +826,10 @@ pub fn substitute(filter: &str, ids: &Identifiers) -> Result<String, String> {
                     "the filter uses {placeholder} but the profile sets no {key}"
                 ));
             };
-            out = out.replace(&placeholder, &escape_filter_value(value));
+            out = out.replace(&placeholder, &crate::spine_directory::escape(value));
         }
     }
     Ok(out)
-}
-
-/// RFC 4515 escaping of a value inside a filter: the five special characters as `\\XX`; every
-/// other character, non-ASCII ones included, stays as its UTF-8 (RFC 4515 allows UTF-8 in values).
-pub fn escape_filter_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '*' | '(' | ')' | '\\' | '\0' => out.push_str(&format!("\\{:02x}", c as u32)),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn text_suffix(text: &str) -> String {
@@ -936,6 +865,6 @@ mod tests {
                 .contains("no ods")
         );
         // Non-ASCII stays UTF-8 (it was turned into mojibake byte by byte).
-        assert_eq!(escape_filter_value("Zoë*"), "Zoë\\2a");
+        assert_eq!(crate::spine_directory::escape("Zoë*"), "Zoë\\2a");
     }
 }

@@ -303,6 +303,30 @@ pub struct Session {
     pub client_cert_requested: bool,
 }
 
+/// A fresh TCP connection and TLS session to `address`, judged exactly as the TCP and TLS phases
+/// judge them (the same reasons: `tcp.timeout`, `tls.client_cert_required`, a chain's verdict, a
+/// path-MTU stall): the one connect-and-classify path for whatever opens TLS outside the phase
+/// chain (the directory look-ups of `sds`, registration and discovery).
+pub async fn connect(ctx: &ProbeContext<'_>, address: SocketAddr) -> Result<Session, ProbeFailure> {
+    let (stream, tcp_check) = super::tcp::connect(ctx, address).await;
+    let Some(stream) = stream else {
+        return Err(failure_of(tcp_check));
+    };
+    match check(ctx, address, stream, true).await {
+        (check, Some(session)) if check.status != crate::findings::Status::Fail => Ok(session),
+        (check, _) => Err(failure_of(check)),
+    }
+}
+
+/// A failed phase's check as the failure of whatever needed it.
+fn failure_of(check: Check) -> ProbeFailure {
+    ProbeFailure {
+        reason: check.reason.unwrap_or(Reason::TlsHandshakeFailed),
+        message: check.message,
+        raw: check.details.error.clone(),
+    }
+}
+
 /// Runs the TLS phase over a connected socket and returns its check, and the connection when
 /// the phase held and nothing was read from it.
 ///

@@ -5,42 +5,13 @@
 
 use crate::findings::{Check, CheckKind, DirectoryEntry};
 use crate::probe::ProbeFailure;
-use crate::probe::ldap::{self, Found, SearchRequest, escape_filter_value as esc};
+use crate::probe::ldap::{self, Found, SearchRequest};
 use crate::profile::Registration;
 use crate::reasons::Reason;
+use crate::spine_directory::{self as sds, AS_ATTRIBUTES, BASE, MHS_ATTRIBUTES};
 
 /// The heading the registration checks are reported under.
 pub const REGISTRATION: &str = "client-registration";
-
-const BASE: &str = "ou=services,o=nhs";
-
-/// What an Accredited System record is read for.
-pub const AS_ATTRIBUTES: &[&str] = &[
-    "uniqueIdentifier",
-    "nhsIDCode",
-    "nhsMHSPartyKey",
-    "nhsAsSvcIA",
-    "nhsProductName",
-    "nhsAsClient",
-];
-
-/// What an MHS record is read for: its endpoint, its name, and the reliability settings support
-/// staff ask about.
-pub const MHS_ATTRIBUTES: &[&str] = &[
-    "uniqueIdentifier",
-    "nhsIDCode",
-    "nhsMHSPartyKey",
-    "nhsMhsSvcIA",
-    "nhsMHSEndPoint",
-    "nhsMhsFQDN",
-    "nhsMhsCPAId",
-    "nhsMHSSyncReplyMode",
-    "nhsMHSAckRequested",
-    "nhsMHSDuplicateElimination",
-    "nhsMHSRetries",
-    "nhsMHSRetryInterval",
-    "nhsMHSPersistDuration",
-];
 
 /// The directory's answers about one registration.
 #[derive(Clone, Debug, Default)]
@@ -61,20 +32,15 @@ impl Answers {
     }
 }
 
-fn as_filter(asid: &str) -> String {
-    format!("(&(objectClass=nhsAs)(uniqueIdentifier={}))", esc(asid))
-}
-
-fn mhs_filter(party_key: &str) -> String {
-    format!("(&(objectClass=nhsMhs)(nhsMHSPartyKey={}))", esc(party_key))
-}
-
 /// Asks the directory, both searches side by side.
 pub async fn look_up(session: &mut ldap::Session, registration: &Registration) -> Answers {
     let as_attributes: Vec<String> = AS_ATTRIBUTES.iter().map(|a| a.to_string()).collect();
     let mhs_attributes: Vec<String> = MHS_ATTRIBUTES.iter().map(|a| a.to_string()).collect();
-    let as_filter = registration.asid.as_deref().map(as_filter);
-    let mhs_filter = registration.party_key.as_deref().map(mhs_filter);
+    let as_filter = registration.asid.as_deref().map(sds::as_of_asid);
+    let mhs_filter = registration
+        .party_key
+        .as_deref()
+        .map(|pk| sds::mhs_of_party_key(pk, None));
     let mut requests = Vec::new();
     if let Some(filter) = &as_filter {
         requests.push(SearchRequest {
@@ -124,7 +90,7 @@ pub fn judge(
         let check = new().with_detail(|d| {
             d.ldap().search = Some("accredited-system".into());
             d.ldap().base = Some(BASE.into());
-            d.ldap().filter = Some(as_filter(asid));
+            d.ldap().filter = Some(sds::as_of_asid(asid));
         });
         checks.push(judge_accredited_system(check, registration, asid, outcome));
     }
@@ -132,7 +98,7 @@ pub fn judge(
         let check = new().with_detail(|d| {
             d.ldap().search = Some("mhs-records".into());
             d.ldap().base = Some(BASE.into());
-            d.ldap().filter = Some(mhs_filter(party_key));
+            d.ldap().filter = Some(sds::mhs_of_party_key(party_key, None));
         });
         checks.push(judge_mhs(check, registration, party_key, outcome));
         if let Ok(found) = outcome
