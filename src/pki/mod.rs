@@ -132,7 +132,8 @@ impl TrustStore {
         Self::from_certs(names.join(", "), certs)
     }
 
-    fn from_certs(
+    /// From certificates: self-signed ones become roots (anchors), the others known intermediates.
+    pub fn from_certs(
         source: String,
         certs: Vec<CertificateDer<'static>>,
     ) -> Result<TrustStore, UsageError> {

@@ -20,4 +20,5 @@ mod pipeline;
 mod registration;
 mod schemas;
 mod serve;
+mod verdicts;
 mod wan;
