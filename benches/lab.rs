@@ -1,7 +1,7 @@
 //! Benchmark harness: a local lab of N endpoints on loopback (DNS, HTTPS servers with the
 //! G2-shaped test PKI, one LDAPS directory) and the release binary run against it, repeated.
 //! Prints medians and peak RSS. Rerun with `cargo bench --bench lab` (or `-- NAME` for one
-//! scenario: critical, scale, timeouts, manual, startup, wan, serve). See BENCHMARKS.md.
+//! scenario: critical, scale, timeouts, manual, startup, wan, serve, nginx). See BENCHMARKS.md.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -1017,6 +1017,9 @@ fn main() {
         if run("serve") {
             serve().await;
         }
+        if run("nginx") {
+            against_nginx().await;
+        }
     });
     runtime.shutdown_background();
 }
@@ -1028,4 +1031,346 @@ fn clean(mut command: Command) -> Command {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     command
+}
+
+/// What one process cost: wall time, CPU (user + system) and peak RSS, from GNU time.
+struct Cost {
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+    code: i32,
+}
+
+/// Runs `program args` under GNU time (`%e %U %S %M`) with a clean environment.
+fn cost_of(program: &str, args: &[String], env: &[(&str, &str)]) -> Cost {
+    let mut command = clean(Command::new("/usr/bin/time"));
+    command
+        .args(["-f", "%e %U %S %M", program])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().expect("GNU time runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let fields: Vec<f64> = stderr
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let field = |i: usize| fields.get(i).copied().unwrap_or(f64::NAN);
+    Cost {
+        wall: field(0),
+        cpu: field(1) + field(2),
+        rss_mib: field(3) / 1024.0,
+        code: output.status.code().unwrap_or(-1),
+    }
+}
+
+/// The sample with the median CPU time.
+fn median_cost(mut costs: Vec<Cost>) -> Cost {
+    costs.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
+    costs.swap_remove(costs.len() / 2)
+}
+
+/// CPU seconds a process has used so far (utime + stime from /proc, clock ticks of 10 ms).
+fn process_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of a process and its children (nginx's workers).
+fn tree_cpu(pid: u32) -> f64 {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    process_cpu(pid)
+        + children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+            .map(process_cpu)
+            .sum::<f64>()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until something accepts on `port`.
+fn wait_for(port: u16) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// int-check, curl and blackbox_exporter against the same real server: nginx from Debian with one
+/// ECDSA wildcard certificate (leaf + SubCA of the lab's G2-shaped PKI), HTTPS, `GET /` -> 200,
+/// TLS 1.3, no client certificate. Each tool's own CPU time per endpoint is the figure: it does
+/// not depend on how fast the server is or which lab serves. The in-process lab's figure for the
+/// same count is printed beside it, to show where the two labs differ.
+async fn against_nginx() {
+    println!(
+        "\n## 8. Against nginx: each tool's own CPU per endpoint (TLS 1.3 + HTTP, no client certificate)"
+    );
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        println!("skipped: needs nginx (apt-get install nginx)");
+        return;
+    };
+    let lab = Lab::start().await;
+    let leaf = lab.pki.leaf(&LeafSpec::server("*.scale.test"));
+    let chain = lab.write(
+        "nginx-chain.pem",
+        &format!("{}{}", leaf.pem, lab.pki.subca.pem),
+    );
+    let key = lab.write("nginx.key", &leaf.key_pem);
+    let port = free_port();
+    let workers = std::env::var("BENCH_NGINX_WORKERS").unwrap_or_else(|_| "1".into());
+    let conf = lab.write(
+        "nginx.conf",
+        &format!(
+            "daemon off;\nmaster_process on;\nworker_processes {workers};\npid {pid};\nerror_log {err} warn;\nevents {{ worker_connections 4096; }}\nhttp {{\n access_log off;\n client_body_temp_path {tmp};\n server {{\n  listen 127.0.0.1:{port} ssl;\n  server_name *.scale.test;\n  ssl_certificate {chain};\n  ssl_certificate_key {key};\n  ssl_protocols TLSv1.3;\n  location / {{ return 200 \"ok\\n\"; }}\n }}\n}}\n",
+            pid = lab.path("nginx.pid").display(),
+            err = lab.path("nginx-error.log").display(),
+            tmp = lab.path("nginx-body").display(),
+            chain = chain.display(),
+            key = key.display(),
+        ),
+    );
+    let server = Killed(
+        Command::new(nginx)
+            .args([
+                "-c",
+                conf.to_str().unwrap(),
+                "-e",
+                lab.path("nginx-error.log").to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts"),
+    );
+    wait_for(port);
+    let blackbox = [
+        "/usr/bin/prometheus-blackbox-exporter",
+        "/usr/bin/blackbox_exporter",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
+    let counts: Vec<usize> = std::env::var("BENCH_COUNTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1000, 10_000]);
+    let in_lab = Bench::start(64, &[], false).await;
+    println!(
+        "nginx: {workers} worker(s) (BENCH_NGINX_WORKERS); int-check at its default concurrency (128), curl --parallel-max 128, blackbox_exporter driven 128 probes at a time"
+    );
+    println!(
+        "| endpoints | tool | wall | CPU | CPU per endpoint | peak RSS | server CPU per endpoint |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for count in counts {
+        let mut endpoints = Vec::new();
+        let mut urls = String::new();
+        for i in 0..count {
+            let host = format!("h{i}.scale.test");
+            lab.dns.point(&host, &[lo(1)]);
+            endpoints.push(EndpointSpec::new(
+                &format!("h-{i:05}"),
+                format!("https://{host}:{port}/"),
+            ));
+            urls.push_str(&format!(
+                "url = \"https://{host}:{port}/\"\noutput = \"/dev/null\"\n"
+            ));
+        }
+        let profile = lab.profile(&format!("nginx-{count}.toml"), &endpoints, "");
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            println!("nginx up: {BINARY} --profile {}", profile.display());
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        let args: Vec<String> = [
+            "--profile",
+            profile.to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+        ]
+        .map(String::from)
+        .to_vec();
+        let repeat = if count >= 10_000 { 3 } else { 5 };
+        let row = |tool: &str, cost: &Cost, server_cpu: f64| {
+            println!(
+                "| {count} | {tool} | {:.2} s | {:.2} s | {:.3} ms | {:.1} MiB | {:.3} ms |",
+                cost.wall,
+                cost.cpu,
+                cost.cpu * 1000.0 / count as f64,
+                cost.rss_mib,
+                server_cpu * 1000.0 / count as f64
+            );
+        };
+        let env = [("INT_CHECK_HOSTS_FILE", "/nonexistent")];
+        let mut samples = Vec::new();
+        let mut server_cpu = Vec::new();
+        for _ in 0..repeat {
+            let before = tree_cpu(server.0.id());
+            samples.push(tokio::task::block_in_place(|| cost_of(BINARY, &args, &env)));
+            server_cpu.push(tree_cpu(server.0.id()) - before);
+        }
+        server_cpu.sort_by(f64::total_cmp);
+        let cost = median_cost(samples);
+        assert_eq!(cost.code, 0, "int-check against nginx failed");
+        row("int-check", &cost, server_cpu[server_cpu.len() / 2]);
+
+        // The same count against the in-process lab (its servers share this process: their CPU
+        // is not int-check's, and is not counted here either).
+        let lab_profile = in_lab.profile(&format!("inlab-{count}.toml"), count);
+        let lab_args: Vec<String> = [
+            "--profile",
+            lab_profile.to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+        ]
+        .map(String::from)
+        .to_vec();
+        let lab_cost = median_cost(
+            (0..repeat)
+                .map(|_| tokio::task::block_in_place(|| cost_of(BINARY, &lab_args, &env)))
+                .collect(),
+        );
+        row("int-check, in-process lab", &lab_cost, f64::NAN);
+
+        if Path::new("/usr/bin/curl").exists() {
+            let list = lab.write(&format!("curl-{count}.txt"), &urls);
+            let curl_args: Vec<String> = [
+                "--parallel",
+                "--parallel-max",
+                "128",
+                "--silent",
+                "--fail",
+                "--tlsv1.3",
+                "--cacert",
+                lab.root_file.to_str().unwrap(),
+                "--connect-to",
+                "::127.0.0.1:",
+                "--config",
+                list.to_str().unwrap(),
+            ]
+            .map(String::from)
+            .to_vec();
+            let mut samples = Vec::new();
+            let mut server_cpu = Vec::new();
+            for _ in 0..repeat {
+                let before = tree_cpu(server.0.id());
+                samples.push(tokio::task::block_in_place(|| {
+                    cost_of("/usr/bin/curl", &curl_args, &[])
+                }));
+                server_cpu.push(tree_cpu(server.0.id()) - before);
+            }
+            server_cpu.sort_by(f64::total_cmp);
+            let cost = median_cost(samples);
+            assert_eq!(cost.code, 0, "curl against nginx failed");
+            row(
+                "curl --parallel (no DNS)",
+                &cost,
+                server_cpu[server_cpu.len() / 2],
+            );
+        } else {
+            println!("| {count} | curl | skipped: needs curl | | | | |");
+        }
+
+        match blackbox {
+            Some(program) => {
+                let (cpu, wall) =
+                    tokio::task::block_in_place(|| blackbox_probes(program, &lab, port, count));
+                println!(
+                    "| {count} | blackbox_exporter /probe (no DNS) | {wall:.2} s | {cpu:.2} s | {:.3} ms | | |",
+                    cpu * 1000.0 / count as f64
+                );
+            }
+            None => println!(
+                "| {count} | blackbox_exporter | skipped: needs prometheus-blackbox-exporter | | | | |"
+            ),
+        }
+    }
+    println!(
+        "targets: <= 0.5 ms of int-check CPU per endpoint; 10,000 endpoints within 64 MiB against nginx"
+    );
+}
+
+/// blackbox_exporter probing nginx `count` times, 128 at a time (curl drives /probe; only the
+/// exporter's own CPU is counted). Its targets are https://127.0.0.1:PORT/ with the server name
+/// in its module, so it does no DNS.
+fn blackbox_probes(program: &str, lab: &Lab, port: u16, count: usize) -> (f64, f64) {
+    let config = lab.write(
+        "blackbox.yml",
+        &format!(
+            "modules:\n  https:\n    prober: http\n    timeout: 10s\n    http:\n      fail_if_not_ssl: true\n      tls_config:\n        ca_file: {}\n        server_name: h0.scale.test\n        min_version: TLS13\n",
+            lab.root_file.display()
+        ),
+    );
+    let listen = free_port();
+    let exporter = Killed(
+        clean(Command::new(program))
+            .args([
+                &format!("--config.file={}", config.display()),
+                &format!("--web.listen-address=127.0.0.1:{listen}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("blackbox_exporter starts"),
+    );
+    wait_for(listen);
+    let mut urls = String::new();
+    for _ in 0..count {
+        urls.push_str(&format!(
+            "url = \"http://127.0.0.1:{listen}/probe?module=https&target=https://127.0.0.1:{port}/\"\noutput = \"/dev/null\"\n"
+        ));
+    }
+    let list = lab.write("blackbox-probes.txt", &urls);
+    let before = process_cpu(exporter.0.id());
+    let started = Instant::now();
+    let status = clean(Command::new("/usr/bin/curl"))
+        .args([
+            "--parallel",
+            "--parallel-max",
+            "128",
+            "--silent",
+            "--config",
+            list.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .expect("curl drives the exporter");
+    assert!(status.success(), "driving blackbox_exporter failed");
+    let wall = started.elapsed().as_secs_f64();
+    (process_cpu(exporter.0.id()) - before, wall)
 }

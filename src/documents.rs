@@ -130,8 +130,33 @@ pub struct ReportDoc<'a> {
     pub strict: bool,
     pub summary: SummaryDoc,
     pub maintenance: MaintenanceDoc,
-    pub endpoints: Vec<EndpointDoc>,
-    pub checks: Vec<CheckDoc<'a>>,
+    pub endpoints: Vec<EndpointDoc<'a>>,
+    pub checks: CheckList<'a>,
+}
+
+/// A report's checks, serialised one by one as they are written: forty thousand of them are not
+/// copied into documents first. Its schema is that of a list of `CheckDoc`.
+#[derive(Debug)]
+pub struct CheckList<'a>(pub &'a [Check]);
+
+impl Serialize for CheckList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(CheckDoc::from))
+    }
+}
+
+impl JsonSchema for CheckList<'_> {
+    fn inline_schema() -> bool {
+        <Vec<CheckDoc<'static>>>::inline_schema()
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Vec<CheckDoc<'static>>>::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<CheckDoc<'static>>>::json_schema(generator)
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -171,9 +196,9 @@ impl From<&WindowState> for MaintenanceDoc {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct EndpointDoc {
-    pub name: String,
-    pub url: String,
+pub struct EndpointDoc<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
     /// `hscn` or `internet`; null for the client identity.
     pub network: Option<&'static str>,
     /// `profile`, `directory` (registered under the profile's party key, `--discover`) or
@@ -242,13 +267,13 @@ impl<'a> From<&'a Report> for ReportDoc<'a> {
                 .endpoints
                 .iter()
                 .map(|e| EndpointDoc {
-                    name: e.name.clone(),
-                    url: e.url.clone(),
+                    name: &e.name,
+                    url: &e.url,
                     network: e.network.map(|n| n.as_str()),
                     origin: e.origin.map(|o| o.as_str()),
                 })
                 .collect(),
-            checks: report.checks.iter().map(CheckDoc::from).collect(),
+            checks: CheckList(&report.checks),
         }
     }
 }

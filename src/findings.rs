@@ -99,10 +99,10 @@ pub struct Details {
     pub error: Option<String>,
     /// The maintenance slot the service was in when this check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub maintenance: Option<crate::maintenance::Occurrence>,
+    pub maintenance: Option<Box<crate::maintenance::Occurrence>>,
     /// The reason code before the maintenance slot changed it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub original_reason: Option<String>,
+    pub original_reason: Option<&'static str>,
 }
 
 impl Details {
@@ -354,7 +354,6 @@ impl Details {
             }
         }
         self.error.iter_mut().for_each(seal);
-        self.original_reason.iter_mut().for_each(seal);
     }
 }
 
@@ -749,12 +748,12 @@ pub fn apply_maintenance(
         let Some(slot) = state.active_for(&service) else {
             continue;
         };
-        check.details.maintenance = Some(slot.clone());
+        check.details.maintenance = Some(Box::new(slot.clone()));
         if mode == MaintenanceMode::Fail {
             continue;
         }
         if let Some(original) = check.reason {
-            check.details.original_reason = Some(original.code().to_string());
+            check.details.original_reason = Some(original.code());
         }
         check.status = if mode == MaintenanceMode::Warn {
             Status::Warn

@@ -202,30 +202,29 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 impl Plan {
-    /// The part of the plan a selection keeps; an error when it keeps nothing.
+    /// A copy of the plan with only the selected endpoints (see `take_selected`).
     pub fn select(&self, selection: &Selection) -> Result<Plan, UsageError> {
-        let endpoints: Vec<PlannedEndpoint> = self
-            .endpoints
-            .iter()
-            .filter(|p| {
-                selection.endpoints.is_empty()
-                    || selection
-                        .endpoints
-                        .iter()
-                        .any(|g| glob_match(g, &p.endpoint.name))
-            })
-            .filter(|p| {
-                selection.services.is_empty()
+        self.clone().take_selected(selection)
+    }
+
+    /// The selected endpoints (each with only its selected phases), taken out of this plan, which
+    /// keeps its trust and no endpoint: ten thousand endpoints are moved, not copied.
+    pub fn take_selected(&mut self, selection: &Selection) -> Result<Plan, UsageError> {
+        let named = |p: &PlannedEndpoint| {
+            (selection.endpoints.is_empty()
+                || selection
+                    .endpoints
+                    .iter()
+                    .any(|g| glob_match(g, &p.endpoint.name)))
+                && (selection.services.is_empty()
                     || p.endpoint.service.as_ref().is_some_and(|s| {
                         selection.services.iter().any(|w| w.eq_ignore_ascii_case(s))
-                    })
-            })
-            .map(|p| PlannedEndpoint {
-                phases: selection.phases(&p.phases),
-                ..p.clone()
-            })
-            .filter(|p| !p.phases.is_empty())
-            .collect();
+                    }))
+        };
+        let any_selected = self
+            .endpoints
+            .iter()
+            .any(|p| named(p) && !selection.phases(&p.phases).is_empty());
         // Checks that are not an endpoint's: selecting only them selects no endpoint.
         let only_identity = selection.only.iter().all(|k| {
             matches!(
@@ -233,7 +232,7 @@ impl Plan {
                 CheckKind::Identity | CheckKind::Registration | CheckKind::Inbound
             )
         }) && !selection.only.is_empty();
-        if endpoints.is_empty() && !only_identity {
+        if !any_selected && !only_identity {
             let names: Vec<&str> = self
                 .endpoints
                 .iter()
@@ -255,12 +254,22 @@ impl Plan {
                 services.join(", ")
             )));
         }
+        let mut endpoints = std::mem::take(&mut self.endpoints);
+        endpoints.retain_mut(|p| {
+            if !named(p) {
+                return false;
+            }
+            p.phases = selection.phases(&p.phases);
+            !p.phases.is_empty()
+        });
+        endpoints.shrink_to_fit();
+        let mut seen = std::collections::HashSet::new();
         let mut hosts = Vec::new();
         for planned in &endpoints {
             let url = &planned.endpoint.url;
             if url.ip.is_none()
                 && planned.phases.contains(&CheckKind::Dns)
-                && !hosts.contains(&url.host)
+                && seen.insert(url.host.as_str())
             {
                 hosts.push(url.host.clone());
             }
