@@ -78,7 +78,7 @@ pub enum Command {
         /// List the exit codes instead of the reason codes
         #[arg(long)]
         exit_codes: bool,
-        /// Print the list as the Markdown table the README holds
+        /// Print the list as the Markdown table the guide holds (docs/src/reasons.md)
         #[arg(long)]
         markdown: bool,
     },

@@ -1,5 +1,5 @@
 //! How a run ends: the outcome a command returns, the errors that stop a run early, and the one
-//! table of exit codes that `--help`, the manual page and the README are written from.
+//! table of exit codes that `--help`, the manual page and the guide are written from.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -48,7 +48,7 @@ pub struct ExitCodeRow {
     pub code: u8,
     /// Short, for `--help`.
     pub summary: &'static str,
-    /// Longer, for the README and the manual.
+    /// Longer, for the guide and the manual.
     pub meaning: &'static str,
 }
 
@@ -116,7 +116,7 @@ pub fn sds_help_text() -> String {
     )
 }
 
-/// The README's exit-code table.
+/// The guide's exit-code table (docs/src/getting-started.md).
 pub fn markdown_table() -> String {
     let mut out = String::from("| code | meaning |\n|---|---|\n");
     for row in &CODES {

@@ -1,7 +1,7 @@
 //! The reason-code catalogue: every code a check can carry, what it means, and the hint shown
 //! under it. Codes are a public, stable interface (JSON reports, CI scripts, support desks):
-//! add new ones, never rename or reuse old ones. The README's table is `int-check explain
-//! --markdown`; a test compares the two byte for byte.
+//! add new ones, never rename or reuse old ones. The guide's table (docs/src/reasons.md) is
+//! `int-check explain --markdown`; a test compares the two byte for byte.
 
 macro_rules! reasons {
     ($( $variant:ident => $code:literal, $meaning:literal, $hint:literal; )*) => {
@@ -298,7 +298,7 @@ reasons! {
         "Fix the failure above it first.";
 }
 
-/// The README's reason-code table, in catalogue order.
+/// The guide's reason-code table, in catalogue order.
 pub fn markdown_table() -> String {
     let mut out = String::from("| code | meaning | hint |\n|---|---|---|\n");
     for reason in Reason::ALL {

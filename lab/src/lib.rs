@@ -4,6 +4,7 @@
 //! feature, which the tests and benches turn on.
 
 pub mod latency;
+pub mod needs;
 pub mod slapd;
 
 use std::collections::HashMap;
@@ -745,7 +746,7 @@ pub struct OpensslServer {
 impl OpensslServer {
     /// Serves the chain in `cert` (leaf first) with `key`; `extra` adds s_server flags.
     pub async fn start(cert: &Path, key: &Path, extra: &[&str]) -> OpensslServer {
-        let port = closed_port(lo(1)).await;
+        let port = unused_port(lo(1)).await;
         let child = Command::new("openssl")
             .args(["s_server", "-quiet", "-www", "-accept"])
             .arg(format!("127.0.0.1:{port}"))
@@ -847,9 +848,33 @@ pub async fn silent_server(ip: IpAddr) -> SocketAddr {
 }
 
 /// A loopback port with nothing listening (bound, then released).
-pub async fn closed_port(ip: IpAddr) -> u16 {
+/// A port on `ip` that is free now, for a server started by another program to bind.
+pub async fn unused_port(ip: IpAddr) -> u16 {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// A port on `ip` that refuses connections, and stays refused for the rest of the test run: a
+/// socket is bound to it and never listens, so no other test (or process) can take the port
+/// and answer on it (a port closed after a bind could be, and was).
+pub async fn closed_port(ip: IpAddr) -> u16 {
+    static HELD: Mutex<Vec<socket2::Socket>> = Mutex::new(Vec::new());
+    let domain = match ip {
+        IpAddr::V4(_) => socket2::Domain::IPV4,
+        IpAddr::V6(_) => socket2::Domain::IPV6,
+    };
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None).expect("a socket");
+    socket
+        .bind(&SocketAddr::new(ip, 0).into())
+        .expect("a free port");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("a bound address")
+        .port();
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(socket);
+    port
 }
 
 pub fn lo(last: u8) -> IpAddr {
@@ -1069,6 +1094,10 @@ pub fn validate_document(value: &Value) {
 /// Validates `value` against `schema` with Python's `jsonschema` (and the schema itself first).
 pub fn validate_against(schema: &Value, value: &Value) {
     use std::io::Write;
+    // Without Python's jsonschema the rest of the test still runs; this step says it skipped.
+    if !needs::step_met("its JSON Schema validation", &[needs::Need::Jsonschema]) {
+        return;
+    }
     const SCRIPT: &str = "import json, sys\n\
         from jsonschema import Draft202012Validator as V\n\
         schema, value = json.load(sys.stdin)\n\

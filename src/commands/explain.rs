@@ -1,5 +1,5 @@
 //! `int-check explain [REASON]`: the catalogue entry of a reason code, the whole catalogue, or
-//! the exit codes; `--markdown` prints the tables the README holds.
+//! the exit codes; `--markdown` prints the tables the guide holds.
 
 use crate::exit::{self, Outcome, Stop};
 use std::fmt::Write as _;

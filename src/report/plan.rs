@@ -7,16 +7,18 @@ use crate::documents::PlanDoc;
 use crate::probe::secs;
 
 pub fn human(doc: &PlanDoc) -> String {
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut out = format!(
-        "Plan for profile {} ({}): {} endpoints, no network used\n",
+        "Plan for profile {} ({}): {}, no network used\n",
         doc.profile,
         doc.description,
-        doc.endpoints.len()
+        count(doc.endpoints.len(), "endpoint", "endpoints")
     );
     let _ = writeln!(
         out,
-        "  resolve {} host(s) via {}: {}",
-        doc.hosts.len(),
+        "  resolve {} via {}: {}",
+        count(doc.hosts.len(), "host", "hosts"),
         doc.resolver,
         doc.hosts.join(", ")
     );

@@ -689,6 +689,7 @@ async fn certs_verify_takes_the_check_flag_names() {
 /// reverse, a CSR, a PKCS#12 bundle (made here with the openssl CLI), an encrypted key.
 #[tokio::test(flavor = "multi_thread")]
 async fn confused_identity_files_are_named() {
+    lab::needs!(Openssl);
     let lab = Lab::start().await;
     let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
     let openssl = |args: &[&str]| {
@@ -830,6 +831,7 @@ async fn confused_identity_files_are_named() {
 /// is read and named.
 #[tokio::test(flavor = "multi_thread")]
 async fn key_beside_the_certificate_and_misnamed_files() {
+    lab::needs!(Openssl);
     let lab = Lab::start().await;
     let (cert, key) = lab.client_identity(&lab.pki, "a.supplier.int.test");
     let both = lab.write(
@@ -911,6 +913,7 @@ async fn key_beside_the_certificate_and_misnamed_files() {
 /// real one) is named as such, with the anchors it would need, by `certs verify` and `--dry-run`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_self_signed_identity_is_named_as_such() {
+    lab::needs!(Openssl);
     let lab = Lab::start().await;
     let (cert, key) = (lab.path("self.pem"), lab.path("self.key"));
     let out = std::process::Command::new("openssl")
@@ -1027,6 +1030,7 @@ async fn the_certificate_is_judged_for_the_services_it_must_serve() {
 /// `revocation = "warn"` or `"fail"`. `openssl verify -crl_check` agrees on the revoked one.
 #[tokio::test(flavor = "multi_thread")]
 async fn revocation_lists_from_the_openssl_cli_are_judged() {
+    lab::needs!(Openssl);
     let lab = Lab::start().await;
     let dir = lab.path("");
     std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();

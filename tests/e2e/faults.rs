@@ -1142,6 +1142,7 @@ async fn run_fault(fault: &Fault, setup: Setup) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fault_in_the_catalogue_is_named_by_its_reason() {
+    int_check_lab::needs!(Slapd, Openssl);
     // A few rows at a time: the timeout rows must not time out because the machine is busy.
     let limit = Arc::new(tokio::sync::Semaphore::new(4));
     let mut rows = tokio::task::JoinSet::new();
@@ -1206,9 +1207,10 @@ fn every_reason_code_has_a_row_and_every_row_a_code() {
 
 /// The same chains judged by `openssl verify -purpose sslserver` (OpenSSL 3, default security
 /// level) and by int-check, side by side. Where the two differ, int-check is deliberately
-/// stricter (or says it cannot judge), and the README lists each case.
+/// stricter (or says it cannot judge), and the guide (docs/src/certificates.md) lists each case.
 #[tokio::test(flavor = "multi_thread")]
 async fn certificate_verdicts_compared_with_openssl_verify() {
+    int_check_lab::needs!(Openssl);
     let lab = Arc::new(Lab::start().await);
     let root = lab.write("cmp-root.pem", &lab.pki.root.pem);
     let subca = lab.write("cmp-subca.pem", &lab.pki.subca.pem);
@@ -1404,6 +1406,7 @@ fn offline_verdict(lab: &Lab, cert: &std::path::Path, extra: &[&std::path::Path]
 /// 1.0: `tls.protocol_version`, naming it.
 #[tokio::test(flavor = "multi_thread")]
 async fn servers_that_speak_only_some_nhs_suites_are_named() {
+    int_check_lab::needs!(Openssl);
     let lab = Lab::start().await;
     let mut spec = LeafSpec::server("msg.int.test");
     spec.rsa = true;

@@ -83,6 +83,7 @@ fn longest_string(value: &Value) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_strings_from_servers_never_reach_any_output_raw() {
+    int_check_lab::needs!(Promtool, Xmllint);
     let lab = Lab::start().await;
     let strings = hostile();
     let mut endpoints = Vec::new();

@@ -66,6 +66,7 @@ fn inbound_check(run: &Run) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn your_endpoint_is_judged_as_spine_will_reach_it() {
+    lab::needs!(Slapd);
     // Right certificate, asks for a client certificate from the lab's G2 pair.
     let (only, whole) = inbound(FQDN, |lab, spec| {
         spec.client_auth = ClientAuth::Optional(lab.pki.root.cert.clone())

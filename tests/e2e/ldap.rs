@@ -37,6 +37,7 @@ fn search<'a>(checks: &'a [Value], name: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn party_key_and_asid_lookups_find_the_spine_records() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await;
     let profile = sds_profile(
         &lab,
@@ -78,6 +79,7 @@ async fn party_key_and_asid_lookups_find_the_spine_records() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn party_key_matches_case_insensitively_like_sds() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await;
     let profile = sds_profile(&lab, &slapd, "party_key = \"yes-0000806\"", "");
     let run = run(&["--profile", p(&profile), "--format", "json"]).await;
@@ -90,6 +92,7 @@ async fn party_key_matches_case_insensitively_like_sds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_party_key_is_no_entries() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await;
     let profile = sds_profile(&lab, &slapd, "party_key = \"YES-9999999\"", "");
     let run = run(&["--profile", p(&profile), "--format", "json"]).await;
@@ -101,6 +104,7 @@ async fn unknown_party_key_is_no_entries() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_filter_and_missing_base_are_search_failures() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await;
     let searches = "[[endpoint.search]]\nname = \"broken\"\nbase = \"ou=services,o=nhs\"\nfilter = \"(&(objectClass=nhsMhs)\"\n\
                     [[endpoint.search]]\nname = \"nowhere\"\nbase = \"ou=nothere,o=nhs\"\nfilter = \"(objectClass=*)\"\n";
@@ -127,6 +131,7 @@ async fn malformed_filter_and_missing_base_are_search_failures() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn huge_result_sets_are_bounded() {
+    lab::needs!(Slapd);
     let options = SlapdOptions {
         extra_ldif: many_mhs_entries("BIG-0000001", 1500),
         ..SlapdOptions::default()
@@ -149,6 +154,7 @@ async fn huge_result_sets_are_bounded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bind_failures_name_the_ldap_result_and_skip_the_searches() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await;
     let profile = sds_profile(
         &lab,
@@ -193,6 +199,7 @@ async fn bind_failures_name_the_ldap_result_and_skip_the_searches() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn directory_demanding_a_client_certificate() {
+    lab::needs!(Slapd);
     let options = SlapdOptions {
         verify_client: "demand",
         ..SlapdOptions::default()
@@ -259,6 +266,7 @@ async fn server_that_closes_mid_search_is_a_protocol_error_not_a_hang_or_panic()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sds_command_prints_the_registered_endpoints() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await;
     let profile = sds_profile(&lab, &slapd, "", "");
     let run = lab::run(&[
@@ -351,6 +359,7 @@ async fn sds_command_failures_are_one_line_with_a_hint() {
 /// insists on a bind first gets an anonymous one and the search again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_directory_that_requires_a_bind_gets_an_anonymous_one() {
+    lab::needs!(Slapd);
     let options = SlapdOptions {
         require_bind: true,
         ..SlapdOptions::default()
@@ -369,6 +378,7 @@ async fn a_directory_that_requires_a_bind_gets_an_anonymous_one() {
 /// without one is information on the TLS check, not a failure.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_directory_that_asks_for_a_certificate_and_takes_none_is_noted_not_failed() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory(SlapdOptions::default()).await; // TLSVerifyClient allow
     let mut endpoint = EndpointSpec::new(
         "sds",

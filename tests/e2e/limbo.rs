@@ -358,6 +358,7 @@ openssl x509 -req -in v1.csr -CA root.pem -CAkey root.key -CAcreateserial -days 
 /// through a handshake, then judged from the file.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tls_check_and_the_judge_agree_on_served_chains() {
+    int_check_lab::needs!(Openssl);
     let suite = suite();
     let lab = Lab::start().await;
     // A pass, named warnings, refusals of several kinds.
@@ -481,6 +482,7 @@ async fn the_tls_check_and_the_judge_agree_on_served_chains() {
 /// key certified by a stranger's key of that name is still refused, and not as a rollover.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ca_key_rollover_is_built_through() {
+    int_check_lab::needs!(Openssl);
     let lab = Lab::start().await;
     let dir = lab.path("");
     let script = r#"

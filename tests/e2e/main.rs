@@ -4,6 +4,7 @@
 mod certs;
 mod config;
 pub mod dns_hostile;
+mod docs;
 mod faults;
 mod hostile_output;
 mod http;

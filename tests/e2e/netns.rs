@@ -95,6 +95,7 @@ fn check<'a>(json: &'a Value, endpoint: &str, kind: &str) -> &'a Value {
 
 #[test]
 fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
+    int_check_lab::needs!(Namespaces);
     let ns = Namespace::create();
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("p.toml");
@@ -167,6 +168,7 @@ fn black_hole_is_a_tcp_timeout_and_no_route_is_unreachable() {
 /// internet name as a plain lookup failure, and the summary says neither network is reached.
 #[test]
 fn an_hscn_name_through_a_resolver_without_a_forwarder_is_named() {
+    int_check_lab::needs!(Namespaces);
     let ns = Namespace::create();
     let etc = std::path::PathBuf::from(format!("/etc/netns/{}", ns.0));
     std::fs::create_dir_all(&etc).unwrap();

@@ -164,6 +164,7 @@ async fn mixed_lab() -> (Lab, std::path::PathBuf) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn junit_from_a_real_run_validates_against_the_schema() {
+    lab::needs!(Xmllint);
     let (lab, profile) = mixed_lab().await;
     let run = lab::run(&["--profile", p(&profile), "--format", "junit"]).await;
     assert_eq!(run.code, 1);
@@ -194,6 +195,7 @@ async fn junit_from_a_real_run_validates_against_the_schema() {
 /// endpoint and check, and escapes what a profile or server could put in it.
 #[tokio::test(flavor = "multi_thread")]
 async fn html_from_a_real_run_is_well_formed_and_escaped() {
+    lab::needs!(Xmllint);
     let (lab, _) = mixed_lab().await;
     let addr = lab.serve("msg.int.test", lo(3), |_| {}).await;
     let profile = lab.profile(
@@ -239,6 +241,7 @@ async fn html_from_a_real_run_is_well_formed_and_escaped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_from_a_real_run_passes_promtool() {
+    lab::needs!(Promtool);
     let (_lab, profile) = mixed_lab().await;
     let run = lab::run(&["--profile", p(&profile), "--format", "prometheus"]).await;
     assert_eq!(run.code, 1);

@@ -81,6 +81,7 @@ async fn peers_that_are_not_tls_are_named_by_what_they_said() {
 /// from a CA nobody pinned: int-check and `openssl s_client -verify_return_error` agree.
 #[tokio::test(flavor = "multi_thread")]
 async fn chains_served_by_openssl_are_judged_like_openssl_does() {
+    int_check_lab::needs!(Openssl);
     let lab = Lab::start().await;
     let leaf = lab.pki.leaf(&LeafSpec::server("msg.int.test"));
     let cert = lab.write("leaf.pem", &leaf.pem);

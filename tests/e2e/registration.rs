@@ -55,6 +55,7 @@ fn registration(run: &Run) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_correct_registration_passes_and_shows_its_settings() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory().await;
     let (profile, config) = files(&lab, &slapd, FQDN, &mine());
     let run = run(&[
@@ -164,6 +165,7 @@ async fn a_correct_registration_passes_and_shows_its_settings() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_registration_problem_is_named() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory().await;
     let cases: [(&str, &str, &str, &str); 4] = [
         (
@@ -245,6 +247,7 @@ async fn each_registration_problem_is_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sds_finds_records_by_ods_code_and_fqdn() {
+    lab::needs!(Slapd);
     let (lab, slapd) = directory().await;
     let (profile, _) = files(&lab, &slapd, FQDN, "");
     for (flags, count) in [
@@ -283,6 +286,7 @@ async fn sds_finds_records_by_ods_code_and_fqdn() {
 /// same run (new URLs only, bounded), and the disagreements are listed both ways.
 #[tokio::test(flavor = "multi_thread")]
 async fn discovery_probes_what_the_directory_registers() {
+    lab::needs!(Slapd);
     let lab = Lab::start().await;
     let served = lab.serve(FQDN, lo(2), |_| {}).await;
     lab.dns.point(FQDN, &[lo(2)]);

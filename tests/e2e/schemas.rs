@@ -60,6 +60,7 @@ async fn producing(document: Document, lab: &Lab, slapd: &Slapd) -> Vec<String> 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_document_matches_the_schema_the_binary_prints() {
+    int_check_lab::needs!(Slapd);
     let lab = Lab::start().await;
     let slapd = tokio::task::block_in_place(|| Slapd::start(&lab, lo(2), SlapdOptions::default()));
     lab.dns.point("ldap.int.test", &[lo(2)]);
@@ -84,6 +85,7 @@ async fn every_document_matches_the_schema_the_binary_prints() {
 /// The validator is not a formality: a document with a wrong type or a missing field fails.
 #[test]
 fn the_validator_rejects_what_breaks_the_schema() {
+    int_check_lab::needs!(Jsonschema);
     let schema = Document::Windows.json_schema();
     let good = serde_json::json!({
         "schema": "int-check.windows.v1", "at": null, "time_zone": "Europe/London",

@@ -367,6 +367,7 @@ async fn a_real_prometheus_scrapes_both_patterns_and_runs_every_dashboard_query(
 
 #[test]
 fn promtool_tests_the_alert_rules() {
+    lab::needs!(Promtool);
     let out = Command::new("promtool")
         .args(["test", "rules", "int-check.rules.test.yml"])
         .current_dir(format!("{CONTRIB}/prometheus"))
@@ -514,6 +515,7 @@ async fn sigterm_during_a_run_stops_cleanly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_and_basic_auth_on_the_listener() {
+    lab::needs!(Curl);
     let lab = Lab::start().await;
     let profile = two_endpoints(&lab).await;
     // The hash comes from the binary; the password goes in on stdin only.
@@ -598,6 +600,7 @@ async fn tls_and_basic_auth_on_the_listener() {
 /// endpoint, coloured cells and the failure's reason; a screenshot is kept as an artefact.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_page_renders_in_a_real_browser() {
+    lab::needs!(Chromium);
     let lab = Lab::start().await;
     let profile = two_endpoints(&lab).await;
     let serve = Serve::start(&["--profile", p(&profile), "--interval", "1s"], &[]);
@@ -657,6 +660,7 @@ async fn the_status_page_renders_in_a_real_browser() {
 /// verification still shows every certificate's expiry.
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_runs_judge_your_registration_and_untrusted_chains() {
+    lab::needs!(Slapd);
     use lab::slapd::{Slapd, SlapdOptions, supplier_ldif};
     let lab = Lab::start().await;
     let options = SlapdOptions {
@@ -740,6 +744,7 @@ async fn scheduled_runs_judge_your_registration_and_untrusted_chains() {
 /// registers; both in /metrics and on the status page (real slapd).
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_runs_probe_your_endpoint_and_what_the_directory_registers() {
+    lab::needs!(Slapd);
     use lab::slapd::{SUPPLIER_PARTY_KEY, Slapd, SlapdOptions, supplier_ldif};
     const FQDN: &str = "mhs.xyz.int.test";
     let lab = Lab::start().await;

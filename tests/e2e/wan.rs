@@ -50,6 +50,7 @@ fn rtts(run: &Run) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_run_costs_the_round_trips_its_checks_need_and_no_more() {
+    int_check_lab::needs!(Slapd);
     let (_lab, _slapd, profile, [cert, key]) = wan_lab().await;
     let run = run(&[
         "--profile",
@@ -90,6 +91,7 @@ async fn a_full_run_costs_the_round_trips_its_checks_need_and_no_more() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tls_only_run_waits_one_measured_round_trip_for_the_verdict() {
+    int_check_lab::needs!(Slapd);
     let (_lab, _slapd, profile, [cert, key]) = wan_lab().await;
     let run = run(&[
         "--profile",
