@@ -201,16 +201,22 @@ impl Prometheus {
     async fn start(target_port: u16) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        // The shipped scrape config itself, pointed at this exporter and its two endpoints, with
+        // intervals a test can wait for: its relabelling is what is tested.
+        let shipped =
+            std::fs::read_to_string(format!("{CONTRIB}/prometheus/scrape.yml")).unwrap();
+        assert!(shipped.contains("127.0.0.1:10036") && shipped.contains("scrape_interval: 60s"));
+        let scrape = shipped
+            .replace("127.0.0.1:10036", &format!("127.0.0.1:{target_port}"))
+            .replace("scrape_interval: 60s", "scrape_interval: 1s")
+            .replace("scrape_timeout: 15s", "scrape_timeout: 1s")
+            .replace(
+                r#"["spine-reliable", "sds-ldaps", "mesh-internet"]"#,
+                r#"["good", "bad"]"#,
+            );
         let config = format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-             rule_files: [\"{CONTRIB}/prometheus/int-check.rules.yml\"]\n\
-             scrape_configs:\n\
-             - job_name: int-check\n  static_configs: [{{targets: [\"127.0.0.1:{target_port}\"]}}]\n\
-             - job_name: int-check-probe\n  metrics_path: /probe\n  scrape_timeout: 1s\n\
-             \x20 static_configs: [{{targets: [good, bad]}}]\n  relabel_configs:\n\
-             \x20 - {{source_labels: [__address__], target_label: __param_endpoint}}\n\
-             \x20 - {{source_labels: [__param_endpoint], target_label: endpoint}}\n\
-             \x20 - {{target_label: __address__, replacement: \"127.0.0.1:{target_port}\"}}\n"
+             rule_files: [\"{CONTRIB}/prometheus/int-check.rules.yml\"]\n{scrape}"
         );
         let file = dir.path().join("prometheus.yml");
         std::fs::write(&file, config).unwrap();
@@ -295,25 +301,25 @@ async fn a_real_prometheus_scrapes_both_patterns_and_runs_every_dashboard_query(
     );
     assert_eq!(
         prometheus
-            .value(r#"probe_success{job="int-check-probe",endpoint="good"}"#)
+            .value(r#"probe_success{job="int-check-probe",instance="good"}"#)
             .await,
         1.0
     );
     assert_eq!(
         prometheus
-            .value(r#"probe_success{job="int-check-probe",endpoint="bad"}"#)
+            .value(r#"probe_success{job="int-check-probe",instance="bad"}"#)
             .await,
         0.0
     );
     assert!(
         prometheus
-            .value(r#"probe_ssl_earliest_cert_expiry{endpoint="good"}"#)
+            .value(r#"probe_ssl_earliest_cert_expiry{instance="good"}"#)
             .await
             > 1.7e9
     );
     assert_eq!(
         prometheus
-            .value(r#"probe_http_status_code{endpoint="good"}"#)
+            .value(r#"probe_http_status_code{instance="good"}"#)
             .await,
         200.0
     );
@@ -357,6 +363,44 @@ async fn a_real_prometheus_scrapes_both_patterns_and_runs_every_dashboard_query(
         }
     }
     assert!(queries >= 10);
+
+    // No label clash: the probe job's relabelling leaves int-check's own `endpoint` label alone
+    // (a clash shows as `exported_endpoint`), and the probe's series carry the endpoint probed.
+    assert_eq!(
+        prometheus
+            .value(r#"count({exported_endpoint=~".+"}) or vector(0)"#)
+            .await,
+        0.0
+    );
+    assert_eq!(
+        prometheus
+            .value(r#"count(int_check_up{job="int-check-probe",instance="good",endpoint!="good"}) or vector(0)"#)
+            .await,
+        0.0
+    );
+    // No double counting: the dashboard's totals are the scheduled run's, whatever /probe adds
+    // (both jobs scrape the same exporter).
+    let (_, metrics) = get(serve.port, "/metrics", &[]).await;
+    let run_total: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("int_check_checks{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(run_total > 0.0, "{metrics}");
+    let by_status = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .filter_map(|t| t["expr"].as_str())
+        .find(|e| e.contains("sum by (status) (int_check_checks"))
+        .expect("the dashboard's checks-by-status query")
+        .replace("$instance", ".*");
+    assert_eq!(
+        prometheus.value(&format!("sum({by_status})")).await,
+        run_total,
+        "the dashboard counts {by_status} over both jobs"
+    );
     assert!(
         prometheus
             .value(r#"sum by (reason) (int_check_failure_info{instance=~".*"})"#)
