@@ -24,6 +24,8 @@ pub enum Need {
     Jsonschema,
     /// Root and `ip`, for network namespaces.
     Namespaces,
+    Zsh,
+    Fish,
 }
 
 impl Need {
@@ -39,6 +41,8 @@ impl Need {
             Need::GnuTime => "gnu-time",
             Need::Jsonschema => "jsonschema",
             Need::Namespaces => "namespaces",
+            Need::Zsh => "zsh",
+            Need::Fish => "fish",
         }
     }
 
@@ -54,6 +58,8 @@ impl Need {
             Need::GnuTime => "apt install time",
             Need::Jsonschema => "python3 -m pip install jsonschema",
             Need::Namespaces => "run the tests as root, with iproute2 installed",
+            Need::Zsh => "apt install zsh",
+            Need::Fish => "apt install fish",
         }
     }
 
@@ -77,6 +83,8 @@ impl Need {
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success()),
+            Need::Zsh => on_path("zsh"),
+            Need::Fish => on_path("fish"),
             Need::Namespaces => {
                 (on_path("ip") || Path::new("/usr/sbin/ip").exists())
                     && std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {

@@ -881,13 +881,16 @@ fn catalogue() -> Vec<Fault> {
         }),
         fault!("run.interrupted", "fail", "tls", signal "outputs::an_interrupted_run_still_reports"),
         fault!("run.deadline", "fail", "tls", |lab| {
+            // The deadline falls while the TLS phase waits on a silent server: long enough that
+            // DNS and TCP on loopback finish first even on a loaded machine (500 ms was not, in
+            // a CI run beside another test suite), far shorter than the phase's own timeout.
             let addr = silent_server(lo(1)).await;
             lab.dns.point("msg.int.test", &[lo(1)]);
             Case::one(EndpointSpec::new("svc", https("msg.int.test", addr))).args(&[
                 "--timeout",
-                "5s",
+                "30s",
                 "--deadline",
-                "500ms",
+                "3s",
             ])
         }),
         fault!("run.internal_error", "fail", "tls", |lab| {

@@ -1126,3 +1126,88 @@ async fn bash_completion_completes_after_a_subcommand() {
     let serve = complete(&["int-check", "serve", "--mesh"]);
     assert!(serve.contains("--mesh-interval"), "serve: {serve}");
 }
+
+/// The fish completion, driven in a real fish (`complete -C` asks what a command line completes to).
+#[tokio::test(flavor = "multi_thread")]
+async fn fish_completion_completes_after_a_subcommand() {
+    lab::needs!(Fish);
+    let script = run(&["completions", "fish"]).await;
+    assert_eq!(script.code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("int-check.fish");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let complete = |line: &str| {
+        let output = std::process::Command::new("fish")
+            .args(["--no-config", "-c"])
+            .arg(format!("source {}; complete -C '{line}'", file.display()))
+            .output()
+            .expect("fish runs");
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        text.lines()
+            .filter_map(|l| l.split('\t').next())
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let certs = complete("int-check certs ");
+    for action in ["show", "export", "inspect", "judge", "verify"] {
+        assert!(certs.iter().any(|w| w == action), "certs: {certs:?}");
+    }
+    assert!(
+        complete("int-check serve --mesh").contains(&"--mesh-interval".to_string()),
+        "serve"
+    );
+}
+
+/// The zsh completion, driven in a real interactive zsh under a pseudo-terminal (zpty): TAB is
+/// typed after the command line, and every match the completion system adds is printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn zsh_completion_completes_after_a_subcommand() {
+    lab::needs!(Zsh);
+    let script = run(&["completions", "zsh"]).await;
+    assert_eq!(script.code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("_int-check"), &script.stdout).unwrap();
+    // Markers are printed from pieces, so the echo of the typed commands never matches them.
+    let driver = dir.path().join("drive.zsh");
+    std::fs::write(
+        &driver,
+        r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT=''"
+zpty -w z "fpath=($1 \$fpath)"
+zpty -w z "autoload -U compinit && compinit -u -D"
+zpty -w z 'compadd() { builtin compadd -O __hits "$@"; print -l -- "HI""T:"${^__hits[@]}; builtin compadd "$@"; }'
+zpty -w z 'comppostfuncs=( _done_marker ); _done_marker() { print -- "EN""D-OF-MATCHES"; }'
+zpty -w z "bindkey '^I' complete-word"
+zpty -n -w z "$2"$'\t'
+zpty -r z out '*END-OF-MATCHES*'
+print -r -- "$out"
+zpty -d z
+"#,
+    )
+    .unwrap();
+    let complete = |line: &str| {
+        let output = std::process::Command::new("timeout")
+            .arg("20")
+            .arg("zsh")
+            .arg("-f")
+            .arg(&driver)
+            .arg(dir.path())
+            .arg(line)
+            .output()
+            .expect("zsh runs");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| l.trim_end_matches('\r').strip_prefix("HIT:"))
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let certs = complete("int-check certs ");
+    for action in ["show", "export", "inspect", "judge", "verify"] {
+        assert!(certs.iter().any(|w| w == action), "certs: {certs:?}");
+    }
+    assert!(
+        complete("int-check serve --mesh").contains(&"--mesh-interval".to_string()),
+        "serve"
+    );
+}

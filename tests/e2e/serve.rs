@@ -203,8 +203,7 @@ impl Prometheus {
         let port = free_port();
         // The shipped scrape config itself, pointed at this exporter and its two endpoints, with
         // intervals a test can wait for: its relabelling is what is tested.
-        let shipped =
-            std::fs::read_to_string(format!("{CONTRIB}/prometheus/scrape.yml")).unwrap();
+        let shipped = std::fs::read_to_string(format!("{CONTRIB}/prometheus/scrape.yml")).unwrap();
         assert!(shipped.contains("127.0.0.1:10036") && shipped.contains("scrape_interval: 60s"));
         let scrape = shipped
             .replace("127.0.0.1:10036", &format!("127.0.0.1:{target_port}"))
