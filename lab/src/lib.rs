@@ -1045,6 +1045,19 @@ impl Run {
             .collect()
     }
 
+    /// How long the binary says one check took (its `duration_ms`): what "no fixed wait" and "one
+    /// timeout, not two" are asserted on, against the run's own timeout, instead of the wall
+    /// clock around the process (which a loaded machine stretches by seconds).
+    pub fn took(&self, endpoint: &str, kind: &str) -> Duration {
+        let check = self.check(endpoint, kind);
+        Duration::from_millis(check["duration_ms"].as_u64().expect("duration_ms"))
+    }
+
+    /// How long the binary says the whole run took (the report's `duration_ms`).
+    pub fn run_took(&self) -> Duration {
+        Duration::from_millis(self.json()["duration_ms"].as_u64().expect("duration_ms"))
+    }
+
     /// The single check of one kind for one endpoint.
     pub fn check(&self, endpoint: &str, kind: &str) -> Value {
         let checks = self.checks(endpoint, kind);

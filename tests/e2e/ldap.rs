@@ -261,7 +261,8 @@ async fn server_that_closes_mid_search_is_a_protocol_error_not_a_hang_or_panic()
     let check = search(&ldap_checks(&run), "party-key").clone();
     assert_eq!(status(&check), ("fail", "ldap.protocol_error"), "{check:#}");
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(run.elapsed.as_secs_f64() < 3.0);
+    // Named as the garbage is read, before the 2 s timeout.
+    assert!(run.run_took() < std::time::Duration::from_secs(2));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -73,7 +73,8 @@ async fn peers_that_are_not_tls_are_named_by_what_they_said() {
         let message = tls["message"].as_str().unwrap();
         assert!(message.contains(expected), "{message}");
         assert!(tls["hint"].as_str().unwrap().contains("port"));
-        assert!(run.elapsed.as_secs_f64() < 3.0);
+        // Named from what the peer said, before the 2 s timeout.
+        assert!(run.took("svc", "tls") < std::time::Duration::from_secs(2));
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests of the preflight pipeline through the real binary, against the loopback lab.
 
 use int_check_lab as lab;
+use std::time::Duration;
 
 use lab::*;
 
@@ -122,7 +123,9 @@ async fn silent_resolver_times_out_within_the_phase_timeout() {
     let run = single(&lab, "https://slow.int.test/".into(), &["--timeout", "1s"]).await;
     assert_eq!(run.code, 1);
     assert_eq!(status(&run.check("svc", "dns")), ("fail", "dns.timeout"));
-    assert!(run.elapsed.as_secs_f64() < 2.5, "took {:?}", run.elapsed);
+    // Within the phase's timeout (1 s), not a resolver's own longer one.
+    let took = run.took("svc", "dns");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,7 +159,10 @@ async fn silent_server_is_a_handshake_timeout_and_the_run_ends_on_time() {
     assert_eq!(status(&run.check("svc", "tcp")), ("pass", ""));
     let tls = run.check("svc", "tls");
     assert_eq!(status(&tls), ("fail", "tls.handshake_timeout"));
-    assert!(run.elapsed.as_secs_f64() < 2.5, "took {:?}", run.elapsed);
+    // A silent server costs one timeout (1 s), not two (the small-packet retry runs in the time
+    // left, or only when data arrived).
+    let took = run.took("svc", "tls");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -576,7 +582,8 @@ async fn endpoints_run_concurrently_and_share_one_lookup_per_host() {
     .await;
     assert_eq!(run.code, 1);
     // Three silent endpoints cost one timeout, not three.
-    assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
+    let took = run.run_took();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
     let json = run.json();
     assert_eq!(json["summary"]["fail"], 3);
     assert_eq!(
@@ -786,7 +793,6 @@ async fn a_dead_dns_server_does_not_hold_the_phase() {
     assert!(dns["duration_ms"].as_u64().unwrap() < 1000, "{dns:#}");
     assert_eq!(dns["details"]["servers"][&dead_addr], "no answer (yet)");
     assert_eq!(dns["details"]["resolver"], live);
-    assert!(run.elapsed.as_secs_f64() < 3.0, "took {:?}", run.elapsed);
     drop(dead);
 }
 
