@@ -238,6 +238,33 @@ impl Engine {
         if !planned.phases.contains(&CheckKind::Tcp) {
             return;
         }
+        // `ip = "ipv4"` or `"ipv6"`: that family only, and it is required.
+        let resolved = addresses.len();
+        let addresses: Vec<IpAddr> = addresses
+            .into_iter()
+            .filter(|ip| endpoint.ip.allows(*ip))
+            .collect();
+        if addresses.is_empty() {
+            let family = endpoint.ip.as_str();
+            push(ctx.check_at_host(CheckKind::Tcp).fail(
+                Reason::DnsNoAddress,
+                format!(
+                    "{} has {resolved} address(es), none of them {family}, and the endpoint probes {family} only (ip = \"{family}\")",
+                    url.host
+                ),
+            ));
+            for kind in planned
+                .phases
+                .iter()
+                .filter(|k| !matches!(k, CheckKind::Dns | CheckKind::Tcp))
+            {
+                push(
+                    Check::new(&endpoint.name, *kind, ctx.target.clone())
+                        .skip(format!("not run: no {family} address to connect to")),
+                );
+            }
+            return;
+        }
 
         // Every address is its own chain of checks, all at once.
         let per_address = addresses.iter().map(|ip| {
@@ -250,6 +277,9 @@ impl Engine {
             .into_iter()
             .flatten()
             .next();
+        // Both families judged as a client would (one family failing while the other works is a
+        // fallback, not an outage).
+        tcp::judge_families(&mut sink.lock().unwrap_or_else(|e| e.into_inner()));
         let Some(kind) = planned.phases.iter().copied().find(|k| k.is_application()) else {
             return;
         };

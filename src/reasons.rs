@@ -80,6 +80,12 @@ reasons! {
     TcpRetried => "tcp.retried",
         "The connection opened, but only after failed attempts (--retries).",
         "The service is reachable but the path is unreliable: check for packet loss on the HSCN link, or a firewall rate-limiting new connections.";
+    TcpFamilyNoRoute => "tcp.family_no_route",
+        "This machine has no route for one address family of the host (usually IPv6), while an address of the other family connected: clients use that one.",
+        "Nothing to fix for the service: clients on this machine use the family that works. If this machine should have IPv6, check its IPv6 address and default route; to check one family only, set ip = \"ipv4\" (HSCN is IPv4) or ip = \"ipv6\" on the endpoint or profile.";
+    TcpFamilyFallback => "tcp.family_fallback",
+        "An address of one family (usually IPv6) did not answer, while an address of the other family connected: clients that try it first fall back after a delay.",
+        "Clients reach the service, late: those that try IPv6 first wait (up to their connect timeout, or 250 ms with Happy Eyeballs) before falling back. Ask the service owner whether the IPv6 address (AAAA record) should be published, or check this network's IPv6 firewall.";
     TlsHandshakeTimeout => "tls.handshake_timeout",
         "The TCP connection opened but the TLS handshake did not finish within the timeout.",
         "Something accepts the connection but does not speak TLS back: often a firewall or proxy that passes TCP but holds the traffic. Check the port, and any TLS-inspecting proxy on the path.";

@@ -37,6 +37,11 @@ pub struct ProbeContext<'a> {
 }
 
 impl ProbeContext<'_> {
+    /// A new check of this endpoint that ran at no address.
+    pub fn check_at_host(&self, kind: CheckKind) -> Check {
+        Check::new(&self.endpoint.name, kind, self.target.clone())
+    }
+
     /// A new check of this endpoint at one address.
     pub fn check(&self, kind: CheckKind, address: SocketAddr) -> Check {
         Check::new(&self.endpoint.name, kind, self.target.clone()).at(address)

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 use super::{ProbeContext, ProbeFailure, secs};
-use crate::findings::{Check, CheckKind};
+use crate::findings::{Check, CheckKind, Status};
 use crate::reasons::Reason;
 
 /// Connects, returning the stream (for the next phase) and the check.
@@ -59,4 +59,62 @@ pub fn classify(address: SocketAddr, error: &std::io::Error) -> ProbeFailure {
         _ => (Reason::TcpFailed, crate::profile::io_reason(error)),
     };
     ProbeFailure::new(reason, format!("{address}: {text}")).raw(error)
+}
+
+/// Both address families judged as a client would: a failure of one family while an address of
+/// the other connected is what a client falls back from, not an outage. An address with no route
+/// for its family becomes `tcp.family_no_route`, one that timed out `tcp.family_fallback` (both
+/// warnings); a dead address of the same family as a working one stays a failure (clients pick
+/// any address: intermittent failures), and so does every failure when no address connected.
+pub fn judge_families(checks: &mut [Check]) {
+    let connected = |v6: bool| {
+        checks
+            .iter()
+            .find(|c| {
+                c.kind == CheckKind::Tcp
+                    && matches!(c.status, Status::Pass | Status::Warn)
+                    && c.address.is_some_and(|a| a.is_ipv6() == v6)
+            })
+            .and_then(|c| c.address)
+    };
+    let (v4, v6) = (connected(false), connected(true));
+    for check in checks
+        .iter_mut()
+        .filter(|c| c.kind == CheckKind::Tcp && c.status == Status::Fail)
+    {
+        let Some(address) = check.address else {
+            continue;
+        };
+        let (same, other) = if address.is_ipv6() {
+            (v6, v4)
+        } else {
+            (v4, v6)
+        };
+        let (Some(working), None) = (other, same) else {
+            continue;
+        };
+        let family = if address.is_ipv6() { "IPv6" } else { "IPv4" };
+        let other_family = if working.is_ipv6() { "IPv6" } else { "IPv4" };
+        let (reason, message) = match check.reason {
+            Some(Reason::TcpUnreachable) => (
+                Reason::TcpFamilyNoRoute,
+                format!(
+                    "no {family} route from this machine to {}; clients here use {other_family}: {} connected",
+                    address.ip(),
+                    working.ip()
+                ),
+            ),
+            Some(Reason::TcpTimeout) => (
+                Reason::TcpFamilyFallback,
+                format!(
+                    "{} ({family}) did not answer while {} ({other_family}) connected: clients that try {family} first fall back after a delay",
+                    address.ip(),
+                    working.ip()
+                ),
+            ),
+            _ => continue,
+        };
+        let taken = std::mem::replace(check, Check::new("", CheckKind::Tcp, ""));
+        *check = taken.warn(reason, message);
+    }
 }

@@ -37,6 +37,9 @@ pub struct ProfileDoc {
     pub party_key: Option<String>,
     pub asid: Option<String>,
     pub ods: Option<String>,
+    /// Which address families are probed: `any` (default), `ipv4` or `ipv6` (every endpoint's
+    /// default; an endpoint's own `ip` wins).
+    pub ip: Option<IpFamily>,
     pub dns: Option<DnsDoc>,
     pub trust: Option<TrustDoc>,
     pub client: Option<ClientDoc>,
@@ -265,6 +268,8 @@ pub struct EndpointDoc {
     pub bind_dn: Option<String>,
     /// LDAPS: the environment variable holding the bind password (never the password itself).
     pub bind_password_env: Option<String>,
+    /// Which address families of the host are probed (default: the profile's `ip`, else any).
+    pub ip: Option<IpFamily>,
 }
 
 /// One directory search of an ldaps:// endpoint.

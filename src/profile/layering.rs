@@ -29,6 +29,7 @@ impl ProfileDoc {
         self.description = pick(self.description, top.description);
         self.party_key = pick(self.party_key, top.party_key);
         self.asid = pick(self.asid, top.asid);
+        self.ip = top.ip.or(self.ip);
         self.ods = pick(self.ods, top.ods);
         if let Some(dns) = top.dns {
             let low = self.dns.take().unwrap_or_default();

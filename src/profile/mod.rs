@@ -17,7 +17,8 @@ use serde::Deserialize;
 pub use file::*;
 pub use resolve::*;
 pub use types::{
-    DurationText, EndpointUrl, MinTls, ResolverAddr, RevocationMode, Scheme, parse_duration,
+    DurationText, EndpointUrl, IpFamily, MinTls, ResolverAddr, RevocationMode, Scheme,
+    parse_duration,
 };
 
 use crate::error::UsageError;

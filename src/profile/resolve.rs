@@ -33,6 +33,8 @@ pub struct Endpoint {
     pub mesh: Option<MeshAuth>,
     /// Where the endpoint comes from: the profile, or the directory during the run.
     pub origin: Origin,
+    /// Which address families of the host are probed.
+    pub ip: IpFamily,
 }
 
 /// Where an endpoint of a run comes from.
@@ -85,6 +87,7 @@ impl Endpoint {
             bind_password_env: None,
             mesh: None,
             origin,
+            ip: IpFamily::Any,
         })
     }
 
@@ -286,6 +289,7 @@ impl Profile {
         };
         let trust = doc.trust.unwrap_or_default();
         let builtin = builtin_searches(doc.party_key.as_deref(), doc.asid.as_deref());
+        let profile_ip = doc.ip;
         let endpoints: Vec<Endpoint> = doc
             .endpoints
             .into_iter()
@@ -329,6 +333,7 @@ impl Profile {
                     bind_password_env: e.bind_password_env,
                     mesh: None,
                     origin: Origin::Profile,
+                    ip: e.ip.or(profile_ip).unwrap_or_default(),
                 }
             })
             .collect();

@@ -178,6 +178,37 @@ pub enum RevocationMode {
     Fail,
 }
 
+/// `ip`: which address families of a host are probed. `any` (the default) probes every
+/// address and judges the families as a client would; `ipv4` or `ipv6` probes that family only,
+/// and makes it required (HSCN is IPv4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    #[default]
+    Any,
+    Ipv4,
+    Ipv6,
+}
+
+impl IpFamily {
+    /// Whether an address of this family is probed.
+    pub fn allows(self, ip: std::net::IpAddr) -> bool {
+        match self {
+            IpFamily::Any => true,
+            IpFamily::Ipv4 => ip.is_ipv4(),
+            IpFamily::Ipv6 => ip.is_ipv6(),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::Any => "any",
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+}
+
 /// The lowest TLS version the checker offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(try_from = "String")]

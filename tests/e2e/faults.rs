@@ -358,6 +358,8 @@ fn catalogue() -> Vec<Fault> {
                 format!("tcp://msg.int.test:{port}"),
             ))
         }),
+        fault!("tcp.family_no_route", "warn", "tcp", namespace "netns::both_address_families_are_judged_as_a_client_would"),
+        fault!("tcp.family_fallback", "warn", "tcp", namespace "netns::both_address_families_are_judged_as_a_client_would"),
         fault!("tcp.retried", "warn", "tcp", |lab| {
             let addr = congested_port(std::time::Duration::from_millis(1200)).await;
             lab.dns.point("msg.int.test", &[lo(1)]);

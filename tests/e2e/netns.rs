@@ -236,3 +236,180 @@ fn an_hscn_name_through_a_resolver_without_a_forwarder_is_named() {
     assert_eq!(endpoints[0]["network"], "hscn");
     assert_eq!(endpoints[1]["network"], "internet");
 }
+
+/// A namespace joined to this one by a veth pair: `10.9.7.1` inside, `10.9.7.254` here (where the
+/// lab's DNS proxy and TLS servers listen), IPv6 `fd09::1/64` inside with a neighbour `fd09::2`
+/// that never answers, and no IPv6 route anywhere else.
+fn dual_stack(ns: &Namespace) -> String {
+    let root_side = format!(
+        "icr{}x{}",
+        std::process::id() % 10_000,
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let ip = |args: &[&str]| {
+        let output = Command::new("ip").args(args).output().expect("ip runs");
+        assert!(
+            output.status.success(),
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    ip(&[
+        "link", "add", &root_side, "type", "veth", "peer", "name", "vn", "netns", &ns.0,
+    ]);
+    ip(&["addr", "add", "10.9.7.254/24", "dev", &root_side]);
+    ip(&["link", "set", &root_side, "up"]);
+    for step in [
+        vec!["addr", "add", "10.9.7.1/24", "dev", "vn"],
+        vec!["link", "set", "vn", "up"],
+        vec!["-6", "addr", "add", "fd09::1/64", "dev", "v0", "nodad"],
+        vec![
+            "-6",
+            "neigh",
+            "add",
+            "fd09::2",
+            "lladdr",
+            "02:00:00:00:00:03",
+            "dev",
+            "v0",
+        ],
+    ] {
+        let mut args = vec!["netns", "exec", &ns.0, "ip"];
+        args.extend(step);
+        ip(&args);
+    }
+    root_side
+}
+
+/// Issue 24: both address families judged as a client would. On a machine with no IPv6 route,
+/// a host that also publishes AAAA is reachable (IPv4 connects): the IPv6 address is a warning
+/// that says so, not a failure; an IPv6 address that times out while IPv4 connects is a warning
+/// too (clients fall back, late); a dead address of the same family as a working one, and an
+/// IPv6-only host without a route, stay failures; `ip = "ipv4"` probes IPv4 only.
+#[tokio::test(flavor = "multi_thread")]
+async fn both_address_families_are_judged_as_a_client_would() {
+    int_check_lab::needs!(Namespaces);
+    use int_check_lab::latency::dns_proxy;
+    use int_check_lab::{Lab, LeafSpec, TlsServerSpec, tls_server};
+    use std::net::IpAddr;
+    let ns = Namespace::create();
+    let _root_side = dual_stack(&ns);
+    let lab = Lab::start().await;
+    let here: IpAddr = "10.9.7.254".parse().unwrap();
+    let dns = dns_proxy(here, lab.dns.addr, std::time::Duration::ZERO).await;
+    let leaf = lab.pki.leaf(&LeafSpec {
+        sans: vec![
+            "noroute.int.test".into(),
+            "fallback.int.test".into(),
+            "deadv4.int.test".into(),
+            "v6only.int.test".into(),
+            "pinned.int.test".into(),
+        ],
+        ..LeafSpec::server("noroute.int.test")
+    });
+    let server = tls_server(here, TlsServerSpec::new(&lab.pki, &leaf)).await;
+    let ip = |text: &str| -> IpAddr { text.parse().unwrap() };
+    // No IPv6 route in the namespace for fd00:dead::/64; fd09::2 is on-link and silent.
+    lab.dns
+        .point("noroute.int.test", &[here, ip("fd00:dead::1")]);
+    lab.dns.point("fallback.int.test", &[here, ip("fd09::2")]);
+    lab.dns.point("deadv4.int.test", &[here, ip("10.9.0.2")]);
+    lab.dns.point("v6only.int.test", &[ip("fd00:dead::1")]);
+    lab.dns.point("pinned.int.test", &[here, ip("fd09::2")]);
+    let port = server.port();
+    let endpoint = |name: &str, extra: &str| {
+        format!(
+            "[[endpoint]]\nname = \"{name}\"\nurl = \"https://{name}.int.test:{port}/\"\n{extra}\n"
+        )
+    };
+    let profile = lab.write(
+        "families.toml",
+        &format!(
+            "name = \"families\"\n[dns]\nservers = [\"{dns}\"]\n[trust]\nca_files = [\"{}\", \"{}\"]\n{}{}{}{}{}",
+            lab.root_file.display(),
+            lab.subca_file.display(),
+            endpoint("noroute", ""),
+            endpoint("fallback", ""),
+            endpoint("deadv4", ""),
+            endpoint("v6only", ""),
+            endpoint("pinned", "ip = \"ipv4\""),
+        ),
+    );
+    let (code, json, _) = ns.run(&[
+        "--profile",
+        profile.to_str().unwrap(),
+        "--format",
+        "json",
+        "--timeout",
+        "1s",
+        "--only",
+        "dns,tcp,tls",
+    ]);
+    assert_eq!(code, 1, "{json:#}");
+    let tcp_at = |endpoint: &str, address: &str| -> Value {
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["endpoint"] == endpoint
+                    && c["kind"] == "tcp"
+                    && c["address"].as_str().is_some_and(|a| a.contains(address))
+            })
+            .unwrap_or_else(|| panic!("no tcp check of {endpoint} at {address}: {json:#}"))
+            .clone()
+    };
+    let said = |c: &Value| {
+        (
+            c["status"].as_str().unwrap_or("").to_string(),
+            c["reason"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let pass = ("pass".to_string(), String::new());
+    assert_eq!(said(&tcp_at("noroute", "10.9.7.254")), pass);
+    let v6 = tcp_at("noroute", "fd00:dead::1");
+    assert_eq!(
+        said(&v6),
+        ("warn".into(), "tcp.family_no_route".into()),
+        "{v6:#}"
+    );
+    assert!(
+        v6["message"].as_str().unwrap().contains("no IPv6 route"),
+        "{v6:#}"
+    );
+    let late = tcp_at("fallback", "fd09::2");
+    assert_eq!(
+        said(&late),
+        ("warn".into(), "tcp.family_fallback".into()),
+        "{late:#}"
+    );
+    // A dead address of the working family stays a failure: clients pick any address.
+    assert_eq!(
+        said(&tcp_at("deadv4", "10.9.0.2")),
+        ("fail".into(), "tcp.timeout".into())
+    );
+    // No family works: the failure stays.
+    assert_eq!(
+        said(&tcp_at("v6only", "fd00:dead::1")),
+        ("fail".into(), "tcp.unreachable".into())
+    );
+    // ip = "ipv4": the AAAA record is not probed at all.
+    let pinned: Vec<&Value> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["endpoint"] == "pinned" && c["kind"] == "tcp")
+        .collect();
+    assert_eq!(pinned.len(), 1, "{pinned:#?}");
+    assert_eq!(said(pinned[0]), pass);
+    // The TLS phase ran on the working address of every reachable endpoint.
+    for endpoint in ["noroute", "fallback", "deadv4", "pinned"] {
+        let held = json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["endpoint"] == endpoint && c["kind"] == "tls" && c["status"] == "pass");
+        assert!(held, "{endpoint}: {json:#}");
+    }
+}
