@@ -292,6 +292,16 @@ pub struct ProfileArgs {
     #[arg(long, env = "INT_CHECK_CLIENT_KEY", value_name = "PEM")]
     pub client_key: Option<PathBuf>,
 
+    /// Connect to IP for the endpoints whose URL host is HOST (one node behind a name): SNI, the
+    /// certificate's name check and the HTTP Host stay HOST (repeatable; env: comma-separated)
+    #[arg(
+        long = "connect-to",
+        env = "INT_CHECK_CONNECT_TO",
+        value_name = "HOST:IP",
+        value_delimiter = ','
+    )]
+    pub connect_to: Vec<profile::ConnectTo>,
+
     /// Timeout for each phase of each endpoint (DNS, TCP, TLS, the HTTP request, each LDAP
     /// operation, the MESH handshake), e.g. 5s, 500ms [default: 5s]
     #[arg(long, env = "INT_CHECK_TIMEOUT", value_name = "DURATION", value_parser = profile::parse_duration)]
@@ -395,6 +405,7 @@ impl ProfileArgs {
             client_cert: self.client_cert.clone(),
             client_key: self.client_key.clone(),
             timeout: self.timeout,
+            connect_to: self.connect_to.clone(),
         }
     }
 }

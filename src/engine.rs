@@ -202,12 +202,16 @@ impl Engine {
         };
         tracing::info!(endpoint = %endpoint.name, host = %url.host, "dns: start");
 
-        let addresses: Vec<IpAddr> = match url.ip {
-            Some(ip) => {
+        let addresses: Vec<IpAddr> = match (url.ip, endpoint.connect_to) {
+            (_, Some(ip)) => {
+                push(dns::connect_to_check(&endpoint.name, &url.host, ip));
+                vec![ip]
+            }
+            (Some(ip), None) => {
                 push(dns::literal_check(&endpoint.name, ip));
                 vec![ip]
             }
-            None => {
+            (None, None) => {
                 let cell = &dns_cache[&url.host];
                 let outcome = cell
                     .get_or_init(|| self.resolver.resolve_with_retries(&url.host, self.retries))

@@ -65,7 +65,10 @@ impl Plan {
         let mut hosts = Vec::new();
         for planned in &endpoints {
             let url = &planned.endpoint.url;
-            if url.ip.is_none() && seen.insert(url.host.clone(), ()).is_none() {
+            if url.ip.is_none()
+                && planned.endpoint.connect_to.is_none()
+                && seen.insert(url.host.clone(), ()).is_none()
+            {
                 hosts.push(url.host.clone());
             }
         }
@@ -268,6 +271,7 @@ impl Plan {
         for planned in &endpoints {
             let url = &planned.endpoint.url;
             if url.ip.is_none()
+                && planned.endpoint.connect_to.is_none()
                 && planned.phases.contains(&CheckKind::Dns)
                 && seen.insert(url.host.as_str())
             {

@@ -14,7 +14,7 @@ use crate::error::UsageError;
 use crate::maintenance::MaintenanceMode;
 use crate::output::Format;
 use crate::profile::{
-    self, ClientDoc, DnsDoc, Profile, ProfileDoc, ResolverAddr, RunDoc, TrustDoc,
+    self, ClientDoc, ConnectTo, DnsDoc, Profile, ProfileDoc, ResolverAddr, RunDoc, TrustDoc,
 };
 
 /// Per-phase timeout when nothing sets one.
@@ -40,6 +40,8 @@ pub struct ProfileSources {
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
     pub timeout: Option<Duration>,
+    /// `--connect-to HOST:IP`: connect there for the endpoints whose URL host is HOST.
+    pub connect_to: Vec<ConnectTo>,
 }
 
 /// The run flags of `check` (each `None`/`false` when not given).
@@ -70,7 +72,33 @@ pub fn resolve_profile(args: &ProfileSources) -> Result<Profile, UsageError> {
             ..ClientDoc::default()
         });
     }
-    layered(&args.trust, cli)
+    let mut profile = layered(&args.trust, cli)?;
+    for connect in &args.connect_to {
+        let mut matched = false;
+        for endpoint in profile
+            .endpoints
+            .iter_mut()
+            .filter(|e| e.url.host.eq_ignore_ascii_case(&connect.host))
+        {
+            endpoint.connect_to = Some(connect.ip);
+            matched = true;
+        }
+        if !matched {
+            let mut hosts: Vec<&str> = profile
+                .endpoints
+                .iter()
+                .map(|e| e.url.host.as_str())
+                .collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            return Err(UsageError::new(format!(
+                "--connect-to {}:{}: no endpoint of profile `{}` has the host {}",
+                connect.host, connect.ip, profile.name, connect.host
+            ))
+            .hint(format!("hosts of this profile: {}", hosts.join(", "))));
+        }
+    }
+    Ok(profile)
 }
 
 /// The profile for commands that only need its trust anchors and slots (no network options).

@@ -270,6 +270,9 @@ pub struct EndpointDoc {
     pub bind_password_env: Option<String>,
     /// Which address families of the host are probed (default: the profile's `ip`, else any).
     pub ip: Option<IpFamily>,
+    /// Connect to this address instead of resolving the host (one node behind a name); SNI,
+    /// the certificate's name check and the HTTP Host stay the URL's host.
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// One directory search of an ldaps:// endpoint.

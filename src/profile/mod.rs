@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use file::*;
 pub use resolve::*;
 pub use types::{
-    DurationText, EndpointUrl, IpFamily, MinTls, ResolverAddr, RevocationMode, Scheme,
+    ConnectTo, DurationText, EndpointUrl, IpFamily, MinTls, ResolverAddr, RevocationMode, Scheme,
     parse_duration,
 };
 

@@ -35,6 +35,9 @@ pub struct Endpoint {
     pub origin: Origin,
     /// Which address families of the host are probed.
     pub ip: IpFamily,
+    /// `address` / `--connect-to`: connect here instead of resolving the host; SNI, the name
+    /// check and HTTP Host stay the URL's host.
+    pub connect_to: Option<std::net::IpAddr>,
 }
 
 /// Where an endpoint of a run comes from.
@@ -88,6 +91,7 @@ impl Endpoint {
             mesh: None,
             origin,
             ip: IpFamily::Any,
+            connect_to: None,
         })
     }
 
@@ -334,6 +338,7 @@ impl Profile {
                     mesh: None,
                     origin: Origin::Profile,
                     ip: e.ip.or(profile_ip).unwrap_or_default(),
+                    connect_to: e.address,
                 }
             })
             .collect();

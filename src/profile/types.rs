@@ -178,6 +178,35 @@ pub enum RevocationMode {
     Fail,
 }
 
+/// `--connect-to HOST:IP`: connect to IP for the endpoints whose URL host is HOST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectTo {
+    pub host: String,
+    pub ip: std::net::IpAddr,
+}
+
+impl std::str::FromStr for ConnectTo {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ConnectTo, String> {
+        let wrong = || {
+            format!(
+                "`{text}` is not HOST:IP: use e.g. msg.int.spine2.ncrs.nhs.uk:10.239.10.5 (an IPv6 address as is, or in brackets)"
+            )
+        };
+        let (host, ip) = text.trim().split_once(':').ok_or_else(wrong)?;
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        let ip: std::net::IpAddr = ip.parse().map_err(|_| wrong())?;
+        if host.is_empty() || host.contains(['/', ' ', '[']) {
+            return Err(wrong());
+        }
+        Ok(ConnectTo {
+            host: host.to_ascii_lowercase(),
+            ip,
+        })
+    }
+}
+
 /// `ip`: which address families of a host are probed. `any` (the default) probes every
 /// address and judges the families as a client would; `ipv4` or `ipv6` probes that family only,
 /// and makes it required (HSCN is IPv4).

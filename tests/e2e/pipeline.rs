@@ -1048,3 +1048,64 @@ async fn dns_zones_send_hscn_names_to_their_own_servers() {
         plan.stdout
     );
 }
+
+/// Issue 24: a support desk tests one node behind a name. `--connect-to HOST:IP` (or an
+/// endpoint's `address`) connects there while SNI, the certificate's name check and the HTTP
+/// Host stay the URL's host; the name is not looked up, and the report shows both.
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_to_reaches_one_node_and_keeps_the_name() {
+    let lab = Lab::start().await;
+    // The node to test, and what DNS says (a port that refuses).
+    let node = lab.serve("node.int.test", lo(5), |_| {}).await;
+    lab.dns.point("node.int.test", &[lo(6)]);
+    let url = format!("https://node.int.test:{}/", node.port());
+    let by_dns = single(&lab, url.clone(), &[]).await;
+    assert_eq!(by_dns.code, 1);
+    assert_eq!(status(&by_dns.check("svc", "tcp")), ("fail", "tcp.refused"));
+
+    let told = single(
+        &lab,
+        url.clone(),
+        &["--connect-to", "node.int.test:127.0.0.5"],
+    )
+    .await;
+    assert_eq!(told.code, 0, "{}", told.stdout);
+    let dns = told.check("svc", "dns");
+    assert_eq!(dns["status"], "skip", "{dns:#}");
+    assert!(
+        dns["message"].as_str().unwrap().contains("127.0.0.5"),
+        "{dns:#}"
+    );
+    let tcp = told.check("svc", "tcp");
+    assert_eq!(tcp["address"], format!("127.0.0.5:{}", node.port()));
+    assert_eq!(tcp["target"], format!("node.int.test:{}", node.port()));
+    // The name check ran against the URL's host, through SNI.
+    assert_eq!(status(&told.check("svc", "tls")), ("pass", ""));
+    assert_eq!(status(&told.check("svc", "http")), ("pass", ""));
+
+    // The same from the profile, and a host that no endpoint has is refused by name.
+    let profile = lab.profile(
+        "node.toml",
+        &[EndpointSpec::new("svc", url).with("address = \"127.0.0.5\"")],
+        "",
+    );
+    let keyed = run(&["--profile", p(&profile), "--format", "json"]).await;
+    assert_eq!(keyed.code, 0, "{}", keyed.stdout);
+    let wrong = run(&[
+        "--profile",
+        p(&profile),
+        "--connect-to",
+        "other.int.test:127.0.0.5",
+    ])
+    .await;
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong.stderr.contains("no endpoint of profile"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(wrong.stderr.contains("node.int.test"), "{}", wrong.stderr);
+    let garbled = run(&["--profile", p(&profile), "--connect-to", "node.int.test"]).await;
+    assert_eq!(garbled.code, 2);
+    assert!(garbled.stderr.contains("HOST:IP"), "{}", garbled.stderr);
+}

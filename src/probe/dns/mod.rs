@@ -503,6 +503,16 @@ pub fn literal_check(endpoint: &str, ip: IpAddr) -> Check {
         )
 }
 
+/// The DNS phase of an endpoint told where to connect (`address`, `--connect-to`): the name is
+/// not looked up; the TLS and HTTP phases still use it (SNI, the name check, Host).
+pub fn connect_to_check(endpoint: &str, host: &str, ip: IpAddr) -> Check {
+    Check::new(endpoint, CheckKind::Dns, host)
+        .with_detail(|d| d.dns().addresses = Some(vec![ip.to_string()]))
+        .skip(format!(
+            "not looked up: connecting to {ip} as the endpoint's address (or --connect-to) says; SNI, the certificate's name check and the HTTP Host use {host}"
+        ))
+}
+
 /// The hosts file, read once per run: lower-case name -> addresses.
 #[derive(Default)]
 struct HostsFile(HashMap<String, Vec<IpAddr>>);
