@@ -663,7 +663,7 @@ impl Default for EngineOptions {
 }
 
 /// An environment variable in upper or lower case, when set and not empty.
-fn env_value(name: &str) -> Option<String> {
+pub fn env_value(name: &str) -> Option<String> {
     [name.to_string(), name.to_ascii_lowercase()]
         .iter()
         .filter_map(|n| std::env::var(n).ok())

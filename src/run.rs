@@ -31,6 +31,9 @@ pub struct Prepared {
     pub directory: Option<PlannedEndpoint>,
     /// Every URL the profile checks: discovery compares the directory's with them.
     pub profile_urls: Vec<String>,
+    /// Revocation lists fetched from distribution points, by URL: kept until their nextUpdate
+    /// (`serve` judges the identity at every run).
+    fetched_crls: std::sync::Mutex<HashMap<String, Arc<crate::pki::crl::LoadedCrl>>>,
 }
 
 /// What one run covers besides the plan's endpoints.
@@ -64,6 +67,7 @@ impl Prepared {
             .map(|e| e.url.raw.clone())
             .collect();
         Ok(Prepared {
+            fetched_crls: Default::default(),
             directory: directory_of(&plan),
             profile_urls,
             basis: Basis {
@@ -95,6 +99,107 @@ impl Prepared {
         )?;
         identity::purpose(&mut verdict, paths, &self.profile);
         Ok(Some(verdict))
+    }
+
+    /// The identity judged as `judge_identity` does, and against the revocation list its issuer
+    /// publishes at the certificate's distribution point (fetched over http://, through the same
+    /// proxy rules as the endpoints) when no CRL file covers that issuer. A list that cannot be
+    /// had makes the revocation status unknown (`crl.status_unknown`, with the network path
+    /// tried), never a silent pass.
+    pub async fn judge_identity_online(
+        &self,
+        at: jiff::Timestamp,
+    ) -> Result<Option<IdentityVerdict>, UsageError> {
+        let Some(paths) = &self.profile.client else {
+            return Ok(None);
+        };
+        let trust = &self.plan.profile_trust;
+        let leaf = crate::pki::read_certificates(&paths.cert)
+            .ok()
+            .and_then(|chain| CertInfo::of(chain.first()?));
+        let points: Vec<String> = match &leaf {
+            Some(leaf) if !trust.crls.iter().any(|c| c.issuer == leaf.issuer) => leaf
+                .crl_points
+                .iter()
+                .filter(|p| p.starts_with("http://"))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        if points.is_empty() {
+            return self.judge_identity(at);
+        }
+        let now = at.as_second();
+        let mut fetched = Vec::new();
+        let mut problems = Vec::new();
+        for url in &points {
+            let cached = self
+                .fetched_crls
+                .lock()
+                .ok()
+                .and_then(|cache| cache.get(url).cloned())
+                .filter(|crl| crl.next_update.is_none_or(|next| next > now));
+            let crl = match cached {
+                Some(crl) => crl,
+                None => {
+                    let route = crate::probe::http::route_for(
+                        url::Url::parse(url)
+                            .ok()
+                            .and_then(|u| u.host_str().map(str::to_string))
+                            .as_deref()
+                            .unwrap_or(""),
+                        self.crl_proxy().as_deref(),
+                        crate::engine::env_value("NO_PROXY").as_deref(),
+                    );
+                    match crate::probe::revocation::fetch(url, &route, self.basis.timeout).await {
+                        Ok(crl) => {
+                            let crl = Arc::new(crl);
+                            if let Ok(mut cache) = self.fetched_crls.lock() {
+                                cache.insert(url.clone(), crl.clone());
+                            }
+                            crl
+                        }
+                        Err(problem) => {
+                            problems.push(problem);
+                            continue;
+                        }
+                    }
+                }
+            };
+            fetched.push(crl);
+        }
+        let mut with_lists = (**trust).clone();
+        with_lists.crls.extend(fetched.iter().cloned());
+        let mut verdict = identity::verify(
+            paths,
+            &with_lists,
+            &self.basis.provider,
+            crate::pki::unix_time(at),
+            self.profile.expiry_warning_days,
+        )?;
+        identity::purpose(&mut verdict, paths, &self.profile);
+        if fetched.is_empty() {
+            verdict.checks.push(
+                Check::new(IDENTITY, CheckKind::Identity, paths.cert.display().to_string()).warn(
+                    crate::reasons::Reason::CrlStatusUnknown,
+                    format!(
+                        "the certificate's revocation list could not be had, so its revocation status is unknown: {}",
+                        problems.join("; ")
+                    ),
+                ),
+            );
+        }
+        Ok(Some(verdict))
+    }
+
+    /// The proxy revocation lists are fetched through: the profile's, else HTTP_PROXY, else
+    /// HTTPS_PROXY.
+    fn crl_proxy(&self) -> Option<String> {
+        self.profile
+            .proxy
+            .clone()
+            .or_else(|| crate::engine::env_value("HTTP_PROXY"))
+            .or_else(|| crate::engine::env_value("HTTPS_PROXY"))
     }
 
     /// An engine for the profile's endpoints.

@@ -110,6 +110,8 @@ pub struct LeafSpec {
     pub no_eku: bool,
     /// Use the committed test RSA-2048 key instead of a fresh P-256 key.
     pub rsa: bool,
+    /// A CRL distribution point (URI) to name in the certificate.
+    pub crl_url: Option<String>,
 }
 
 impl LeafSpec {
@@ -123,6 +125,7 @@ impl LeafSpec {
             client: false,
             no_eku: false,
             rsa: false,
+            crl_url: None,
         }
     }
 
@@ -187,6 +190,11 @@ impl Pki {
         name.push(DnType::CommonName, spec.cn.as_str());
         params.distinguished_name = name;
         params.is_ca = IsCa::ExplicitNoCa;
+        if let Some(url) = &spec.crl_url {
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,

@@ -52,6 +52,12 @@ impl LoadedCrl {
         }
         let bytes = std::fs::read(path)
             .map_err(|e| refuse(format!("cannot read it: {}", io_reason(&e))))?;
+        LoadedCrl::parse(bytes, path.to_path_buf()).map_err(refuse)
+    }
+
+    /// Parses a CRL (PEM or DER) that came from `source` (a file, or the URL it was fetched
+    /// from); the error says why it is not a CRL clients can use.
+    pub fn parse(bytes: Vec<u8>, source: PathBuf) -> Result<LoadedCrl, String> {
         let der = match std::str::from_utf8(&bytes)
             .ok()
             .filter(|t| t.contains("-----BEGIN X509 CRL-----"))
@@ -59,14 +65,14 @@ impl LoadedCrl {
             Some(text) => {
                 use rustls::pki_types::pem::PemObject;
                 rustls::pki_types::CertificateRevocationListDer::from_pem_slice(text.as_bytes())
-                    .map_err(|_| refuse("its PEM block cannot be decoded".into()))?
+                    .map_err(|_| "its PEM block cannot be decoded".to_string())?
                     .as_ref()
                     .to_vec()
             }
             None => bytes,
         };
         let (_, parsed) = x509_parser::parse_x509_crl(&der)
-            .map_err(|_| refuse("it is not a certificate revocation list".into()))?;
+            .map_err(|_| "it is not a certificate revocation list".to_string())?;
         let issuer = crate::text::untrusted(&parsed.issuer().to_string()).into_owned();
         let this_update = parsed.last_update().timestamp();
         let next_update = parsed.next_update().map(|t| t.timestamp());
@@ -84,10 +90,10 @@ impl LoadedCrl {
                 }
                 _ => "it is malformed, or lacks what clients need (version 2, nextUpdate)",
             };
-            refuse(format!("a CRL clients cannot use: {why}"))
+            format!("a CRL clients cannot use: {why}")
         })?;
         Ok(LoadedCrl {
-            path: path.to_path_buf(),
+            path: source,
             der: der.clone(),
             crl: webpki::CertRevocationList::from(owned),
             issuer,

@@ -47,7 +47,7 @@ impl<'a> Against<'a> {
 }
 
 /// What a run trusts: roots (anchors) and intermediates it may use to complete a chain.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TrustStore {
     /// Where the anchors came from, for the report ("built-in G2" or file names).
     pub source: String,

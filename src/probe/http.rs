@@ -714,7 +714,7 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `http://user:secret@proxy:3128` -> `http://proxy:3128`: never print credentials.
-fn redact_userinfo(url: &str) -> String {
+pub fn redact_userinfo(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             let _ = parsed.set_username("");

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod http;
 pub mod ldap;
 pub mod mesh;
+pub mod revocation;
 pub mod tcp;
 pub mod tls;
 pub mod wire_bytes;

@@ -133,11 +133,15 @@ impl Exporter {
     }
 
     /// The client identity judged now (its files may change while the exporter runs).
-    fn judge_identity(&self) -> (Option<Arc<IdentityVerdict>>, Vec<Check>) {
+    async fn judge_identity(&self) -> (Option<Arc<IdentityVerdict>>, Vec<Check>) {
         let Some(paths) = &self.prepared.profile.client else {
             return (None, Vec::new());
         };
-        match self.prepared.judge_identity(jiff::Timestamp::now()) {
+        match self
+            .prepared
+            .judge_identity_online(jiff::Timestamp::now())
+            .await
+        {
             Ok(verdict) => {
                 let checks = verdict
                     .as_ref()
@@ -174,7 +178,7 @@ impl Exporter {
         deadline: Option<Duration>,
         scheduled: bool,
     ) -> Report {
-        let (verdict, identity_checks) = self.judge_identity();
+        let (verdict, identity_checks) = self.judge_identity().await;
         if let Ok(mut slot) = self.identity.write() {
             slot.clone_from(&verdict);
         }

@@ -1234,3 +1234,151 @@ async fn a_wrong_fqdn_names_the_certificate_once() {
         run.stdout
     );
 }
+
+/// A plain HTTP server on `listener` that answers every request with `body` (a CRL
+/// distribution point), and counts the requests.
+fn distribution_point(
+    listener: tokio::net::TcpListener,
+    body: Vec<u8>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = listener.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    let body = std::sync::Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 2048];
+                let _ = stream.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    (port, asked)
+}
+
+/// Issue 25: the client identity is judged against the revocation list its issuer publishes at
+/// the certificate's distribution point, fetched over http:// when no CRL file is given: a
+/// revoked certificate is `cert.revoked` with no --crl-file; a distribution point that cannot be
+/// reached, or serves something too large, makes the status unknown (a warning that says which
+/// URL and path were tried), never a silent pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_certificate_is_checked_against_its_distribution_point() {
+    lab::needs!(Openssl);
+    let lab = Lab::start().await;
+    let dir = lab.path("");
+    std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
+    // The listener first: the certificate names its URL.
+    let listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let crl_port = listener.local_addr().unwrap().port();
+    let with_point = |fqdn: &str, url: String| {
+        let mut spec = LeafSpec::client(fqdn);
+        spec.crl_url = Some(url);
+        lab.identity_with(&lab.pki, &spec)
+    };
+    let (revoked, revoked_key) = with_point(
+        "revoked.int.test",
+        format!("http://127.0.0.1:{crl_port}/subca.crl"),
+    );
+    let script = r#"
+set -e
+printf '[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncrl_extensions = e\n[ e ]\nauthorityKeyIdentifier = keyid:always\n' > ca.cnf
+: > index.txt; echo 1000 > crlnumber
+openssl x509 -in revoked.int.test.pem -out revoked-leaf.pem
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke revoked-leaf.pem -crl_reason superseded
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -out subca.crl
+"#;
+    let made = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .output()
+        .expect("bash and the openssl CLI make the list");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let crl = std::fs::read(dir.join("subca.crl")).unwrap();
+    let (served_port, asked) = distribution_point(listener, crl);
+    assert_eq!(served_port, crl_port);
+    // An endpoint the run never reaches (--only identity).
+    let profile = lab.profile(
+        "p.toml",
+        &[EndpointSpec::new("svc", "https://msg.int.test/")],
+        "",
+    );
+    let identity_of = |cert: std::path::PathBuf, key: std::path::PathBuf| {
+        let profile = profile.clone();
+        async move {
+            run(&[
+                "--profile",
+                p(&profile),
+                "--only",
+                "identity",
+                "--format",
+                "json",
+                "--client-cert",
+                p(&cert),
+                "--client-key",
+                p(&key),
+            ])
+            .await
+        }
+    };
+    let checks = |run: &Run| -> Vec<Value> { run.checks("client-identity", "identity") };
+    let revoked_run = identity_of(revoked, revoked_key).await;
+    let found = checks(&revoked_run);
+    let row = found
+        .iter()
+        .find(|c| c["reason"] == "cert.revoked")
+        .unwrap_or_else(|| panic!("no cert.revoked without a --crl-file: {found:#?}"));
+    assert_eq!(row["status"], "fail");
+    assert!(
+        row["message"].as_str().unwrap().contains("superseded"),
+        "{row:#}"
+    );
+    assert_eq!(revoked_run.code, 1);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // A distribution point that refuses, and one that sends more than a CRL may be.
+    let refusing = closed_port(lo(1)).await;
+    let (unreachable, unreachable_key) = with_point(
+        "unreachable.int.test",
+        format!("http://127.0.0.1:{refusing}/subca.crl"),
+    );
+    let huge_listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let (huge_port, _) = distribution_point(huge_listener, vec![0u8; 17 << 20]);
+    let (huge, huge_key) = with_point(
+        "huge.int.test",
+        format!("http://127.0.0.1:{huge_port}/subca.crl"),
+    );
+    for (cert, key, words) in [
+        (unreachable, unreachable_key, "refused"),
+        (huge, huge_key, "larger than"),
+    ] {
+        let run = identity_of(cert, key).await;
+        let found = checks(&run);
+        let row = found
+            .iter()
+            .find(|c| c["reason"] == "crl.status_unknown")
+            .unwrap_or_else(|| panic!("no crl.status_unknown: {found:#?}"));
+        assert_eq!(row["status"], "warn", "{row:#}");
+        let message = row["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message}");
+        assert!(message.contains("directly"), "the path tried: {message}");
+        assert!(message.contains("http://127.0.0.1:"), "{message}");
+        assert_eq!(
+            run.code, 0,
+            "a status unknown is not a failure: {}",
+            run.stdout
+        );
+    }
+}

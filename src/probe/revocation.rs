@@ -1,0 +1,100 @@
+//! Revocation lists fetched from the distribution point a certificate names (CRL distribution
+//! points are http:// URLs, RFC 5280 4.2.1.13), through the same proxy rules as the endpoints,
+//! bounded in size and time. A list that cannot be had is said as such (with the network path
+//! tried): the revocation status is then unknown, never a silent pass.
+
+use std::time::Duration;
+
+use super::http::Route;
+use crate::pki::crl::{LoadedCrl, MAX_CRL_BYTES};
+
+/// Why a list could not be used, in words (the network path tried included).
+pub type FetchProblem = String;
+
+/// GETs one CRL over http:// within `timeout`, at most MAX_CRL_BYTES.
+pub async fn fetch(url: &str, route: &Route, timeout: Duration) -> Result<LoadedCrl, FetchProblem> {
+    let path = match route {
+        Route::Direct => "directly".to_string(),
+        Route::Proxy(proxy) => format!("through the proxy {}", super::http::redact_userinfo(proxy)),
+    };
+    if !url.starts_with("http://") {
+        return Err(format!(
+            "{url} is not an http:// distribution point (clients fetch CRLs over plain HTTP)"
+        ));
+    }
+    let client = client(route).map_err(|why| format!("{url} could not be asked {path}: {why}"))?;
+    let fetched = tokio::time::timeout(timeout, async {
+        let response = client.get(url).send().await.map_err(|e| describe(&e))?;
+        if !response.status().is_success() {
+            return Err(format!("the server answered {}", response.status()));
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+            if (body.len() + chunk.len()) as u64 > MAX_CRL_BYTES {
+                return Err(format!(
+                    "the list is larger than the {} MiB a CRL may be",
+                    MAX_CRL_BYTES >> 20
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    })
+    .await;
+    let body = match fetched {
+        Err(_) => {
+            return Err(format!(
+                "{url} did not answer {path} within {}",
+                super::secs(timeout)
+            ));
+        }
+        Ok(Err(why)) => return Err(format!("{url} could not be fetched {path}: {why}")),
+        Ok(Ok(body)) => body,
+    };
+    LoadedCrl::parse(body, std::path::PathBuf::from(url))
+        .map_err(|why| format!("{url} (fetched {path}) is not usable: {why}"))
+}
+
+/// An HTTP client for plain http:// (no TLS is spoken; reqwest still wants a TLS set-up).
+fn client(route: &Route) -> Result<reqwest::Client, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|_| "no TLS set-up".to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .pool_max_idle_per_host(0);
+    let builder = match route {
+        Route::Direct => builder.no_proxy(),
+        Route::Proxy(proxy) => builder.proxy(
+            reqwest::Proxy::http(proxy).map_err(|_| "the proxy URL is not usable".to_string())?,
+        ),
+    };
+    builder.build().map_err(|_| "no HTTP client".to_string())
+}
+
+/// A failed request in words: refused, unreachable, a name that did not resolve.
+fn describe(error: &reqwest::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut chain = Vec::new();
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    let text = chain.join(": ").to_ascii_lowercase();
+    if text.contains("refused") {
+        "the connection was refused".to_string()
+    } else if text.contains("dns") || text.contains("resolve") || text.contains("lookup") {
+        "its name did not resolve".to_string()
+    } else if text.contains("unreachable") {
+        "no route to it".to_string()
+    } else if error.is_timeout() {
+        "it did not answer in time".to_string()
+    } else {
+        "the request failed".to_string()
+    }
+}
