@@ -71,6 +71,19 @@ mod tests {
     }
 
     #[test]
+    fn an_address_family_is_said_in_words() {
+        let err = ProfileDoc::parse("ip = \"ipv5\"\n", "p.toml", Path::new(".")).unwrap_err();
+        assert!(err.message.starts_with("p.toml:1:"), "{}", err.message);
+        assert!(
+            err.message.contains("not an address family"),
+            "{}",
+            err.message
+        );
+        let doc = ProfileDoc::parse("ip = \"IPv4\"\n", "p.toml", Path::new(".")).unwrap();
+        assert_eq!(doc.ip, Some(IpFamily::Ipv4));
+    }
+
+    #[test]
     fn scheme_specific_keys_are_checked() {
         let parse = |t: &str| {
             ProfileDoc::parse(t, "p.toml", Path::new("."))

@@ -211,12 +211,27 @@ impl std::str::FromStr for ConnectTo {
 /// address and judges the families as a client would; `ipv4` or `ipv6` probes that family only,
 /// and makes it required (HSCN is IPv4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum IpFamily {
     #[default]
     Any,
     Ipv4,
     Ipv6,
+}
+
+impl TryFrom<String> for IpFamily {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<IpFamily, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "any" => Ok(IpFamily::Any),
+            "ipv4" | "4" => Ok(IpFamily::Ipv4),
+            "ipv6" | "6" => Ok(IpFamily::Ipv6),
+            _ => Err(format!(
+                "ip `{text}` is not an address family: use \"any\" (every address), \"ipv4\" or \"ipv6\""
+            )),
+        }
+    }
 }
 
 impl IpFamily {
