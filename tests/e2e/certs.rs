@@ -1237,7 +1237,7 @@ async fn a_wrong_fqdn_names_the_certificate_once() {
 
 /// A plain HTTP server on `listener` that answers every request with `body` (a CRL
 /// distribution point), and counts the requests.
-fn distribution_point(
+pub fn distribution_point(
     listener: tokio::net::TcpListener,
     body: Vec<u8>,
 ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
@@ -1274,8 +1274,6 @@ fn distribution_point(
 async fn the_client_certificate_is_checked_against_its_distribution_point() {
     lab::needs!(Openssl);
     let lab = Lab::start().await;
-    let dir = lab.path("");
-    std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
     // The listener first: the certificate names its URL.
     let listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
     let crl_port = listener.local_addr().unwrap().port();
@@ -1288,25 +1286,8 @@ async fn the_client_certificate_is_checked_against_its_distribution_point() {
         "revoked.int.test",
         format!("http://127.0.0.1:{crl_port}/subca.crl"),
     );
-    let script = r#"
-set -e
-printf '[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncrl_extensions = e\n[ e ]\nauthorityKeyIdentifier = keyid:always\n' > ca.cnf
-: > index.txt; echo 1000 > crlnumber
-openssl x509 -in revoked.int.test.pem -out revoked-leaf.pem
-openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke revoked-leaf.pem -crl_reason superseded
-openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -out subca.crl
-"#;
-    let made = std::process::Command::new("bash")
-        .args(["-c", script])
-        .current_dir(&dir)
-        .output()
-        .expect("bash and the openssl CLI make the list");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let crl = std::fs::read(dir.join("subca.crl")).unwrap();
+    let crl = revoking_list(&lab, "revoked.int.test.pem");
+
     let (served_port, asked) = distribution_point(listener, crl);
     assert_eq!(served_port, crl_port);
     // An endpoint the run never reaches (--only identity).
@@ -1381,4 +1362,32 @@ openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -out subca.
             run.stdout
         );
     }
+}
+
+/// The lab SubCA's revocation list (PEM, made with `openssl ca -gencrl`) revoking the certificate
+/// in `cert_file` (a file in the lab folder), reason superseded.
+pub fn revoking_list(lab: &Lab, cert_file: &str) -> Vec<u8> {
+    let dir = lab.path("");
+    std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
+    let script = format!(
+        r#"
+set -e
+printf '[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncrl_extensions = e\n[ e ]\nauthorityKeyIdentifier = keyid:always\n' > ca.cnf
+: > index.txt; echo 1000 > crlnumber
+openssl x509 -in {cert_file} -out revoked-leaf.pem
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke revoked-leaf.pem -crl_reason superseded
+openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -out subca.crl
+"#
+    );
+    let made = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .output()
+        .expect("bash and the openssl CLI make the list");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::read(dir.join("subca.crl")).unwrap()
 }

@@ -1224,3 +1224,60 @@ async fn serve_honours_the_run_settings_of_the_config() {
         "three silent endpoints one at a time took {duration} s"
     );
 }
+
+/// Issue 25: `serve` fetches the client certificate's revocation list once and keeps it until
+/// its nextUpdate (30 days here), however many scheduled runs judge the identity; the revoked
+/// certificate is reported by every run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fetched_revocation_list_is_kept_until_its_next_update() {
+    lab::needs!(Openssl);
+    let lab = Lab::start().await;
+    let listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut spec = LeafSpec::client("revoked.int.test");
+    spec.crl_url = Some(format!("http://127.0.0.1:{port}/subca.crl"));
+    let (cert, key) = lab.identity_with(&lab.pki, &spec);
+    let crl = crate::certs::revoking_list(&lab, "revoked.int.test.pem");
+    let (_, asked) = crate::certs::distribution_point(listener, crl);
+    let profile = two_endpoints(&lab).await;
+    let serve = Serve::start(
+        &[
+            "--profile",
+            p(&profile),
+            "--interval",
+            "1s",
+            "--client-cert",
+            p(&cert),
+            "--client-key",
+            p(&key),
+        ],
+        &[],
+    );
+    serve.ready().await;
+    let runs = |metrics: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("int_check_exporter_runs_total"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let started = Instant::now();
+    let metrics = loop {
+        let (_, metrics) = serve.get("/metrics", &[]).await;
+        if runs(&metrics) >= 3.0 {
+            break metrics;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        metrics.contains(r#"reason="cert.revoked""#),
+        "every run reports the revoked certificate: {metrics}"
+    );
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one fetch for three runs"
+    );
+}
