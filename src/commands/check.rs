@@ -50,14 +50,8 @@ pub fn run_check(args: CheckArgs, quiet: bool) -> Result<Outcome, Stop> {
     }
     let started_at = jiff::Timestamp::now();
     let started = Instant::now();
-    let mut setup = Setup::new(&args.profile.sources(), args.at)?;
-    // The identity again, now with the revocation list its certificate names (fetched).
-    if setup.prepared.profile.client.is_some() {
-        let at = args.at.unwrap_or_else(jiff::Timestamp::now);
-        setup.identity = setup
-            .runtime
-            .block_on(setup.prepared.judge_identity_online(at))?;
-    }
+    // The identity is judged against the revocation list its certificate names, too.
+    let mut setup = Setup::new(&args.profile.sources(), args.at, super::Revocation::Fetched)?;
     let prepared = &mut setup.prepared;
     let run = RunSettings::layer(
         &args.run_flags(),

@@ -325,19 +325,33 @@ pub struct Setup {
     pub runtime: tokio::runtime::Runtime,
 }
 
+/// Where the client identity's revocation list may come from when a command starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// CRL files only (`sds`; `serve` fetches at each run).
+    Files,
+    /// Also the list the certificate names at its distribution point (`check`).
+    Fetched,
+}
+
 impl Setup {
     pub fn new(
         sources: &crate::settings::ProfileSources,
         at: Option<jiff::Timestamp>,
+        revocation: Revocation,
     ) -> Result<Setup, Stop> {
         let profile = resolve_profile(sources)?;
         let timeout = settings::timeout(sources.timeout, &profile.run);
         let prepared = Prepared::new(profile, timeout, at)?;
-        let identity = prepared.judge_identity(at.unwrap_or_else(jiff::Timestamp::now))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| Stop::Internal(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+        let at = at.unwrap_or_else(jiff::Timestamp::now);
+        let identity = match revocation {
+            Revocation::Files => prepared.judge_identity(at)?,
+            Revocation::Fetched => runtime.block_on(prepared.judge_identity_online(at))?,
+        };
         Ok(Setup {
             prepared,
             identity,

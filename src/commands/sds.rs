@@ -33,7 +33,7 @@ pub fn run_sds(args: SdsArgs) -> Result<Outcome, Stop> {
                 .into(),
         );
     }
-    let setup = Setup::new(&args.profile.sources(), None)?;
+    let setup = Setup::new(&args.profile.sources(), None, super::Revocation::Files)?;
     let planned = setup.prepared.require_directory()?;
     if args.mine {
         return mine(&args, setup, &planned);

@@ -25,7 +25,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Outcome, Stop> {
         .map(|p| crate::serve::targets::TargetPattern::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     // Bad files, an unknown profile or a broken identity stop here, before listening.
-    let setup = Setup::new(&args.profile.sources(), None)?;
+    let setup = Setup::new(&args.profile.sources(), None, super::Revocation::Files)?;
     let Setup {
         prepared, runtime, ..
     } = setup;

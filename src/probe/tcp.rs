@@ -114,7 +114,6 @@ pub fn judge_families(checks: &mut [Check]) {
             ),
             _ => continue,
         };
-        let taken = std::mem::replace(check, Check::new("", CheckKind::Tcp, ""));
-        *check = taken.warn(reason, message);
+        *check = check.clone().warn(reason, message);
     }
 }

@@ -1286,7 +1286,12 @@ async fn the_client_certificate_is_checked_against_its_distribution_point() {
         "revoked.int.test",
         format!("http://127.0.0.1:{crl_port}/subca.crl"),
     );
-    let crl = revoking_list(&lab, "revoked.int.test.pem");
+    let crl = std::fs::read(crate::faults::revocation_lists(
+        &lab,
+        "revoked.int.test.pem",
+        "current",
+    ))
+    .unwrap();
 
     let (served_port, asked) = distribution_point(listener, crl);
     assert_eq!(served_port, crl_port);
@@ -1362,32 +1367,4 @@ async fn the_client_certificate_is_checked_against_its_distribution_point() {
             run.stdout
         );
     }
-}
-
-/// The lab SubCA's revocation list (PEM, made with `openssl ca -gencrl`) revoking the certificate
-/// in `cert_file` (a file in the lab folder), reason superseded.
-pub fn revoking_list(lab: &Lab, cert_file: &str) -> Vec<u8> {
-    let dir = lab.path("");
-    std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
-    let script = format!(
-        r#"
-set -e
-printf '[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncrl_extensions = e\n[ e ]\nauthorityKeyIdentifier = keyid:always\n' > ca.cnf
-: > index.txt; echo 1000 > crlnumber
-openssl x509 -in {cert_file} -out revoked-leaf.pem
-openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -revoke revoked-leaf.pem -crl_reason superseded
-openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -out subca.crl
-"#
-    );
-    let made = std::process::Command::new("bash")
-        .args(["-c", &script])
-        .current_dir(&dir)
-        .output()
-        .expect("bash and the openssl CLI make the list");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    std::fs::read(dir.join("subca.crl")).unwrap()
 }

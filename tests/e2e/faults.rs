@@ -1524,7 +1524,7 @@ async fn a_path_mtu_black_hole_is_told_from_a_dead_server() {
 
 /// A revocation list made with `openssl ca` by the lab SubCA, revoking the certificate in
 /// `revoked` (a file in the lab folder): `current` (valid for 30 days) or `expired` (January 2025).
-fn revocation_lists(lab: &Lab, revoked: &str, which: &str) -> std::path::PathBuf {
+pub fn revocation_lists(lab: &Lab, revoked: &str, which: &str) -> std::path::PathBuf {
     let dir = lab.path("");
     std::fs::write(dir.join("subca.key"), lab.pki.subca.key.serialize_pem()).unwrap();
     let dates = if which == "expired" {

@@ -1237,7 +1237,12 @@ async fn a_fetched_revocation_list_is_kept_until_its_next_update() {
     let mut spec = LeafSpec::client("revoked.int.test");
     spec.crl_url = Some(format!("http://127.0.0.1:{port}/subca.crl"));
     let (cert, key) = lab.identity_with(&lab.pki, &spec);
-    let crl = crate::certs::revoking_list(&lab, "revoked.int.test.pem");
+    let crl = std::fs::read(crate::faults::revocation_lists(
+        &lab,
+        "revoked.int.test.pem",
+        "current",
+    ))
+    .unwrap();
     let (_, asked) = crate::certs::distribution_point(listener, crl);
     let profile = two_endpoints(&lab).await;
     let serve = Serve::start(
