@@ -19,9 +19,10 @@ use crate::pki::unix_time;
 use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
 use crate::probe::ldap::Identifiers;
+use crate::probe::proxy::{self, ProxyRules};
 use crate::probe::tls::TlsSetup;
-use crate::probe::{self, ProbeContext, http, ldap, secs, tcp, tls};
-use crate::profile::Profile;
+use crate::probe::{self, ProbeContext, ldap, secs, tcp, tls};
+use crate::profile::{EndpointProxy, Profile};
 use crate::reasons::Reason;
 
 /// Called with (endpoints done, endpoints in all) as endpoints finish.
@@ -33,9 +34,8 @@ pub struct Engine {
     pub tls: tls::TlsSetup,
     /// Per-phase timeout.
     pub timeout: Duration,
-    /// HTTPS proxy (profile `[http] proxy`, else HTTPS_PROXY) and the NO_PROXY list.
-    pub proxy: Option<String>,
-    pub no_proxy: Option<String>,
+    /// Which endpoints go through which HTTP proxy.
+    pub proxies: ProxyRules,
     /// Identifiers that directory search filters may use.
     pub ids: ldap::Identifiers,
     /// The client identity failed its local checks: mutual-TLS endpoints stop after TCP.
@@ -56,10 +56,28 @@ impl Engine {
     /// Runs every endpoint of the plan and returns the checks in plan order.
     pub async fn run(self: Arc<Self>, plan: Arc<Plan>) -> Vec<Check> {
         // Each host is resolved once, by whichever endpoint asks first.
+        // Proxies' names too: an endpoint behind a proxy looks up the proxy, not its host.
+        let proxy_hosts = self
+            .proxies
+            .https
+            .iter()
+            .map(|p| &**p)
+            .chain(
+                plan.endpoints
+                    .iter()
+                    .filter_map(|e| match &e.endpoint.proxy {
+                        Some(EndpointProxy::Via(proxy)) => Some(proxy),
+                        _ => None,
+                    }),
+            )
+            .filter(|p| p.ip.is_none())
+            .map(|p| p.host.clone());
         let dns_cache: Arc<HashMap<String, OnceCell<DnsOutcome>>> = Arc::new(
             plan.hosts
                 .iter()
-                .map(|h| (h.clone(), OnceCell::new()))
+                .cloned()
+                .chain(proxy_hosts)
+                .map(|h| (h, OnceCell::new()))
                 .collect(),
         );
         let sinks: Arc<Vec<Sink>> = Arc::new(
@@ -176,11 +194,7 @@ impl Engine {
             trust: &planned.trust,
             tls: &self.tls,
             timeout: self.timeout,
-            route: http::route_for(
-                &endpoint.url.host,
-                self.proxy.as_deref(),
-                self.no_proxy.as_deref(),
-            ),
+            route: self.proxies.route(endpoint),
             ids: &self.ids,
         }
     }
@@ -203,6 +217,13 @@ impl Engine {
         tracing::info!(endpoint = %endpoint.name, host = %url.host, "dns: start");
 
         let addresses: Vec<IpAddr> = match (url.ip, endpoint.connect_to) {
+            // Behind a proxy: the proxy's name is looked up; the host's is the proxy's to resolve.
+            _ if ctx.route.proxy().is_some() => {
+                match self.resolve_proxy(planned, &ctx, dns_cache, &push).await {
+                    Some(addresses) => addresses,
+                    None => return,
+                }
+            }
             (_, Some(ip)) => {
                 push(dns::connect_to_check(&endpoint.name, &url.host, ip));
                 vec![ip]
@@ -271,8 +292,9 @@ impl Engine {
         }
 
         // Every address is its own chain of checks, all at once.
+        let port = ctx.route.proxy().map_or(url.port, |p| p.port);
         let per_address = addresses.iter().map(|ip| {
-            let address = SocketAddr::new(*ip, url.port);
+            let address = SocketAddr::new(*ip, port);
             self.run_address(&ctx, &planned.phases, address, sink)
         });
         // The application phase runs once, on the first address (in DNS order) whose TLS held.
@@ -311,6 +333,54 @@ impl Engine {
                     .skip("not run: no address completed the TLS handshake"),
             });
         }
+    }
+
+    /// The DNS phase of an endpoint behind a proxy: the proxy's addresses, or `None` (its
+    /// checks pushed) when the look-up failed.
+    async fn resolve_proxy(
+        &self,
+        planned: &PlannedEndpoint,
+        ctx: &ProbeContext<'_>,
+        dns_cache: &HashMap<String, OnceCell<DnsOutcome>>,
+        push: &impl Fn(Check),
+    ) -> Option<Vec<IpAddr>> {
+        let endpoint = ctx.endpoint;
+        let proxy = ctx.route.proxy()?;
+        if let Some(ip) = proxy.ip {
+            push(proxy::literal_check(ctx, proxy));
+            return Some(vec![ip]);
+        }
+        let outcome = dns_cache[&proxy.host]
+            .get_or_init(|| {
+                self.resolver
+                    .resolve_with_retries(&proxy.host, self.retries)
+            })
+            .await;
+        let network = crate::profile::Network::of_host(&proxy.host, None);
+        let check = dns::check(&endpoint.name, &proxy.host, network, outcome);
+        let check = proxy::dns_check(check, proxy, &endpoint.url.host);
+        let failed = check.status == Status::Fail;
+        push(check);
+        if failed {
+            for kind in planned.phases.iter().filter(|k| **k != CheckKind::Dns) {
+                push(
+                    Check::new(&endpoint.name, *kind, ctx.target.clone()).skip(format!(
+                        "not run: DNS lookup of the proxy {} failed",
+                        proxy.host
+                    )),
+                );
+            }
+            return None;
+        }
+        let resolved = outcome.result.as_ref().ok()?;
+        Some(
+            resolved
+                .addresses
+                .iter()
+                .take(MAX_ADDRESSES_PER_HOST)
+                .copied()
+                .collect(),
+        )
     }
 
     /// `-v`: each check's end (target, address, verdict, time); `-vv`: its details too (protocol,
@@ -353,8 +423,31 @@ impl Engine {
         };
         tracing::info!(endpoint = %endpoint.name, %address, "tcp: start");
         let (stream, tcp_check) = self.connect_with_retries(ctx, address).await;
-        push(tcp_check);
+        let proxied = ctx.route.proxy();
+        push(match proxied {
+            Some(proxy) => proxy::to_proxy(tcp_check, proxy),
+            None => tcp_check,
+        });
         let wants_tls = phases.contains(&CheckKind::Tls);
+        // Through a proxy, the TCP connection reaches the proxy; CONNECT reaches the host.
+        let stream = match (stream, proxied) {
+            (Some(stream), Some(proxy)) => {
+                tracing::info!(endpoint = %endpoint.name, %address, "proxy: start");
+                let (tunnel, check) = proxy::check(ctx, proxy, address, stream).await;
+                push(check);
+                if tunnel.is_none() {
+                    if wants_tls {
+                        push(ctx.check(CheckKind::Tls, address).skip(format!(
+                            "not run: the proxy {} opened no tunnel (see the proxy check)",
+                            proxy.shown()
+                        )));
+                    }
+                    return None;
+                }
+                tunnel
+            }
+            (stream, _) => stream,
+        };
         let skip_reason = match (&stream, endpoint.mtls && self.identity_failed) {
             (None, _) => Some(format!("not run: TCP connection to {address} failed")),
             (Some(_), true) => Some(format!(
@@ -488,7 +581,7 @@ fn order(checks: &mut [Check]) {
     }
     checks.sort_by_key(|c| match c.kind {
         CheckKind::Identity | CheckKind::Registration | CheckKind::Dns => (0, 0),
-        CheckKind::Tcp | CheckKind::Tls => (
+        CheckKind::Tcp | CheckKind::Proxy | CheckKind::Tls => (
             1,
             addresses
                 .iter()
@@ -589,6 +682,8 @@ pub struct Basis {
     pub timeout: Duration,
     /// `--at`: judge certificate dates at this instant instead of now.
     pub at: Option<jiff::Timestamp>,
+    /// Which endpoints (and revocation-list fetches) go through which HTTP proxy.
+    pub proxies: ProxyRules,
 }
 
 /// An engine for one run: the profile's resolver, TLS set-up (with a fresh verdict cache) and
@@ -618,8 +713,7 @@ pub fn build_engine(
             basis.at.map(unix_time),
         ),
         timeout,
-        proxy: profile.proxy.clone().or_else(|| env_value("HTTPS_PROXY")),
-        no_proxy: env_value("NO_PROXY"),
+        proxies: basis.proxies.clone(),
         ids: Identifiers {
             party_key: profile.party_key.clone(),
             asid: profile.asid.clone(),

@@ -42,6 +42,10 @@ pub enum CheckKind {
     Registration,
     Dns,
     Tcp,
+    // CONNECT through the endpoint's HTTP proxy (only when the endpoint has one; not a
+    // --only/--skip value: the tunnel is how the phases after it get there).
+    #[value(skip)]
+    Proxy,
     Tls,
     Http,
     Ldap,
@@ -63,6 +67,7 @@ impl CheckKind {
             CheckKind::Registration => "registration",
             CheckKind::Dns => "dns",
             CheckKind::Tcp => "tcp",
+            CheckKind::Proxy => "proxy",
             CheckKind::Tls => "tls",
             CheckKind::Http => "http",
             CheckKind::Ldap => "ldap",
@@ -87,6 +92,8 @@ pub struct Details {
     pub ldap: Option<Box<LdapDetails>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Box<IdentityDetails>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub via_proxy: Option<Box<ProxyDetails>>,
     /// Network round trips this check cost, where measurable (DNS: lookups; TCP: connects;
     /// TLS: 1 for TLS 1.3, 2 for TLS 1.2; HTTP: the request; LDAP: the operations).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +145,10 @@ impl Details {
     /// The ldap group, created empty when first written.
     pub fn ldap(&mut self) -> &mut LdapDetails {
         self.ldap.get_or_insert_with(Default::default)
+    }
+    /// The proxy group, created empty when first written.
+    pub fn via_proxy(&mut self) -> &mut ProxyDetails {
+        self.via_proxy.get_or_insert_with(Default::default)
     }
     /// The identity group, created empty when first written.
     pub fn identity(&mut self) -> &mut IdentityDetails {
@@ -201,9 +212,6 @@ pub struct HttpDetails {
     /// HTTP: the request method.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// HTTP: the proxy the request went through (credentials removed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<String>,
     /// HTTP: the response status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -263,6 +271,17 @@ pub struct LdapDetails {
     pub not_in_directory: Option<Vec<String>>,
 }
 
+/// The HTTP proxy a check went through.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct ProxyDetails {
+    /// The HTTP proxy this check went through, `http://HOST:PORT` (never its credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Proxy: the status of the proxy's answer to CONNECT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_status: Option<u16>,
+}
+
 /// The client identity: its key and its dates.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct IdentityDetails {
@@ -315,13 +334,15 @@ impl Details {
         if let Some(http) = self.http.as_deref_mut() {
             for value in [
                 &mut http.method,
-                &mut http.proxy,
                 &mut http.http_version,
                 &mut http.server,
                 &mut http.location,
             ] {
                 value.iter_mut().for_each(seal);
             }
+        }
+        if let Some(proxy) = self.via_proxy.as_deref_mut() {
+            proxy.proxy.iter_mut().for_each(seal);
         }
         if let Some(ldap) = self.ldap.as_deref_mut() {
             for value in [

@@ -86,6 +86,30 @@ reasons! {
     TcpFamilyFallback => "tcp.family_fallback",
         "An address of one family (usually IPv6) did not answer, while an address of the other family connected: clients that try it first fall back after a delay.",
         "Clients reach the service, late: those that try IPv6 first wait (up to their connect timeout, or 250 ms with Happy Eyeballs) before falling back. Ask the service owner whether the IPv6 address (AAAA record) should be published, or check this network's IPv6 firewall.";
+    ProxyUnreachable => "proxy.unreachable",
+        "The endpoint is reached through an HTTP proxy, and this machine could not open a TCP connection to the proxy (refused, no route, or no answer): the endpoint itself was never tried.",
+        "Check the proxy's address and port where the message says they come from ([http] proxy, HTTPS_PROXY, or the endpoint's proxy) against what your network team publishes (a PAC file or the browser's proxy settings show it), and that this machine may reach it. If the endpoint should not go through a proxy, add its host to NO_PROXY or set proxy = \"none\" on the endpoint.";
+    ProxyTimeout => "proxy.timeout",
+        "The proxy accepted the connection but did not answer CONNECT within the timeout.",
+        "The proxy is overloaded or holds CONNECT while it resolves or reaches the host: try again, raise --timeout, and ask the proxy's owners whether CONNECT to this host is slow for them too.";
+    ProxyClosed => "proxy.closed",
+        "The proxy closed the connection without answering CONNECT.",
+        "Some proxies close instead of refusing (a policy, a port they will not tunnel, a limit on connections): ask the proxy's owners why CONNECT to this host and port is dropped, and compare with curl --proxy.";
+    ProxyProtocolError => "proxy.protocol_error",
+        "What answers at the proxy's address does not answer CONNECT in HTTP (another service on that port, a TLS port, or a proxy that sent bytes of its own into the tunnel).",
+        "Check the proxy's port (3128 and 8080 are common; an https:// proxy or a SOCKS proxy is not an HTTP proxy) where the message says it is set.";
+    ProxyAuthRequired => "proxy.auth_required",
+        "The proxy asked for authentication (HTTP 407): none was given, or it refused what was given. The message names the schemes it asks for.",
+        "Give the proxy's user name and password in the proxy URL (http://USER:PASSWORD@HOST:PORT, percent-encoded) or in a variable named by [http] proxy_credentials_env (USER:PASSWORD); int-check never prints them. int-check authenticates with Basic only: a proxy that asks only for Negotiate or NTLM needs a local helper (cntlm, px) or an exemption for these hosts.";
+    ProxyRefused => "proxy.refused",
+        "The proxy refused to open a tunnel to the host and port (HTTP 403 or another refusal of CONNECT): its policy does not allow them.",
+        "Ask the proxy's owners to allow CONNECT to this host and port (many proxies tunnel only 443: LDAPS on 636 is then refused), or reach the endpoint without the proxy (NO_PROXY, or proxy = \"none\" on the endpoint) where the network allows. The message carries the proxy's own words (squid: its X-Squid-Error code).";
+    ProxyUpstreamFailed => "proxy.upstream_failed",
+        "The proxy answered CONNECT but could not reach the host itself (HTTP 502, 503 or 504): the proxy works; its way to the host does not.",
+        "The message carries the proxy's words: a DNS failure means the proxy cannot resolve the name (an HSCN name through an internet proxy never resolves); a refused or timed-out connection is the host or a firewall behind the proxy. HSCN endpoints are usually reached without the proxy: add them to NO_PROXY.";
+    TlsIntercepted => "tls.intercepted",
+        "Through the proxy, the server's chain is signed by a CA this profile does not trust: the proxy (or a device behind it) intercepts TLS and re-signs the chain with its own CA. The message names that CA.",
+        "Ask the network team to exempt these hosts from TLS inspection (mutual TLS cannot work through it: the proxy cannot present your client certificate). Do not add the inspection CA to the profile: the verdict would then be about the proxy, not the service. If the CA named is an NHS CA, the service itself sends the wrong chain (see tls.untrusted_issuer).";
     TlsHandshakeTimeout => "tls.handshake_timeout",
         "The TCP connection opened but the TLS handshake did not finish within the timeout.",
         "Something accepts the connection but does not speak TLS back: often a firewall or proxy that passes TCP but holds the traffic. Check the port, and any TLS-inspecting proxy on the path.";

@@ -6,6 +6,7 @@
 //! identity first, then your records, the profile's endpoints, and what the directory named;
 //! maintenance slots applied.
 
+use crate::probe::proxy::ProxyRules;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,6 +62,14 @@ impl Prepared {
         let hosts_file = std::env::var_os("INT_CHECK_HOSTS_FILE")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| std::path::PathBuf::from("/etc/hosts"));
+        let proxies = ProxyRules::new(
+            profile.proxy.as_ref(),
+            profile.proxy_credentials_env.as_deref(),
+            crate::engine::env_value,
+        )
+        .map_err(|e| {
+            UsageError::new(e).hint("set HTTPS_PROXY=http://HOST:PORT, or unset it to go direct ([http] proxy in the profile wins over it)")
+        })?;
         let profile_urls = profile
             .endpoints
             .iter()
@@ -75,6 +84,7 @@ impl Prepared {
                 hosts_file,
                 timeout,
                 at,
+                proxies,
             },
             profile,
             plan,
@@ -142,14 +152,12 @@ impl Prepared {
             let crl = match cached {
                 Some(crl) => crl,
                 None => {
-                    let route = crate::probe::http::route_for(
+                    let route = self.basis.proxies.http_route(
                         url::Url::parse(url)
                             .ok()
                             .and_then(|u| u.host_str().map(str::to_string))
                             .as_deref()
                             .unwrap_or(""),
-                        self.crl_proxy().as_deref(),
-                        crate::engine::env_value("NO_PROXY").as_deref(),
                     );
                     match crate::probe::revocation::fetch(url, &route, self.basis.timeout).await {
                         Ok(crl) => {
@@ -190,16 +198,6 @@ impl Prepared {
             );
         }
         Ok(Some(verdict))
-    }
-
-    /// The proxy revocation lists are fetched through: the profile's, else HTTP_PROXY, else
-    /// HTTPS_PROXY.
-    fn crl_proxy(&self) -> Option<String> {
-        self.profile
-            .proxy
-            .clone()
-            .or_else(|| crate::engine::env_value("HTTP_PROXY"))
-            .or_else(|| crate::engine::env_value("HTTPS_PROXY"))
     }
 
     /// An engine for the profile's endpoints.

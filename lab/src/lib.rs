@@ -5,6 +5,7 @@
 
 pub mod latency;
 pub mod needs;
+pub mod proxies;
 pub mod slapd;
 
 use std::collections::HashMap;

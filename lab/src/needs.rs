@@ -26,6 +26,8 @@ pub enum Need {
     Namespaces,
     Zsh,
     Fish,
+    /// Debian's squid (and the openssl CLI, for its password file).
+    Squid,
 }
 
 impl Need {
@@ -43,6 +45,7 @@ impl Need {
             Need::Namespaces => "namespaces",
             Need::Zsh => "zsh",
             Need::Fish => "fish",
+            Need::Squid => "squid",
         }
     }
 
@@ -60,6 +63,7 @@ impl Need {
             Need::Namespaces => "run the tests as root, with iproute2 installed",
             Need::Zsh => "apt install zsh",
             Need::Fish => "apt install fish",
+            Need::Squid => "apt install squid openssl",
         }
     }
 
@@ -85,6 +89,7 @@ impl Need {
                 .is_ok_and(|s| s.success()),
             Need::Zsh => on_path("zsh"),
             Need::Fish => on_path("fish"),
+            Need::Squid => super::proxies::squid_installed() && on_path("openssl"),
             Need::Namespaces => {
                 (on_path("ip") || Path::new("/usr/sbin/ip").exists())
                     && std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {

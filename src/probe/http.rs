@@ -31,40 +31,6 @@ const BODY_READ_BYTES: usize = 4096;
 const BODY_LIMIT: usize = 64 * 1024;
 const USER_AGENT: &str = concat!("int-check/", env!("CARGO_PKG_VERSION"));
 
-/// Where HTTPS requests go: straight to the resolved address, or through a proxy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Route {
-    Direct,
-    Proxy(String),
-}
-
-/// Picks the route for a host: the proxy, unless the NO_PROXY list covers the host.
-pub fn route_for(host: &str, proxy: Option<&str>, no_proxy: Option<&str>) -> Route {
-    let Some(proxy) = proxy.filter(|p| !p.trim().is_empty()) else {
-        return Route::Direct;
-    };
-    let host = host.to_ascii_lowercase();
-    let excluded = no_proxy.is_some_and(|list| {
-        list.split(',')
-            .map(|entry| {
-                entry
-                    .trim()
-                    .trim_start_matches('*')
-                    .trim_start_matches('.')
-                    .to_ascii_lowercase()
-            })
-            .any(|entry| {
-                entry.is_empty() && list.trim() == "*"
-                    || !entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))
-            })
-    });
-    if excluded {
-        Route::Direct
-    } else {
-        Route::Proxy(proxy.to_string())
-    }
-}
-
 /// An HTTP answer, whichever transport carried it.
 struct Answer {
     status: StatusCode,
@@ -140,19 +106,18 @@ pub async fn check(ctx: &ProbeContext<'_>, address: SocketAddr, session: Option<
         .check(CheckKind::Http, address)
         .with_detail(|d| d.http().method = Some(endpoint.method.as_str().to_string()));
     let started = Instant::now();
-    let exchanged = match (&ctx.route, session) {
-        // The common case: the request goes over the connection the TLS phase just verified.
-        (Route::Direct, Some(session)) => {
+    if let Some(proxy) = ctx.route.proxy() {
+        check = check.with_detail(|d| d.via_proxy().proxy = Some(proxy.shown()));
+    }
+    let exchanged = match session {
+        // The common case: the request goes over the connection the TLS phase just verified
+        // (through the proxy's tunnel when there is one).
+        Some(session) => {
             check = check.with_detail(|d| d.round_trips = Some(1));
             over_session(ctx, session).await
         }
-        (route, _) => {
-            if let Route::Proxy(url) = route {
-                check = check.with_detail(|d| d.http().proxy = Some(redact_userinfo(url)));
-            }
-            // Boxed: reqwest's future is large, and this path is the rare one.
-            Box::pin(via_reqwest(ctx, address)).await
-        }
+        // Boxed: reqwest's future is large, and this path is the rare one.
+        None => Box::pin(via_reqwest(ctx, address)).await,
     };
     let first_byte = started.elapsed();
     let check = check.took(first_byte);
@@ -330,21 +295,10 @@ pub fn client_for(
         .connect_timeout(timeout)
         .pool_max_idle_per_host(0)
         .user_agent(USER_AGENT);
-    builder = match &ctx.route {
-        Route::Direct => builder.no_proxy().resolve(&endpoint.url.host, address),
-        Route::Proxy(url) => match reqwest::Proxy::https(url) {
-            Ok(proxy) => builder.proxy(proxy),
-            Err(e) => {
-                return Err(ProbeFailure::new(
-                    Reason::HttpProtocolError,
-                    format!(
-                        "the HTTPS proxy `{}` is not a usable proxy URL",
-                        redact_userinfo(url)
-                    ),
-                )
-                .raw(e));
-            }
-        },
+    builder = match ctx.route.proxy() {
+        None => builder.no_proxy().resolve(&endpoint.url.host, address),
+        // `address` is the proxy's, as the DNS phase resolved it.
+        Some(proxy) => builder.proxy(super::proxy::for_reqwest(proxy, Some(address))?),
     };
     let client = builder.build().map_err(|e| {
         ProbeFailure::new(Reason::HttpProtocolError, "cannot build the HTTP client")
@@ -713,18 +667,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// `http://user:secret@proxy:3128` -> `http://proxy:3128`: never print credentials.
-pub fn redact_userinfo(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -739,28 +681,12 @@ mod tests {
     #[test]
     fn proxy_credentials_are_redacted() {
         assert_eq!(
-            redact_userinfo("http://u:p@proxy:3128"),
+            crate::text::redact_userinfo("http://u:p@proxy:3128"),
             "http://proxy:3128/"
         );
-        assert_eq!(redact_userinfo("http://proxy:3128"), "http://proxy:3128");
-    }
-
-    #[test]
-    fn no_proxy_matches_suffixes_and_star() {
-        let proxy = Some("http://proxy:3128");
-        assert_eq!(route_for("msg.int.test", None, None), Route::Direct);
         assert_eq!(
-            route_for("msg.int.test", proxy, None),
-            Route::Proxy("http://proxy:3128".into())
-        );
-        assert_eq!(
-            route_for("msg.int.test", proxy, Some("localhost, .int.test")),
-            Route::Direct
-        );
-        assert_eq!(route_for("msg.int.test", proxy, Some("*")), Route::Direct);
-        assert_eq!(
-            route_for("msg.int.test", proxy, Some("other.test")),
-            Route::Proxy("http://proxy:3128".into())
+            crate::text::redact_userinfo("http://proxy:3128"),
+            "http://proxy:3128"
         );
     }
 

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod http;
 pub mod ldap;
 pub mod mesh;
+pub mod proxy;
 pub mod revocation;
 pub mod tcp;
 pub mod tls;
@@ -32,7 +33,7 @@ pub struct ProbeContext<'a> {
     /// Per phase (and per LDAP operation).
     pub timeout: Duration,
     /// Straight to the resolved address, or through the HTTPS proxy.
-    pub route: http::Route,
+    pub route: proxy::Route,
     /// What directory search filters may use.
     pub ids: &'a ldap::Identifiers,
 }
@@ -104,6 +105,7 @@ pub async fn application(
         | CheckKind::Registration
         | CheckKind::Dns
         | CheckKind::Tcp
+        | CheckKind::Proxy
         | CheckKind::Tls => Vec::new(),
     }
 }

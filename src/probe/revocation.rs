@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::http::Route;
+use super::proxy::Route;
 use crate::pki::crl::{LoadedCrl, MAX_CRL_BYTES};
 
 /// Why a list could not be used, in words (the network path tried included).
@@ -15,7 +15,7 @@ pub type FetchProblem = String;
 pub async fn fetch(url: &str, route: &Route, timeout: Duration) -> Result<LoadedCrl, FetchProblem> {
     let path = match route {
         Route::Direct => "directly".to_string(),
-        Route::Proxy(proxy) => format!("through the proxy {}", super::http::redact_userinfo(proxy)),
+        Route::Proxy(proxy) => format!("through the proxy {}", proxy.shown()),
     };
     if !url.starts_with("http://") {
         return Err(format!(
@@ -70,9 +70,9 @@ fn client(route: &Route) -> Result<reqwest::Client, String> {
         .pool_max_idle_per_host(0);
     let builder = match route {
         Route::Direct => builder.no_proxy(),
-        Route::Proxy(proxy) => builder.proxy(
-            reqwest::Proxy::http(proxy).map_err(|_| "the proxy URL is not usable".to_string())?,
-        ),
+        Route::Proxy(proxy) => {
+            builder.proxy(super::proxy::for_reqwest(proxy, None).map_err(|f| f.message)?)
+        }
     };
     builder.build().map_err(|_| "no HTTP client".to_string())
 }

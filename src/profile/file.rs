@@ -104,8 +104,12 @@ pub struct RunDoc {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpDoc {
-    /// Proxy for HTTPS requests; overrides HTTPS_PROXY.
+    /// The HTTP proxy https:// endpoints are reached through (DNS, TCP, CONNECT, TLS and HTTP
+    /// alike); overrides HTTPS_PROXY.
     pub proxy: Option<String>,
+    /// The environment variable holding the proxy's `user:password` when the proxy URL carries
+    /// none (never the credentials themselves).
+    pub proxy_credentials_env: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -273,6 +277,9 @@ pub struct EndpointDoc {
     /// Connect to this address instead of resolving the host (one node behind a name); SNI,
     /// the certificate's name check and the HTTP Host stay the URL's host.
     pub address: Option<std::net::IpAddr>,
+    /// `"none"` (straight to the host, whatever `[http] proxy` or HTTPS_PROXY say), or the
+    /// HTTP proxy this endpoint is reached through (any scheme, ldaps:// included).
+    pub proxy: Option<EndpointProxy>,
 }
 
 /// One directory search of an ldaps:// endpoint.

@@ -54,6 +54,7 @@ impl ProfileDoc {
             let low = self.http.take().unwrap_or_default();
             self.http = Some(HttpDoc {
                 proxy: pick(low.proxy, http.proxy),
+                proxy_credentials_env: pick(low.proxy_credentials_env, http.proxy_credentials_env),
             });
         }
         if let Some(client) = top.client {

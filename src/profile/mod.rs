@@ -17,8 +17,8 @@ use serde::Deserialize;
 pub use file::*;
 pub use resolve::*;
 pub use types::{
-    ConnectTo, DurationText, EndpointUrl, IpFamily, MinTls, ResolverAddr, RevocationMode, Scheme,
-    parse_duration,
+    ConnectTo, DurationText, EndpointProxy, EndpointUrl, IpFamily, MinTls, ProxyUrl, ResolverAddr,
+    RevocationMode, Scheme, parse_duration,
 };
 
 use crate::error::UsageError;

@@ -38,6 +38,8 @@ pub struct Endpoint {
     /// `address` / `--connect-to`: connect here instead of resolving the host; SNI, the name
     /// check and HTTP Host stay the URL's host.
     pub connect_to: Option<std::net::IpAddr>,
+    /// The endpoint's own `proxy` (none: the profile's and the environment's rules).
+    pub proxy: Option<EndpointProxy>,
 }
 
 /// Where an endpoint of a run comes from.
@@ -92,6 +94,7 @@ impl Endpoint {
             origin,
             ip: IpFamily::Any,
             connect_to: None,
+            proxy: None,
         })
     }
 
@@ -203,8 +206,11 @@ pub struct Profile {
     pub max_discovered: usize,
     /// Discovery looks only at the records of these interactions (empty: all).
     pub discover_interactions: Vec<String>,
-    /// Explicit HTTPS proxy from the profile/config (HTTPS_PROXY is read at run time).
-    pub proxy: Option<String>,
+    /// The HTTP proxy for https:// endpoints from the profile/config (HTTPS_PROXY is read at
+    /// run time).
+    pub proxy: Option<ProxyUrl>,
+    /// The variable holding the proxy's `user:password` (`[http] proxy_credentials_env`).
+    pub proxy_credentials_env: Option<String>,
     pub maintenance: Vec<Maintenance>,
     pub endpoints: Vec<Endpoint>,
     /// Run settings from the files (flags and environment win; see `settings`).
@@ -339,6 +345,7 @@ impl Profile {
                     origin: Origin::Profile,
                     ip: e.ip.or(profile_ip).unwrap_or_default(),
                     connect_to: e.address,
+                    proxy: e.proxy,
                 }
             })
             .collect();
@@ -353,6 +360,16 @@ impl Profile {
                     .hint("add at least one [[endpoint]] with a name and url"),
             );
         }
+        let proxy = doc
+            .http
+            .as_ref()
+            .and_then(|h| h.proxy.as_deref())
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| ProxyUrl::parse(p, "[http] proxy"))
+            .transpose()
+            .map_err(|e| {
+                UsageError::new(e).hint("set [http] proxy = \"http://HOST:PORT\", or leave it out to go direct (HTTPS_PROXY is used when it is set)")
+            })?;
         Ok(Profile {
             description: doc.description.unwrap_or_else(|| name.clone()),
             name,
@@ -396,7 +413,8 @@ impl Profile {
                 .discovery
                 .and_then(|d| d.max_endpoints)
                 .map_or(DEFAULT_MAX_DISCOVERED, usize::from),
-            proxy: doc.http.and_then(|h| h.proxy),
+            proxy,
+            proxy_credentials_env: doc.http.and_then(|h| h.proxy_credentials_env),
             maintenance: doc.maintenance.unwrap_or_default(),
             endpoints,
             run: doc.run.unwrap_or_default(),

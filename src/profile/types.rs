@@ -207,6 +207,141 @@ impl std::str::FromStr for ConnectTo {
     }
 }
 
+/// An HTTP proxy the endpoints' connections go through (`[http] proxy`, `HTTPS_PROXY`, an
+/// endpoint's `proxy`): `http://[USER:PASSWORD@]HOST[:PORT]`, port 1080 when none is given (as
+/// curl). Credentials are kept for the `Proxy-Authorization` header only: `Debug` and `shown`
+/// never carry them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    pub host: String,
+    /// The host when it is an address (no DNS look-up for it).
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+    /// `user:password`, from the URL or the variable `[http] proxy_credentials_env` names.
+    credentials: Option<String>,
+    /// Where the proxy was set: `[http] proxy`, `HTTPS_PROXY`, `the endpoint's proxy`.
+    pub source: String,
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProxyUrl({}, from {})", self.shown(), self.source)
+    }
+}
+
+impl ProxyUrl {
+    /// Reads a proxy URL; the error says what is wrong in plain words (never the credentials).
+    pub fn parse(text: &str, source: &str) -> Result<ProxyUrl, String> {
+        let trimmed = text.trim();
+        let with_scheme = if trimmed.contains("://") {
+            trimmed.to_string()
+        } else {
+            format!("http://{trimmed}")
+        };
+        let shown_input = crate::text::redact_userinfo(&with_scheme);
+        let wrong =
+            |why: &str| format!("{source} `{shown_input}` is not a proxy int-check can use: {why}");
+        let url = url::Url::parse(&with_scheme)
+            .map_err(|_| wrong("write it as http://HOST:PORT (user:password@ before the host when the proxy asks for them)"))?;
+        match url.scheme() {
+            "http" => {}
+            "https" => {
+                return Err(wrong(
+                    "int-check speaks to a proxy in plain HTTP (http://); a proxy reached over TLS (https://) is not supported",
+                ));
+            }
+            "socks4" | "socks4a" | "socks5" | "socks5h" => {
+                return Err(wrong(
+                    "SOCKS proxies are not supported; give the HTTP proxy (http://HOST:PORT)",
+                ));
+            }
+            other => {
+                return Err(wrong(&format!(
+                    "`{other}://` is not a proxy scheme; use http://HOST:PORT"
+                )));
+            }
+        }
+        let host = match url.host() {
+            Some(url::Host::Domain(name)) => name.to_ascii_lowercase(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(wrong("it names no host")),
+        };
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            return Err(wrong("a proxy URL has no path; write http://HOST:PORT"));
+        }
+        let decode = |part: &str| {
+            percent_encoding::percent_decode_str(part)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| wrong("its user name or password is not UTF-8 once percent-decoded"))
+        };
+        let credentials = match (url.username(), url.password()) {
+            ("", None) => None,
+            (user, password) => Some(format!(
+                "{}:{}",
+                decode(user)?,
+                decode(password.unwrap_or(""))?
+            )),
+        };
+        // A local proxy helper (cntlm, px) on `localhost` is this machine, as curl takes it.
+        let ip = match host.as_str() {
+            "localhost" => Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            _ => host.parse().ok(),
+        };
+        Ok(ProxyUrl {
+            ip,
+            host,
+            port: url.port().unwrap_or(1080),
+            credentials,
+            source: source.to_string(),
+        })
+    }
+
+    /// `http://HOST:PORT`, as reports show it (never the credentials).
+    pub fn shown(&self) -> String {
+        match self.ip {
+            Some(IpAddr::V6(ip)) => format!("http://[{ip}]:{}", self.port),
+            _ => format!("http://{}:{}", self.host, self.port),
+        }
+    }
+
+    /// `user:password` for the proxy's Basic authentication, when there are any.
+    pub fn credentials(&self) -> Option<&str> {
+        self.credentials.as_deref()
+    }
+
+    /// Takes credentials from the variable `[http] proxy_credentials_env` names (`user:password`)
+    /// when the URL carries none.
+    pub fn with_credentials_from(mut self, value: Option<String>) -> ProxyUrl {
+        if self.credentials.is_none() {
+            self.credentials = value.filter(|v| !v.is_empty());
+        }
+        self
+    }
+}
+
+/// An endpoint's `proxy`: `"none"` (straight to the host whatever the profile or the environment
+/// say), or a proxy URL for this endpoint (any scheme, ldaps:// included; `NO_PROXY` does not
+/// apply to it).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum EndpointProxy {
+    None,
+    Via(ProxyUrl),
+}
+
+impl TryFrom<String> for EndpointProxy {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<EndpointProxy, String> {
+        if text.trim().eq_ignore_ascii_case("none") || text.trim().is_empty() {
+            return Ok(EndpointProxy::None);
+        }
+        ProxyUrl::parse(&text, "the endpoint's proxy").map(EndpointProxy::Via)
+    }
+}
+
 /// `ip`: which address families of a host are probed. `any` (the default) probes every
 /// address and judges the families as a client would; `ipv4` or `ipv6` probes that family only,
 /// and makes it required (HSCN is IPv4).

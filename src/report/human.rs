@@ -143,6 +143,16 @@ pub fn render(report: &Report, style: &Style) -> String {
         .map(|c| row_target(c).len())
         .max()
         .unwrap_or(0);
+    // The phase column is as wide as its longest name among these rows (`proxy` is the one
+    // phase name longer than four letters).
+    let kind_width = report
+        .checks
+        .iter()
+        .filter(|c| !said_below.contains(c.endpoint.as_str()))
+        .map(|c| c.kind.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     for heading in &report.endpoints {
         if said_below.contains(heading.name.as_str()) {
             continue;
@@ -171,7 +181,7 @@ pub fn render(report: &Report, style: &Style) -> String {
             };
             let _ = write!(
                 out,
-                "  {}  {:<4} {:<width$}  {:>7}  {}",
+                "  {}  {:<kind_width$} {:<width$}  {:>7}  {}",
                 style.status(check.status),
                 check.kind.as_str(),
                 row_target(check),

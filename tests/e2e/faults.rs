@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use int_check::reasons::Reason;
+use int_check_lab::proxies::{BadProxy, bad_proxy, intercepting_proxy};
 use int_check_lab::slapd::{Slapd, SlapdOptions};
 use int_check_lab::*;
 use serde_json::Value;
@@ -95,6 +96,14 @@ fn https(host: &str, addr: std::net::SocketAddr) -> String {
 }
 
 /// A TLS server for `host` under the lab PKI, shaped by `configure`, with DNS pointing at it.
+/// An endpoint reached through the proxy at `proxy` (`HOST:PORT`); the proxy answers for it.
+fn through(proxy: &str) -> Case {
+    Case::one(
+        EndpointSpec::new("svc", "https://spine.proxy.test:4443/")
+            .with(&format!("proxy = \"http://{proxy}\"")),
+    )
+}
+
 async fn served(lab: &Lab, host: &str, configure: impl FnOnce(&mut TlsServerSpec)) -> Case {
     let addr = lab.serve(host, lo(1), configure).await;
     Case::one(EndpointSpec::new("svc", https(host, addr)))
@@ -374,6 +383,36 @@ fn catalogue() -> Vec<Fault> {
         fault!("tcp.unreachable", "fail", "tcp", namespace "netns::black_hole_is_a_tcp_timeout_and_no_route_is_unreachable"),
         fault!("tcp.failed", "fail", "tcp", namespace "netns::black_hole_is_a_tcp_timeout_and_no_route_is_unreachable"),
         // TLS
+        // Through an HTTP proxy (the real squid's answers: proxy::squid_*)
+        fault!("proxy.unreachable", "fail", "tcp", |_lab| {
+            let port = closed_port(lo(1)).await;
+            through(&format!("127.0.0.1:{port}"))
+        }),
+        fault!("proxy.timeout", "fail", "proxy", |_lab| {
+            through(&bad_proxy(BadProxy::Silent).await.to_string()).args(&["--timeout", "1s"])
+        }),
+        fault!("proxy.closed", "fail", "proxy", |_lab| {
+            through(&bad_proxy(BadProxy::Closes).await.to_string())
+        }),
+        fault!("proxy.protocol_error", "fail", "proxy", |_lab| {
+            through(&bad_proxy(BadProxy::NotHttp).await.to_string())
+        }),
+        fault!("proxy.auth_required", "fail", "proxy", |_lab| {
+            let head = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n";
+            through(&bad_proxy(BadProxy::Answers(head)).await.to_string())
+        }),
+        fault!("proxy.refused", "fail", "proxy", |_lab| {
+            let head = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+            through(&bad_proxy(BadProxy::Answers(head)).await.to_string())
+        }),
+        fault!("proxy.upstream_failed", "fail", "proxy", |_lab| {
+            let head = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\nupstream name not known\n";
+            through(&bad_proxy(BadProxy::Answers(head)).await.to_string())
+        }),
+        fault!("tls.intercepted", "fail", "tls", |_lab| {
+            let inspector = Arc::new(Pki::named("Corp Inspection Root", "Corp Inspection CA"));
+            through(&intercepting_proxy(inspector).await.to_string())
+        }),
         fault!("tls.handshake_timeout", "fail", "tls", |lab| {
             let addr = silent_server(lo(1)).await;
             lab.dns.point("msg.int.test", &[lo(1)]);

@@ -213,14 +213,18 @@ async fn proxy_is_used_and_reported_unless_no_proxy_covers_the_host() {
     );
     let run = lab::run(&["--profile", p(&profile), "--format", "json"]).await;
     assert_eq!(run.code, 1);
-    let http = run.check("svc", "http");
-    assert_eq!(status(&http), ("fail", "http.protocol_error"), "{http:#}");
+    // The whole endpoint goes through the proxy: a dead proxy is the TCP phase's finding, named
+    // as the proxy's, and the endpoint itself is never tried.
+    let tcp = run.check("svc", "tcp");
+    assert_eq!(status(&tcp), ("fail", "proxy.unreachable"), "{tcp:#}");
     assert!(
-        http["details"]["proxy"]
+        tcp["details"]["proxy"]
             .as_str()
             .unwrap()
             .starts_with("http://127.0.0.1:")
     );
+    assert_eq!(tcp["details"]["original_reason"], "tcp.refused");
+    assert_eq!(status(&run.check("svc", "http")).0, "skip");
     assert!(
         !run.stdout.contains("secret"),
         "proxy credentials must not be printed"

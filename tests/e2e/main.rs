@@ -18,6 +18,7 @@ mod netns;
 mod outputs;
 mod peers;
 mod pipeline;
+mod proxy;
 mod registration;
 mod schemas;
 mod serve;

@@ -125,7 +125,10 @@ pub fn value(bytes: &[u8]) -> String {
         Ok(whole) => crate::text::untrusted(whole).into_owned(),
         Err(_) => {
             let end = bytes.len().min(MAX_VALUE_BYTES * 3 / 4);
-            cut_saying(format!("base64:{}", base64(&bytes[..end])), bytes.len())
+            cut_saying(
+                format!("base64:{}", crate::text::base64(&bytes[..end])),
+                bytes.len(),
+            )
         }
     }
 }
@@ -141,25 +144,6 @@ fn cut_saying(shown: String, original: usize) -> String {
         cut -= 1;
     }
     format!("{}{suffix}", &shown[..cut])
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn message(id: i64, op: Vec<u8>) -> Vec<u8> {
@@ -330,8 +314,8 @@ mod tests {
         let binary = value(&vec![0xffu8; 50_000]);
         assert!(binary.len() <= MAX_VALUE_BYTES);
         assert!(binary.starts_with("base64:") && binary.ends_with("(50000 bytes)"));
-        assert_eq!(base64(b"Ma"), "TWE=");
-        assert_eq!(base64(b"M"), "TQ==");
+        assert_eq!(crate::text::base64(b"Ma"), "TWE=");
+        assert_eq!(crate::text::base64(b"M"), "TQ==");
     }
 
     #[test]

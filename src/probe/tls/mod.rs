@@ -308,13 +308,68 @@ pub struct Session {
 /// path-MTU stall): the one connect-and-classify path for whatever opens TLS outside the phase
 /// chain (the directory look-ups of `sds`, registration and discovery).
 pub async fn connect(ctx: &ProbeContext<'_>, address: SocketAddr) -> Result<Session, ProbeFailure> {
-    let (stream, tcp_check) = super::tcp::connect(ctx, address).await;
-    let Some(stream) = stream else {
-        return Err(failure_of(tcp_check));
+    let stream = match ctx.route.proxy() {
+        // `address` is then the proxy's.
+        Some(proxy) => super::proxy::open(ctx, proxy, address).await?,
+        None => {
+            let (stream, tcp_check) = super::tcp::connect(ctx, address).await;
+            stream.ok_or_else(|| failure_of(tcp_check))?
+        }
     };
     match check(ctx, address, stream, true).await {
         (check, Some(session)) if check.status != crate::findings::Status::Fail => Ok(session),
         (check, _) => Err(failure_of(check)),
+    }
+}
+
+/// A handshake failure through a proxy's tunnel, said for what it is there: a chain from a CA
+/// the profile does not trust is the proxy re-signing TLS (`tls.intercepted`, naming the CA);
+/// a connection closed mid-handshake was closed by the proxy or the host behind it.
+fn through_proxy(
+    failure: ProbeFailure,
+    recorder: &Recorder,
+    proxy: &crate::profile::ProxyUrl,
+    error: &std::io::Error,
+) -> ProbeFailure {
+    let untrusted = matches!(
+        failure.reason,
+        Reason::TlsUntrustedIssuer
+            | Reason::TlsWrongIntermediate
+            | Reason::TlsSelfSigned
+            | Reason::TlsMissingIntermediate
+    );
+    // The CA that issued the certificate, and the top of what was sent when that is another.
+    let signers = recorder.assessment().and_then(|a| {
+        let (leaf, top) = (a.shown.first()?, a.shown.last()?);
+        Some(match top.issuer != leaf.issuer {
+            true => format!("\"{}\" (under \"{}\")", leaf.issuer, top.issuer),
+            false => format!("\"{}\"", leaf.issuer),
+        })
+    });
+    match (untrusted, signers) {
+        (true, Some(signers)) => ProbeFailure {
+            reason: Reason::TlsIntercepted,
+            message: format!(
+                "through the proxy {}, the certificate is issued by {signers}, which this profile does not trust: the proxy (or a device behind it) intercepts TLS and re-signs the chain with its own CA",
+                proxy.shown(),
+            ),
+            raw: failure.raw.or(Some(failure.message)),
+        },
+        _ if failure.reason == Reason::TlsHandshakeFailed
+            && matches!(
+                error.kind(),
+                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+            ) =>
+        {
+            ProbeFailure {
+                message: format!(
+                    "the tunnel through the proxy {} closed during the TLS handshake: the proxy, or the host behind it, ended the connection after CONNECT succeeded",
+                    proxy.shown()
+                ),
+                ..failure
+            }
+        }
+        _ => failure,
     }
 }
 
@@ -367,7 +422,15 @@ pub async fn check(
             // server's full-size ones (its certificate flight): the same handshake with the
             // server's packets kept small tells it from a dead server.
             let received = first_bytes.total();
-            if stall::small_packets_get_through(setup, ctx.trust, address, &server_name, timeout)
+            // Through a proxy the small-packet retry would reach the proxy, not the host.
+            if ctx.route.proxy().is_none()
+                && stall::small_packets_get_through(
+                    setup,
+                    ctx.trust,
+                    address,
+                    &server_name,
+                    timeout,
+                )
                 .await
             {
                 let message = format!(
@@ -408,6 +471,7 @@ pub async fn check(
                         Reason::TlsHandshakeFailed | Reason::TlsProtocolVersion
                     ) && recorder.client_cert_requested().is_none()
                         && recorder.assessment().is_none()
+                        && ctx.route.proxy().is_none()
                     {
                         let found = suites::accepted(address, Some(host), timeout).await;
                         if let Some(named) = suite_failure(&found) {
@@ -420,7 +484,10 @@ pub async fn check(
                             first_bytes.total()
                         ));
                     }
-                    failure
+                    match ctx.route.proxy() {
+                        Some(proxy) => through_proxy(failure, &recorder, proxy, &error),
+                        None => failure,
+                    }
                 }
             };
             return (check.failed(failure), None);
