@@ -353,6 +353,9 @@ pub struct PlannedEndpointDoc {
     pub searches: Vec<String>,
     /// The anchors this endpoint is judged against, when they are not the profile's.
     pub trust: Option<String>,
+    /// The HTTP proxy this endpoint is reached through (`http://HOST:PORT`, never its
+    /// credentials), and where that was set; null when direct.
+    pub proxy: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

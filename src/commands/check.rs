@@ -225,6 +225,15 @@ fn dry_run(args: &CheckArgs, selection: &Selection) -> Result<Outcome, Stop> {
     let profile = &prepared.profile;
     let plan = prepared.plan.select(selection)?;
     let mut doc = plan_document(profile, &plan, &run, selection, args.discover);
+    // Through a proxy, the proxy phase comes after TCP, and the proxy looks the host up.
+    for (planned, shown) in plan.endpoints.iter().zip(doc.endpoints.iter_mut()) {
+        if let Some(proxy) = prepared.basis.proxies.route(&planned.endpoint).proxy() {
+            shown.proxy = Some(format!("{} ({})", proxy.shown(), proxy.source));
+            if let Some(tcp) = shown.phases.iter().position(|k| *k == CheckKind::Tcp) {
+                shown.phases.insert(tcp + 1, CheckKind::Proxy);
+            }
+        }
+    }
     // The identity files are read and judged offline too: a dry run catches a wrong key.
     let mut failed = false;
     if let Some(planned) = doc.identity.as_mut()
@@ -323,6 +332,7 @@ fn plan_document(
                 searches: p.endpoint.searches.iter().map(|s| s.name.clone()).collect(),
                 trust: (!Arc::ptr_eq(&p.trust, &plan.profile_trust))
                     .then(|| p.trust.source.clone()),
+                proxy: None,
             })
             .collect(),
         description: profile.description.clone(),

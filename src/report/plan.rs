@@ -72,18 +72,35 @@ pub fn human(doc: &PlanDoc) -> String {
         .map(|e| e.name.len())
         .max()
         .unwrap_or(0);
-    for endpoint in &doc.endpoints {
+    let chain = |endpoint: &crate::documents::PlannedEndpointDoc| {
         let phases: Vec<&str> = endpoint.phases.iter().map(|k| k.as_str()).collect();
+        phases.join(" > ")
+    };
+    let phases_width = doc
+        .endpoints
+        .iter()
+        .map(|e| chain(e).len())
+        .max()
+        .unwrap_or(0)
+        .max(22);
+    for endpoint in &doc.endpoints {
         let mtls = if endpoint.mtls { " mtls" } else { "" };
         let _ = writeln!(
             out,
-            "  {:<width$}  {:<22}{mtls}  {}",
+            "  {:<width$}  {:<phases_width$}{mtls}  {}",
             endpoint.name,
-            phases.join(" > "),
+            chain(endpoint),
             endpoint.url
         );
         if let Some(trust) = &endpoint.trust {
             let _ = writeln!(out, "  {:<width$}  trust {trust}", "");
+        }
+        if let Some(proxy) = &endpoint.proxy {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  through the proxy {proxy}, which looks the host up",
+                ""
+            );
         }
     }
     out

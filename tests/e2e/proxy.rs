@@ -94,6 +94,23 @@ async fn every_phase_goes_through_squid() {
     );
     assert!(tcp_at < proxy_at && proxy_at < tls_at, "{}", text.stdout);
 
+    // The dry run shows the route, and the phase.
+    let plan = lab::run(&["--profile", p(&profile), "--dry-run"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("dns > tcp > proxy > tls > http"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(&format!(
+            "through the proxy http://{PROXY_NAME}:{} ([http] proxy)",
+            squid.open.port()
+        )),
+        "{}",
+        plan.stdout
+    );
+
     // `proxy = "none"` on the endpoint goes direct: the name is then looked up here, and the
     // lab's resolver does not know it.
     let direct = lab.profile(
@@ -333,4 +350,55 @@ async fn tls_interception_names_the_ca_that_resigned_the_chain() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("Corp Inspection"), "{said}");
+}
+
+/// The directory searches and the MESH handshake go through the tunnel too: slapd and the lab's
+/// MESH server are known to squid only.
+#[tokio::test(flavor = "multi_thread")]
+async fn ldaps_and_mesh_go_through_the_tunnel() {
+    lab::needs!(Squid, Slapd);
+    let lab = Lab::start().await;
+    let slapd = tokio::task::block_in_place(|| {
+        lab::slapd::Slapd::start(&lab, lo(3), lab::slapd::SlapdOptions::default())
+    });
+    let mesh_leaf = lab.pki.leaf(&LeafSpec::server("mesh.proxy.test"));
+    let mut spec = TlsServerSpec::new(&lab.pki, &mesh_leaf);
+    let (password, key) = ("pw-through-the-proxy", "key-through-the-proxy");
+    spec.reply = HttpReply::Mesh(MeshLab::new("X26OT181", password, key, 0));
+    let mesh = tls_server(lo(2), spec).await;
+    let squid = Squid::start(
+        lab.dir.path(),
+        &[("ldap.int.test", lo(3)), ("mesh.proxy.test", lo(2))],
+    )
+    .await;
+    lab.dns.point(PROXY_NAME, &[lo(1)]);
+    let via = format!("proxy = \"http://{PROXY_NAME}:{}\"", squid.open.port());
+    let profile = lab.profile(
+        "p.toml",
+        &[
+            EndpointSpec::new("sds", format!("ldaps://ldap.int.test:{}", slapd.addr.port()))
+                .with(&via),
+            EndpointSpec::new(
+                "mesh",
+                format!("https://mesh.proxy.test:{}/messageexchange/_ping", mesh.port()),
+            ),
+        ],
+        &format!(
+            "party_key = \"YES-0000806\"\n[mesh]\nmailbox = \"X26OT181\"\npassword_env = \"LAB_MESH_PASSWORD\"\nshared_key_env = \"LAB_MESH_KEY\"\n[http]\nproxy = \"http://{PROXY_NAME}:{}\"\n",
+            squid.open.port()
+        ),
+    );
+    let mut cmd = binary();
+    cmd.env("LAB_MESH_PASSWORD", password)
+        .env("LAB_MESH_KEY", key);
+    let run = run_args(cmd, &json_run(&profile)).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(status(&run.check("sds", "proxy")), ("pass", ""));
+    let search = &run.checks("sds", "ldap")[0];
+    assert_eq!(status(search), ("pass", ""), "{search:#}");
+    assert_eq!(search["details"]["entries"], 5);
+    assert_eq!(status(&run.check("mesh", "proxy")), ("pass", ""));
+    let handshake = run.check("mesh", "mesh");
+    assert_eq!(status(&handshake), ("pass", ""), "{handshake:#}");
+    assert!(!run.stdout.contains(password) && !run.stdout.contains(key));
 }
