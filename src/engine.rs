@@ -20,6 +20,7 @@ use crate::plan::{MAX_ADDRESSES_PER_HOST, Plan, PlannedEndpoint};
 use crate::probe::dns::{self, DnsOutcome, Resolver};
 use crate::probe::ldap::Identifiers;
 use crate::probe::proxy::{self, ProxyRules};
+use crate::probe::revocation::CrlFetcher;
 use crate::probe::tls::TlsSetup;
 use crate::probe::{self, ProbeContext, ldap, secs, tcp, tls};
 use crate::profile::{EndpointProxy, Profile};
@@ -36,6 +37,8 @@ pub struct Engine {
     pub timeout: Duration,
     /// Which endpoints go through which HTTP proxy.
     pub proxies: ProxyRules,
+    /// Revocation lists of server chains (`[trust] revocation`), fetched once per run.
+    pub crls: Arc<CrlFetcher>,
     /// Identifiers that directory search filters may use.
     pub ids: ldap::Identifiers,
     /// The client identity failed its local checks: mutual-TLS endpoints stop after TCP.
@@ -195,6 +198,7 @@ impl Engine {
             tls: &self.tls,
             timeout: self.timeout,
             route: self.proxies.route(endpoint),
+            crls: &self.crls,
             ids: &self.ids,
         }
     }
@@ -684,6 +688,8 @@ pub struct Basis {
     pub at: Option<jiff::Timestamp>,
     /// Which endpoints (and revocation-list fetches) go through which HTTP proxy.
     pub proxies: ProxyRules,
+    /// Revocation lists fetched from distribution points (kept across runs until nextUpdate).
+    pub crls: Arc<CrlFetcher>,
 }
 
 /// An engine for one run: the profile's resolver, TLS set-up (with a fresh verdict cache) and
@@ -714,6 +720,11 @@ pub fn build_engine(
         ),
         timeout,
         proxies: basis.proxies.clone(),
+        crls: {
+            let now = basis.at.unwrap_or_else(jiff::Timestamp::now).as_second();
+            basis.crls.new_run(now);
+            basis.crls.clone()
+        },
         ids: Identifiers {
             party_key: profile.party_key.clone(),
             asid: profile.asid.clone(),

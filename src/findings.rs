@@ -201,6 +201,10 @@ pub struct TlsDetails {
     /// TLS: the negotiated cipher suite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cipher_suite: Option<String>,
+    /// TLS: the revocation lists fetched for the chain (`[trust] revocation`), each with how
+    /// long its fetch took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_lists: Option<String>,
     /// TLS: reason codes of every warning, most important first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
@@ -329,6 +333,7 @@ impl Details {
             tls.acceptable_ca_names.iter_mut().for_each(|a| all(a));
             tls.protocol.iter_mut().for_each(seal);
             tls.cipher_suite.iter_mut().for_each(seal);
+            tls.revocation_lists.iter_mut().for_each(seal);
             tls.warnings.iter_mut().for_each(|a| all(a));
         }
         if let Some(http) = self.http.as_deref_mut() {

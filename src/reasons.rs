@@ -300,8 +300,8 @@ reasons! {
         "The client certificate is on its issuer's certificate revocation list: servers refuse it.",
         "A revoked certificate is usually one that was replaced: install the current certificate (and its key) issued for your endpoint, or request a new one through the NHS endpoint request process.";
     CrlStatusUnknown => "crl.status_unknown",
-        "A revocation list could not be used (expired, not signed by the certificate's issuer, or none from that issuer), so the revocation status is unknown.",
-        "Get the current CRL from the distribution point the certificate names (`int-check certs inspect` shows it) and pass it with --crl-file or [trust] crl_files; an expired one means the file is old, not that the certificate is revoked.";
+        "A revocation list could not be had or used (its distribution point unreachable, refused or too large; expired; not signed by the certificate's issuer; none from that issuer; or one RFC 5280 does not let a client use), so the revocation status is unknown. A warning: never a failure of the endpoint.",
+        "The message names the list and the network path tried (directly or through the proxy). Whether crl.nhs.uk is reachable from this network is worth knowing: if it is not, get the current CRL where it is (`int-check certs inspect` shows the distribution point) and pass it with --crl-file or [trust] crl_files. An expired list means the file or the publisher is late, not that the certificate is revoked.";
     CertWrongService => "cert.wrong_service",
         "The client certificate is for another kind of service than the profile's mutual-TLS endpoints: a MESH API certificate (LOCALID.ODS.api.mesh-client.nhs.uk) where Spine expects your endpoint certificate, or the other way round.",
         "Configure the certificate each service expects: MESH API certificates work only for MESH; Spine endpoint certificates carry the FQDN registered in SDS. Use a --config per service, or --service to check one kind. The chain alone cannot tell INT from DEP (one SubCA serves both).";

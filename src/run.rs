@@ -7,6 +7,7 @@
 //! maintenance slots applied.
 
 use crate::probe::proxy::ProxyRules;
+use crate::probe::revocation::CrlFetcher;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,9 +33,6 @@ pub struct Prepared {
     pub directory: Option<PlannedEndpoint>,
     /// Every URL the profile checks: discovery compares the directory's with them.
     pub profile_urls: Vec<String>,
-    /// Revocation lists fetched from distribution points, by URL: kept until their nextUpdate
-    /// (`serve` judges the identity at every run).
-    fetched_crls: std::sync::Mutex<HashMap<String, Arc<crate::pki::crl::LoadedCrl>>>,
 }
 
 /// What one run covers besides the plan's endpoints.
@@ -76,7 +74,6 @@ impl Prepared {
             .map(|e| e.url.raw.clone())
             .collect();
         Ok(Prepared {
-            fetched_crls: Default::default(),
             directory: directory_of(&plan),
             profile_urls,
             basis: Basis {
@@ -84,6 +81,7 @@ impl Prepared {
                 hosts_file,
                 timeout,
                 at,
+                crls: Arc::new(CrlFetcher::new(proxies.clone(), timeout)),
                 proxies,
             },
             profile,
@@ -140,41 +138,14 @@ impl Prepared {
             return self.judge_identity(at);
         }
         let now = at.as_second();
+        self.basis.crls.new_run(now);
         let mut fetched = Vec::new();
         let mut problems = Vec::new();
         for url in &points {
-            let cached = self
-                .fetched_crls
-                .lock()
-                .ok()
-                .and_then(|cache| cache.get(url).cloned())
-                .filter(|crl| crl.next_update.is_none_or(|next| next > now));
-            let crl = match cached {
-                Some(crl) => crl,
-                None => {
-                    let route = self.basis.proxies.http_route(
-                        url::Url::parse(url)
-                            .ok()
-                            .and_then(|u| u.host_str().map(str::to_string))
-                            .as_deref()
-                            .unwrap_or(""),
-                    );
-                    match crate::probe::revocation::fetch(url, &route, self.basis.timeout).await {
-                        Ok(crl) => {
-                            let crl = Arc::new(crl);
-                            if let Ok(mut cache) = self.fetched_crls.lock() {
-                                cache.insert(url.clone(), crl.clone());
-                            }
-                            crl
-                        }
-                        Err(problem) => {
-                            problems.push(problem);
-                            continue;
-                        }
-                    }
-                }
-            };
-            fetched.push(crl);
+            match self.basis.crls.get(url).await.0.list {
+                Ok(crl) => fetched.push(crl),
+                Err(problem) => problems.push(problem),
+            }
         }
         let mut with_lists = (**trust).clone();
         with_lists.crls.extend(fetched.iter().cloned());

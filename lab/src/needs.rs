@@ -28,6 +28,8 @@ pub enum Need {
     Fish,
     /// Debian's squid (and the openssl CLI, for its password file).
     Squid,
+    /// nftables' `nft`, for the path-MTU black hole.
+    Nftables,
 }
 
 impl Need {
@@ -46,6 +48,7 @@ impl Need {
             Need::Zsh => "zsh",
             Need::Fish => "fish",
             Need::Squid => "squid",
+            Need::Nftables => "nftables",
         }
     }
 
@@ -64,6 +67,7 @@ impl Need {
             Need::Zsh => "apt install zsh",
             Need::Fish => "apt install fish",
             Need::Squid => "apt install squid openssl",
+            Need::Nftables => "apt install nftables",
         }
     }
 
@@ -90,6 +94,7 @@ impl Need {
             Need::Zsh => on_path("zsh"),
             Need::Fish => on_path("fish"),
             Need::Squid => super::proxies::squid_installed() && on_path("openssl"),
+            Need::Nftables => on_path("nft") || Path::new("/usr/sbin/nft").exists(),
             Need::Namespaces => {
                 (on_path("ip") || Path::new("/usr/sbin/ip").exists())
                     && std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {

@@ -25,6 +25,9 @@ pub struct LoadedCrl {
     /// `thisUpdate` and `nextUpdate` (seconds since the epoch; no nextUpdate: `None`).
     pub this_update: i64,
     pub next_update: Option<i64>,
+    /// What makes the list unusable by RFC 5280 (5.2.3: a CRL number, not critical), said in
+    /// words: clients that follow the RFC refuse it, so the status it gives is unknown.
+    pub nonconformant: Option<String>,
 }
 
 /// A revoked certificate's entry, for the words.
@@ -75,6 +78,18 @@ impl LoadedCrl {
             .map_err(|_| "it is not a certificate revocation list".to_string())?;
         let issuer = crate::text::untrusted(&parsed.issuer().to_string()).into_owned();
         let this_update = parsed.last_update().timestamp();
+        let crl_number = parsed
+            .extensions()
+            .iter()
+            .find(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_CRL_NUMBER);
+        let nonconformant = match crl_number {
+            None => Some("it has no CRL number; RFC 5280 (5.2.3) requires one".to_string()),
+            Some(e) if e.critical => Some(
+                "its CRL number is marked critical; RFC 5280 (5.2.3) requires it not to be"
+                    .to_string(),
+            ),
+            Some(_) => None,
+        };
         let next_update = parsed.next_update().map(|t| t.timestamp());
         let owned = webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| {
             use webpki::Error as E;
@@ -99,6 +114,7 @@ impl LoadedCrl {
             issuer,
             this_update,
             next_update,
+            nonconformant,
         })
     }
 

@@ -357,6 +357,8 @@ pub struct CertInfo {
     pub issuer_der: Vec<u8>,
     /// `None` without a keyUsage extension; else whether it allows keyCertSign.
     pub key_cert_sign: Option<bool>,
+    /// `None` without a keyUsage extension; else whether it allows cRLSign.
+    pub crl_sign: Option<bool>,
     /// The serial number's bytes, as a CRL lists them.
     pub serial_der: Vec<u8>,
     /// Where its issuer publishes revocation: CRL distribution points and OCSP responders (URLs).
@@ -502,6 +504,11 @@ impl CertInfo {
                 .ok()
                 .flatten()
                 .map(|ku| ku.value.key_cert_sign()),
+            crl_sign: cert
+                .key_usage()
+                .ok()
+                .flatten()
+                .map(|ku| ku.value.crl_sign()),
             signature_fields_agree: cert.signature_algorithm == cert.tbs_certificate.signature,
             dns_constraints,
             signature_algorithm,

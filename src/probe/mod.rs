@@ -36,6 +36,8 @@ pub struct ProbeContext<'a> {
     pub route: proxy::Route,
     /// What directory search filters may use.
     pub ids: &'a ldap::Identifiers,
+    /// Revocation lists from distribution points, shared by the run.
+    pub crls: &'a revocation::CrlFetcher,
 }
 
 impl ProbeContext<'_> {

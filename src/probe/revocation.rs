@@ -3,7 +3,11 @@
 //! bounded in size and time. A list that cannot be had is said as such (with the network path
 //! tried): the revocation status is then unknown, never a silent pass.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::proxy::ProxyRules;
 
 use super::proxy::Route;
 use crate::pki::crl::{LoadedCrl, MAX_CRL_BYTES};
@@ -96,5 +100,72 @@ fn describe(error: &reqwest::Error) -> String {
         "it did not answer in time".to_string()
     } else {
         "the request failed".to_string()
+    }
+}
+
+/// A list fetched from one distribution point, or why not, and how long the asking took.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub list: Result<Arc<LoadedCrl>, FetchProblem>,
+    pub took: Duration,
+}
+
+/// Distribution points asked once: every endpoint (and the identity) whose certificates name the
+/// same list share one fetch. A usable list is kept until its nextUpdate (across `serve` runs);
+/// a failure only for the run that met it (`new_run` forgets failures).
+pub struct CrlFetcher {
+    proxies: ProxyRules,
+    timeout: Duration,
+    lists: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Fetched>>>>,
+}
+
+impl CrlFetcher {
+    pub fn new(proxies: ProxyRules, timeout: Duration) -> CrlFetcher {
+        CrlFetcher {
+            proxies,
+            timeout,
+            lists: Mutex::default(),
+        }
+    }
+
+    /// Forgets failures and lists past their nextUpdate (at unix time `now`): a new run asks again.
+    pub fn new_run(&self, now: i64) {
+        if let Ok(mut lists) = self.lists.lock() {
+            lists.retain(|_, cell| match cell.get() {
+                Some(Fetched { list: Ok(list), .. }) => {
+                    list.next_update.is_none_or(|next| next > now)
+                }
+                Some(Fetched { list: Err(_), .. }) => false,
+                None => true,
+            });
+        }
+    }
+
+    /// The list at `url`, fetched at most once (through the proxy rules for plain http://).
+    /// The second value says whether this call fetched it (else it was already here).
+    pub async fn get(&self, url: &str) -> (Fetched, bool) {
+        let cell = match self.lists.lock() {
+            Ok(mut lists) => lists.entry(url.to_string()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let mut fetched_here = false;
+        let fetched = cell
+            .get_or_init(|| async {
+                fetched_here = true;
+                let host = url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_default();
+                let route = self.proxies.http_route(&host);
+                let started = Instant::now();
+                let list = fetch(url, &route, self.timeout).await.map(Arc::new);
+                Fetched {
+                    list,
+                    took: started.elapsed(),
+                }
+            })
+            .await
+            .clone();
+        (fetched, fetched_here)
     }
 }

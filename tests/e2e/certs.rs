@@ -1368,3 +1368,158 @@ async fn the_client_certificate_is_checked_against_its_distribution_point() {
         );
     }
 }
+
+/// Issue 25: server chains against the lists their certificates name, fetched from the
+/// distribution point (no CRL file), once per run for every endpoint that names the same list;
+/// a point that cannot be reached, and an expired list, are `crl.status_unknown` (a warning,
+/// never a failure); with revocation off nothing is fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_chains_are_judged_against_the_lists_they_name() {
+    lab::needs!(Openssl);
+    let lab = Lab::start().await;
+    let listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let point = format!(
+        "http://127.0.0.1:{}/subca.crl",
+        listener.local_addr().unwrap().port()
+    );
+    let expired_listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let expired_point = format!(
+        "http://127.0.0.1:{}/subca.crl",
+        expired_listener.local_addr().unwrap().port()
+    );
+    let lost_point = format!("http://127.0.0.1:{}/subca.crl", closed_port(lo(1)).await);
+    let serve = |host: &'static str, url: &str| {
+        let mut spec = LeafSpec::server(host);
+        spec.crl_url = Some(url.to_string());
+        let leaf = lab.pki.leaf(&spec);
+        std::fs::write(lab.path(&format!("{host}.pem")), &leaf.pem).unwrap();
+        lab.dns.point(host, &[lo(1)]);
+        TlsServerSpec::new(&lab.pki, &leaf)
+    };
+    let revoked = tls_server(lo(1), serve("revoked.int.test", &point)).await;
+    let good = tls_server(lo(1), serve("good.int.test", &point)).await;
+    let also_good = tls_server(lo(1), serve("also-good.int.test", &point)).await;
+    let lost = tls_server(lo(1), serve("lost.int.test", &lost_point)).await;
+    let stale = tls_server(lo(1), serve("stale.int.test", &expired_point)).await;
+    let current = std::fs::read(crate::faults::revocation_lists(
+        &lab,
+        "revoked.int.test.pem",
+        "current",
+    ))
+    .unwrap();
+    let expired = std::fs::read(crate::faults::revocation_lists(
+        &lab,
+        "revoked.int.test.pem",
+        "expired",
+    ))
+    .unwrap();
+    let (_, asked) = distribution_point(listener, current);
+    let (_, asked_expired) = distribution_point(expired_listener, expired);
+    let endpoints = [
+        ("revoked", "revoked.int.test", revoked),
+        ("good", "good.int.test", good),
+        ("also-good", "also-good.int.test", also_good),
+        ("lost", "lost.int.test", lost),
+        ("stale", "stale.int.test", stale),
+    ]
+    .map(|(name, host, addr)| EndpointSpec::new(name, format!("https://{host}:{}/", addr.port())));
+    let with_mode = |mode: &str| {
+        let profile = lab.profile(&format!("fetch-{mode}.toml"), &endpoints, "");
+        let text = std::fs::read_to_string(&profile)
+            .unwrap()
+            .replace("[trust]\n", &format!("[trust]\nrevocation = \"{mode}\"\n"));
+        std::fs::write(&profile, text).unwrap();
+        profile
+    };
+    let count = |a: &std::sync::Arc<std::sync::atomic::AtomicUsize>| {
+        a.load(std::sync::atomic::Ordering::SeqCst)
+    };
+
+    // Off (the built-in profiles' default, as NHS's own clients): nothing fetched.
+    let off = run(&["--profile", p(&with_mode("off")), "--format", "json"]).await;
+    assert_eq!(off.code, 0, "{}", off.stdout);
+    assert_eq!((count(&asked), count(&asked_expired)), (0, 0));
+    assert!(
+        off.check("good", "tls")["details"]
+            .get("revocation_lists")
+            .is_none()
+    );
+
+    for (mode, verdict) in [("warn", "warn"), ("fail", "fail")] {
+        let before = count(&asked);
+        let run = run(&["--profile", p(&with_mode(mode)), "--format", "json"]).await;
+        let tls = run.check("revoked", "tls");
+        assert_eq!(status(&tls), (verdict, "tls.revoked"), "{mode}: {tls:#}");
+        let said = tls["message"].as_str().unwrap();
+        assert!(
+            said.contains("'revoked.int.test' was revoked") && said.contains("superseded"),
+            "{said}"
+        );
+        // One fetch for the four endpoints that name the list; the report says how long it took.
+        assert_eq!(count(&asked) - before, 1, "{mode}");
+        let good = run.check("good", "tls");
+        assert_eq!(status(&good), ("pass", ""), "{good:#}");
+        let lists = run
+            .checks("good", "tls")
+            .iter()
+            .chain(&run.checks("also-good", "tls"))
+            .chain(&run.checks("revoked", "tls"))
+            .map(|c| {
+                c["details"]["revocation_lists"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(
+            lists.iter().filter(|l| l.contains("fetched in")).count(),
+            1,
+            "{lists:#?}"
+        );
+        assert!(lists.iter().all(|l| l.contains(&point)), "{lists:#?}");
+        // The lists' own troubles: status unknown, a warning, the endpoint not failed by them.
+        let lost = run.check("lost", "tls");
+        assert_eq!(status(&lost), ("warn", "crl.status_unknown"), "{lost:#}");
+        assert!(
+            lost["message"].as_str().unwrap().contains(&lost_point),
+            "{lost:#}"
+        );
+        assert!(
+            lost["message"].as_str().unwrap().contains("directly"),
+            "{lost:#}"
+        );
+        let stale = run.check("stale", "tls");
+        assert_eq!(status(&stale), ("warn", "crl.status_unknown"), "{stale:#}");
+        assert!(
+            stale["message"].as_str().unwrap().contains("expired"),
+            "{stale:#}"
+        );
+        assert_eq!(
+            run.code,
+            if mode == "fail" { 1 } else { 0 },
+            "{}",
+            run.stdout
+        );
+        if mode == "fail" {
+            assert_eq!(status(&run.check("revoked", "http")).0, "skip");
+        }
+    }
+
+    // OpenSSL agrees on the revoked server certificate with the same list.
+    let openssl = std::process::Command::new("openssl")
+        .args(["verify", "-crl_check", "-CAfile"])
+        .arg(&lab.root_file)
+        .arg("-untrusted")
+        .arg(&lab.subca_file)
+        .arg("-CRLfile")
+        .arg(lab.path("current.crl"))
+        .arg(lab.path("revoked.int.test.pem"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&openssl.stdout).to_string()
+        + &String::from_utf8_lossy(&openssl.stderr);
+    assert!(
+        !openssl.status.success() && said.contains("revoked"),
+        "{said}"
+    );
+}

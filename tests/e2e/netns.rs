@@ -413,3 +413,185 @@ async fn both_address_families_are_judged_as_a_client_would() {
         assert!(held, "{endpoint}: {json:#}");
     }
 }
+
+/// Three namespaces made by the test: a client, a router and a server. The router's link toward
+/// the client has an MTU of 1280; everything else 1500. Deleted when dropped.
+struct MtuPath {
+    names: [String; 3],
+}
+
+impl MtuPath {
+    const SERVER: &'static str = "10.9.21.1";
+
+    fn create() -> MtuPath {
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let names = ["c", "r", "s"].map(|role| format!("ic-mtu-{role}-{id}"));
+        let path = MtuPath {
+            names: names.clone(),
+        };
+        let [c, r, s] = &names;
+        let script = format!(
+            r#"
+set -e
+for n in {c} {r} {s}; do ip netns add $n; ip -n $n link set lo up; done
+ip link add mc0 netns {c} type veth peer name mr0 netns {r}
+ip link add ms0 netns {s} type veth peer name mr1 netns {r}
+ip -n {c} addr add 10.9.20.1/24 dev mc0; ip -n {c} link set mc0 up
+ip -n {r} addr add 10.9.20.254/24 dev mr0; ip -n {r} link set mr0 mtu 1280 up
+ip -n {r} addr add 10.9.21.254/24 dev mr1; ip -n {r} link set mr1 up
+ip -n {s} addr add {server}/24 dev ms0; ip -n {s} link set ms0 up
+ip -n {c} route add default via 10.9.20.254
+ip -n {s} route add default via 10.9.21.254
+ip netns exec {r} sysctl -q -w net.ipv4.ip_forward=1
+"#,
+            server = Self::SERVER
+        );
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
+    /// The router drops the ICMP "fragmentation needed" it would send back: a path-MTU black hole.
+    fn drop_fragmentation_needed(&self, drop: bool) {
+        let r = &self.names[1];
+        let script = match drop {
+            true => format!(
+                "ip netns exec {r} nft add table inet blackhole && ip netns exec {r} nft 'add chain inet blackhole out {{ type filter hook output priority 0; }}' && ip netns exec {r} nft add rule inet blackhole out icmp type destination-unreachable icmp code frag-needed drop"
+            ),
+            false => format!("ip netns exec {r} nft delete table inet blackhole"),
+        };
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn exec(&self, role: usize) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.names[role]]);
+        cmd
+    }
+}
+
+impl Drop for MtuPath {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
+/// Issue 25: a real path-MTU black hole. The server's certificate flight needs full-size
+/// segments; the router's link toward the client carries at most 1280 bytes and nftables drops
+/// the ICMP "fragmentation needed" that would tell the server. The small packets get through
+/// (the TCP handshake, the ClientHello), the large ones vanish: int-check names the stall
+/// `tls.path_mtu` because the same handshake with a small segment size completes. With the
+/// ICMP let through, the same server passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_path_mtu_black_hole_is_named() {
+    int_check_lab::needs!(Namespaces, Openssl, Nftables);
+    use int_check_lab::{Lab, LeafSpec};
+    let lab = Lab::start().await;
+    let path = MtuPath::create();
+    path.drop_fragmentation_needed(true);
+    // A flight of several full-size segments: leaf, SubCA and root, RSA keys.
+    let leaf = lab.pki.leaf(&LeafSpec {
+        rsa: true,
+        ..LeafSpec::server("mtu.int.test")
+    });
+    let cert = lab.write("mtu-leaf.pem", &leaf.pem);
+    let key = lab.write("mtu-leaf.key", &leaf.key_pem);
+    let chain = lab.write(
+        "mtu-chain.pem",
+        &format!("{}{}", lab.pki.subca.pem, lab.pki.root.pem),
+    );
+    let mut server = path
+        .exec(2)
+        .args(["openssl", "s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("{}:443", MtuPath::SERVER))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .arg("-cert_chain")
+        .arg(&chain)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let profile = lab.write(
+        "mtu.toml",
+        &format!(
+            "name = \"mtu\"\n[trust]\nca_files = [\"{}\", \"{}\"]\n[[endpoint]]\nname = \"svc\"\nurl = \"https://mtu.int.test/\"\naddress = \"{}\"\n",
+            lab.root_file.display(),
+            lab.subca_file.display(),
+            MtuPath::SERVER
+        ),
+    );
+    let probe = || {
+        let out = path
+            .exec(0)
+            .arg(env!("CARGO_BIN_EXE_int-check"))
+            .args(["--profile", profile.to_str().unwrap(), "--only", "tls"])
+            .args(["--format", "json", "--timeout", "2s"])
+            .env_clear()
+            .env("INT_CHECK_HOSTS_FILE", "/nonexistent")
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        check(&json, "svc", "tls").clone()
+    };
+    // Wait for the server inside its namespace.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let ready = path
+            .exec(2)
+            .args([
+                "bash",
+                "-c",
+                &format!("exec 3<>/dev/tcp/{}/443", MtuPath::SERVER),
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let stalled = probe();
+    assert_eq!(stalled["status"], "fail", "{stalled:#}");
+    assert_eq!(stalled["reason"], "tls.path_mtu", "{stalled:#}");
+    let said = stalled["message"].as_str().unwrap();
+    assert!(said.contains("MSS 536"), "{said}");
+
+    // openssl s_client on the same path does not finish the handshake either, and says nothing
+    // about why.
+    let s_client = path
+        .exec(0)
+        .args(["timeout", "3", "openssl", "s_client", "-connect"])
+        .arg(format!("{}:443", MtuPath::SERVER))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&s_client.stdout).contains("Verification"));
+
+    // The ICMP let through: the server learns the path's MTU and the handshake completes.
+    path.drop_fragmentation_needed(false);
+    let healthy = probe();
+    assert_eq!(healthy["status"], "pass", "{healthy:#}");
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -205,6 +205,27 @@ pub fn assess(
 
     // Revocation, when the profile asks for it and gives CRLs (NHS's own clients do not check it).
     if trust.revocation != crate::profile::RevocationMode::Off && !trust.crls.is_empty() {
+        // Lists RFC 5280 does not let a client use are set aside: the status they would give
+        // is unknown, and said so.
+        let unusable = unusable_lists(trust, &assessment.chain);
+        let usable_only;
+        let against = match unusable.is_empty() {
+            true => against,
+            false => {
+                let mut trust = trust.clone();
+                trust
+                    .crls
+                    .retain(|c| !unusable.iter().any(|(u, _)| Arc::ptr_eq(u, c)));
+                usable_only = trust;
+                crate::pki::Against {
+                    trust: &usable_only,
+                    ..against
+                }
+            }
+        };
+        for (_, text) in unusable {
+            assessment.warnings.push((Reason::CrlStatusUnknown, text));
+        }
         match revoked_in_path(against, &ee, end_entity, &presented, &path) {
             Revoked::No => {}
             Revoked::Yes(text) if trust.revocation == crate::profile::RevocationMode::Fail => {
@@ -1073,6 +1094,46 @@ fn unusable_pinned_issuer(
             };
             Some((short_name(&p), why))
         })
+}
+
+/// The lists of the chain's issuers that a client following RFC 5280 may not use: no CRL
+/// number or a critical one (5.2.3), or signed by a CA whose keyUsage lacks cRLSign (4.2.1.3).
+fn unusable_lists(
+    trust: &TrustStore,
+    chain: &[CertInfo],
+) -> Vec<(Arc<crate::pki::crl::LoadedCrl>, String)> {
+    let issuers: Vec<CertInfo> = trust
+        .roots
+        .iter()
+        .chain(&trust.intermediates)
+        .filter_map(CertInfo::of)
+        .chain(chain.iter().cloned())
+        .collect();
+    trust
+        .crls
+        .iter()
+        .filter(|crl| chain.iter().any(|c| c.issuer == crl.issuer))
+        .filter_map(|crl| {
+            let no_crl_sign = issuers
+                .iter()
+                .find(|i| i.subject == crl.issuer && i.crl_sign == Some(false))
+                .map(|i| {
+                    format!(
+                        "it is signed by {}, whose keyUsage does not allow cRLSign; RFC 5280 (4.2.1.3) requires it for a CA that issues CRLs",
+                        short_name(i)
+                    )
+                });
+            let why = crl.nonconformant.clone().or(no_crl_sign)?;
+            Some((
+                crl.clone(),
+                format!(
+                    "the revocation list of {} ({}) cannot be used: {why}; the chain's revocation status is unknown",
+                    crl.issuer,
+                    crl.path.display()
+                ),
+            ))
+        })
+        .collect()
 }
 
 enum Revoked {

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 pub mod chain;
+pub mod fetched_crls;
 pub mod rollover;
 pub mod stall;
 pub mod suites;
@@ -102,6 +103,11 @@ impl TlsSetup {
             at,
             verdicts: Arc::default(),
         }
+    }
+
+    /// The instant certificate dates are judged at (`--at`, else now).
+    pub fn now(&self) -> UnixTime {
+        self.at.unwrap_or_else(UnixTime::now)
     }
 
     pub fn has_identity(&self) -> bool {
@@ -235,6 +241,27 @@ impl ServerCertVerifier for Recorder {
 }
 
 impl Recorder {
+    /// The chain's verdict again, with revocation lists besides the trust store's (fetched from
+    /// distribution points after the handshake), and the name check.
+    pub fn reassess(
+        &self,
+        lists: &[Arc<crate::pki::crl::LoadedCrl>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+    ) -> Arc<Assessment> {
+        let mut trust = (*self.trust).clone();
+        trust.crls.extend(lists.iter().cloned());
+        let now = self.at.unwrap_or_else(UnixTime::now);
+        let assessment = chain::assess(
+            crate::pki::Against::new(&trust, &self.provider, now),
+            self.expiry_warning,
+            end_entity,
+            intermediates,
+        );
+        for_name(Arc::new(assessment), end_entity, server_name)
+    }
+
     /// The chain's verdict with this endpoint's anchors (chain::assess).
     fn assess(
         &self,
@@ -552,14 +579,37 @@ pub async fn check(
         // without failing (the HTTP or LDAP phase shows whether the service itself minds).
         summary.push_str("; the endpoint expects a client certificate, none is configured, and the server accepted the session without one");
     }
+    // Revocation lists the chain names, when the profile asks (after the handshake: fetching
+    // is not something the verifier inside it may wait for).
+    let presented: Vec<CertificateDer<'static>> =
+        match ctx.trust.revocation != crate::profile::RevocationMode::Off {
+            true => tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
     let session = clean.then(|| Session {
         stream: tls,
         client_cert_requested: recorder.client_cert_requested().is_some(),
     });
     let check = match recorder.assessment() {
+        Some(assessment) if !presented.is_empty() => {
+            let (assessment, asked) =
+                fetched_crls::judge(ctx, &recorder, assessment, &presented, &server_name).await;
+            let check = match asked {
+                Some(asked) => check.with_detail(|d| d.tls().revocation_lists = Some(asked)),
+                None => check,
+            };
+            chain::verdict_check(check, &assessment, summary)
+        }
         Some(assessment) => chain::verdict_check(check, &assessment, summary),
         None => check.pass(summary),
     };
+    // A revoked chain (revocation = "fail") is a failed phase: its connection carries nothing.
+    let session = session.filter(|_| check.status != crate::findings::Status::Fail);
     (check, session)
 }
 
