@@ -9,6 +9,7 @@ pub mod mesh;
 pub mod proxy;
 pub mod revocation;
 pub mod tcp;
+pub mod tcp_info;
 pub mod tls;
 pub mod wire_bytes;
 

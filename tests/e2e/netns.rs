@@ -576,6 +576,8 @@ async fn a_real_path_mtu_black_hole_is_named() {
     assert_eq!(stalled["reason"], "tls.path_mtu", "{stalled:#}");
     let said = stalled["message"].as_str().unwrap();
     assert!(said.contains("MSS 536"), "{said}");
+    // What the kernel saw: the segments behind the lost full-size one.
+    assert!(said.contains("arrived out of order"), "{said}");
 
     // openssl s_client on the same path does not finish the handshake either, and says nothing
     // about why.

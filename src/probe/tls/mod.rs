@@ -29,7 +29,7 @@ pub mod suites;
 pub use chain::{Assessment, chain_cert, for_name, judge, judge_chain, short_name};
 
 use super::wire_bytes::{Recorded, not_tls};
-use super::{ProbeContext, ProbeFailure, secs};
+use super::{ProbeContext, ProbeFailure};
 use crate::findings::{Check, CheckKind};
 use crate::pki::TrustStore;
 use crate::profile::MinTls;
@@ -432,10 +432,18 @@ pub async fn check(
     };
     let (config, recorder) = setup.client_config(ctx.trust);
     let connector = TlsConnector::from(Arc::new(config));
+    let local = stream.local_addr().ok();
     let (stream, first_bytes) = Recorded::new(stream);
-    let handshake =
-        tokio::time::timeout(timeout, connector.connect(server_name.clone(), stream)).await;
+    let mut connecting = Box::pin(connector.connect(server_name.clone(), stream));
+    let handshake = tokio::time::timeout(timeout, &mut connecting).await;
     let handshake_time = started.elapsed();
+    // What the kernel received, asked while a stalled connection is still open; then it is
+    // closed (a server that serves one connection at a time must be free for the probe below).
+    let kernel = match (&handshake, local) {
+        (Err(_), Some(local)) => super::tcp_info::received(local, address),
+        _ => None,
+    };
+    drop(connecting);
     let sent_cert = setup.has_identity();
 
     let mut tls = match handshake {
@@ -448,9 +456,14 @@ pub async fn check(
             // A path-MTU black hole passes small packets (our ClientHello) and drops the
             // server's full-size ones (its certificate flight): the same handshake with the
             // server's packets kept small tells it from a dead server.
-            let received = first_bytes.total();
+            let stall = stall::Stall {
+                reply: &first_bytes.get(),
+                received: first_bytes.total(),
+                kernel,
+                timeout,
+            };
             // Through a proxy the small-packet retry would reach the proxy, not the host.
-            if ctx.route.proxy().is_none()
+            let small_got_through = ctx.route.proxy().is_none()
                 && stall::small_packets_get_through(
                     setup,
                     ctx.trust,
@@ -458,32 +471,9 @@ pub async fn check(
                     &server_name,
                     timeout,
                 )
-                .await
-            {
-                let message = format!(
-                    "the TLS handshake stalled ({} of the server's reply arrived in {}), and completed on a second connection whose packets were kept small (MSS {}): large packets are lost on the path, a path-MTU black hole (typical of tunnels and VPNs that drop ICMP fragmentation-needed)",
-                    if received == 0 {
-                        "nothing".to_string()
-                    } else {
-                        format!("{received} bytes")
-                    },
-                    secs(timeout),
-                    stall::SMALL_MSS
-                );
-                return (check.fail(Reason::TlsPathMtu, message), None);
-            }
-            if received == 0 {
-                let message = format!(
-                    "the TCP connection opened but the server sent nothing of a TLS handshake within {} (small packets did not help either: not a path-MTU problem)",
-                    secs(timeout)
-                );
-                return (check.fail(Reason::TlsHandshakeTimeout, message), None);
-            }
-            let message = format!(
-                "the TLS handshake stopped after {received} bytes of the server's reply and did not finish within {} (small packets did not help either)",
-                secs(timeout)
-            );
-            return (check.fail(Reason::TlsHandshakeStalled, message), None);
+                .await;
+            let (reason, message) = stall.verdict(small_got_through);
+            return (check.fail(reason, message), None);
         }
         Ok(Err(error)) => {
             let check = describe(check, &recorder, sent_cert).took(handshake_time);

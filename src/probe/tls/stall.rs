@@ -13,6 +13,86 @@ use tokio_rustls::TlsConnector;
 
 use super::TlsSetup;
 use crate::pki::TrustStore;
+use crate::probe::secs;
+use crate::probe::tcp_info::Received;
+use crate::reasons::Reason;
+
+/// How far a handshake that did not finish got.
+pub struct Stall<'a> {
+    /// The first bytes of the server's reply the TLS library read.
+    pub reply: &'a [u8],
+    /// Bytes of the reply the TLS library read in all.
+    pub received: usize,
+    /// What the kernel received on the connection (out of order included), when known.
+    pub kernel: Option<Received>,
+    pub timeout: Duration,
+}
+
+impl Stall<'_> {
+    /// The stall named: a path-MTU black hole when a small-packet handshake got through; else
+    /// a stall when anything arrived (the kernel's out-of-order segments count), else a timeout.
+    pub fn verdict(&self, small_got_through: bool) -> (Reason, String) {
+        let arrived = match (self.received, self.server_hello()) {
+            (0, _) => "nothing of the server's reply reached the TLS library".to_string(),
+            (n, true) => {
+                format!("{n} bytes of the server's reply arrived, its ServerHello among them")
+            }
+            (n, false) => {
+                format!("{n} bytes of the server's reply arrived, not a whole ServerHello")
+            }
+        };
+        let kernel = self.kernel_words();
+        let seen = kernel
+            .as_deref()
+            .map(|k| format!("; {k}"))
+            .unwrap_or_default();
+        let within = secs(self.timeout);
+        if small_got_through {
+            return (
+                Reason::TlsPathMtu,
+                format!(
+                    "the TLS handshake stalled ({arrived} in {within}{seen}), and completed on a second connection whose packets were kept small (MSS {SMALL_MSS}): large packets are lost on the path, a path-MTU black hole (typical of tunnels and VPNs that drop ICMP fragmentation-needed)"
+                ),
+            );
+        }
+        let held_back = self.kernel.is_some_and(|k| k.held_back());
+        if self.received == 0 && !held_back {
+            return (
+                Reason::TlsHandshakeTimeout,
+                format!(
+                    "the TCP connection opened but the server sent nothing of a TLS handshake within {within}{seen} (small packets did not help either: not a path-MTU problem)"
+                ),
+            );
+        }
+        (
+            Reason::TlsHandshakeStalled,
+            format!(
+                "the TLS handshake stopped: {arrived} and it did not finish within {within}{seen} (small packets did not help either)"
+            ),
+        )
+    }
+
+    /// Whether the reply began with a ServerHello (a handshake record whose first message is
+    /// type 2).
+    fn server_hello(&self) -> bool {
+        self.reply.len() >= 6 && self.reply[0] == 0x16 && self.reply[5] == 0x02
+    }
+
+    fn kernel_words(&self) -> Option<String> {
+        let kernel = self.kernel?;
+        if kernel.held_back() {
+            let count = kernel
+                .out_of_order
+                .filter(|n| *n > 0)
+                .unwrap_or(kernel.data_segments);
+            return Some(format!(
+                "the kernel holds {count} segment(s) of it that arrived out of order, behind one that never came"
+            ));
+        }
+        (kernel.data_segments == 0)
+            .then(|| "the kernel received no data on the connection".to_string())
+    }
+}
 
 /// The MSS advertised on the probing connection: the IPv4 minimum every path carries (576-byte
 /// datagrams).
