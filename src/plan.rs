@@ -39,6 +39,8 @@ impl Plan {
         let profile_trust = Arc::new(TrustStore::for_profile(profile)?);
         let mut loaded: HashMap<Vec<PathBuf>, Arc<TrustStore>> = HashMap::new();
         let mut public: Option<Arc<TrustStore>> = None;
+        let mut revoking: HashMap<(usize, crate::profile::RevocationMode), Arc<TrustStore>> =
+            HashMap::new();
         let mut endpoints = Vec::with_capacity(profile.endpoints.len());
         for endpoint in &profile.endpoints {
             let trust = match &endpoint.ca_files {
@@ -54,6 +56,23 @@ impl Plan {
                     }
                 },
                 _ => profile_trust.clone(),
+            };
+            // Revocation is the profile's unless the endpoint says otherwise, whichever anchors
+            // judge it (the CRL files are matched to their issuers).
+            let mode = endpoint.revocation.unwrap_or(profile.revocation);
+            let trust = match trust.revocation == mode {
+                true => trust,
+                false => revoking
+                    .entry((Arc::as_ptr(&trust) as usize, mode))
+                    .or_insert_with(|| {
+                        let mut store = (*trust).clone();
+                        store.revocation = mode;
+                        if store.crls.is_empty() {
+                            store.crls = profile_trust.crls.clone();
+                        }
+                        Arc::new(store)
+                    })
+                    .clone(),
             };
             endpoints.push(PlannedEndpoint {
                 endpoint: endpoint.clone(),

@@ -280,6 +280,9 @@ pub struct EndpointDoc {
     /// `"none"` (straight to the host, whatever `[http] proxy` or HTTPS_PROXY say), or the
     /// HTTP proxy this endpoint is reached through (any scheme, ldaps:// included).
     pub proxy: Option<EndpointProxy>,
+    /// Whether this endpoint's chain is checked against revocation lists (default: the
+    /// profile's `[trust] revocation`).
+    pub revocation: Option<RevocationMode>,
 }
 
 /// One directory search of an ldaps:// endpoint.

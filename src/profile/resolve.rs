@@ -40,6 +40,8 @@ pub struct Endpoint {
     pub connect_to: Option<std::net::IpAddr>,
     /// The endpoint's own `proxy` (none: the profile's and the environment's rules).
     pub proxy: Option<EndpointProxy>,
+    /// The endpoint's own `revocation` (none: the profile's).
+    pub revocation: Option<RevocationMode>,
 }
 
 /// Where an endpoint of a run comes from.
@@ -95,6 +97,7 @@ impl Endpoint {
             ip: IpFamily::Any,
             connect_to: None,
             proxy: None,
+            revocation: None,
         })
     }
 
@@ -346,6 +349,7 @@ impl Profile {
                     ip: e.ip.or(profile_ip).unwrap_or_default(),
                     connect_to: e.address,
                     proxy: e.proxy,
+                    revocation: e.revocation,
                 }
             })
             .collect();

@@ -167,7 +167,7 @@ impl fmt::Display for ResolverAddr {
 /// Whether server chains are checked against the CRLs given (`[trust] revocation`). NHS's own TLS
 /// clients (mesh-client, EPS's Spine client) do not check revocation of Spine's server
 /// certificates: the built-in profiles say "off".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RevocationMode {
     #[default]

@@ -1388,6 +1388,14 @@ async fn server_chains_are_judged_against_the_lists_they_name() {
         expired_listener.local_addr().unwrap().port()
     );
     let lost_point = format!("http://127.0.0.1:{}/subca.crl", closed_port(lo(1)).await);
+    let forged_listener = tokio::net::TcpListener::bind((lo(1), 0)).await.unwrap();
+    let forged_point = format!(
+        "http://127.0.0.1:{}/subca.crl",
+        forged_listener.local_addr().unwrap().port()
+    );
+    // A distribution point that accepts and never answers.
+    let silent = silent_server(lo(1)).await;
+    let silent_point = format!("http://{silent}/subca.crl");
     let serve = |host: &'static str, url: &str| {
         let mut spec = LeafSpec::server(host);
         spec.crl_url = Some(url.to_string());
@@ -1401,6 +1409,39 @@ async fn server_chains_are_judged_against_the_lists_they_name() {
     let also_good = tls_server(lo(1), serve("also-good.int.test", &point)).await;
     let lost = tls_server(lo(1), serve("lost.int.test", &lost_point)).await;
     let stale = tls_server(lo(1), serve("stale.int.test", &expired_point)).await;
+    let forged = tls_server(lo(1), serve("forged.int.test", &forged_point)).await;
+    let hanging = tls_server(lo(1), serve("hanging.int.test", &silent_point)).await;
+    // A list with the SubCA's name, listing the forged host, signed by a stranger's key.
+    let script = r#"
+set -e
+subject=$(openssl x509 -in subca.pem -noout -subject -nameopt compat | sed 's/^subject=//')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stranger.key -out stranger.pem -days 30 -subj "$subject" 2>/dev/null
+printf '[ ca ]
+default_ca = d
+[ d ]
+database = stranger-index.txt
+crlnumber = stranger-number
+default_md = sha256
+default_crl_days = 30
+' > stranger.cnf
+: > stranger-index.txt; echo 1000 > stranger-number
+openssl ca -config stranger.cnf -keyfile stranger.key -cert stranger.pem -revoke forged.int.test.pem -crl_reason keyCompromise 2>/dev/null
+openssl ca -config stranger.cnf -keyfile stranger.key -cert stranger.pem -gencrl -out stranger.crl 2>/dev/null
+"#;
+    let made = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(lab.path(""))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (_, _) = distribution_point(
+        forged_listener,
+        std::fs::read(lab.path("stranger.crl")).unwrap(),
+    );
     let current = std::fs::read(crate::faults::revocation_lists(
         &lab,
         "revoked.int.test.pem",
@@ -1421,8 +1462,18 @@ async fn server_chains_are_judged_against_the_lists_they_name() {
         ("also-good", "also-good.int.test", also_good),
         ("lost", "lost.int.test", lost),
         ("stale", "stale.int.test", stale),
+        ("forged", "forged.int.test", forged),
+        ("hanging", "hanging.int.test", hanging),
+        ("revoked-unchecked", "revoked.int.test", revoked),
     ]
-    .map(|(name, host, addr)| EndpointSpec::new(name, format!("https://{host}:{}/", addr.port())));
+    .map(|(name, host, addr)| {
+        let spec = EndpointSpec::new(name, format!("https://{host}:{}/", addr.port()));
+        // An endpoint may say otherwise than the profile.
+        match name {
+            "revoked-unchecked" => spec.with("revocation = \"off\""),
+            _ => spec,
+        }
+    });
     let with_mode = |mode: &str| {
         let profile = lab.profile(&format!("fetch-{mode}.toml"), &endpoints, "");
         let text = std::fs::read_to_string(&profile)
@@ -1447,7 +1498,15 @@ async fn server_chains_are_judged_against_the_lists_they_name() {
 
     for (mode, verdict) in [("warn", "warn"), ("fail", "fail")] {
         let before = count(&asked);
-        let run = run(&["--profile", p(&with_mode(mode)), "--format", "json"]).await;
+        let run = run(&[
+            "--profile",
+            p(&with_mode(mode)),
+            "--format",
+            "json",
+            "--timeout",
+            "2s",
+        ])
+        .await;
         let tls = run.check("revoked", "tls");
         assert_eq!(status(&tls), (verdict, "tls.revoked"), "{mode}: {tls:#}");
         let said = tls["message"].as_str().unwrap();
@@ -1494,6 +1553,28 @@ async fn server_chains_are_judged_against_the_lists_they_name() {
             stale["message"].as_str().unwrap().contains("expired"),
             "{stale:#}"
         );
+        // A list that carries the issuer's name but not its signature is not believed, whatever
+        // it lists; a point that never answers costs the phase timeout, once.
+        let forged = run.check("forged", "tls");
+        assert_eq!(
+            status(&forged),
+            ("warn", "crl.status_unknown"),
+            "{forged:#}"
+        );
+        let hanging = run.check("hanging", "tls");
+        assert_eq!(
+            status(&hanging),
+            ("warn", "crl.status_unknown"),
+            "{hanging:#}"
+        );
+        assert!(
+            hanging["message"]
+                .as_str()
+                .unwrap()
+                .contains("did not answer"),
+            "{hanging:#}"
+        );
+        assert_eq!(status(&run.check("revoked-unchecked", "tls")), ("pass", ""));
         assert_eq!(
             run.code,
             if mode == "fail" { 1 } else { 0 },

@@ -207,7 +207,7 @@ pub fn assess(
     if trust.revocation != crate::profile::RevocationMode::Off && !trust.crls.is_empty() {
         // Lists RFC 5280 does not let a client use are set aside: the status they would give
         // is unknown, and said so.
-        let unusable = unusable_lists(trust, &assessment.chain);
+        let unusable = unusable_lists(trust, &assessment.chain, &presented);
         let usable_only;
         let against = match unusable.is_empty() {
             true => against,
@@ -1096,12 +1096,20 @@ fn unusable_pinned_issuer(
         })
 }
 
-/// The lists of the chain's issuers that a client following RFC 5280 may not use: no CRL
-/// number or a critical one (5.2.3), or signed by a CA whose keyUsage lacks cRLSign (4.2.1.3).
+/// The lists of the chain's issuers that a client following RFC 5280 may not use: not signed by
+/// the key of the CA whose name it carries, no CRL number or a critical one (5.2.3), or signed by
+/// a CA whose keyUsage lacks cRLSign (4.2.1.3).
 fn unusable_lists(
     trust: &TrustStore,
     chain: &[CertInfo],
+    presented: &[CertificateDer<'_>],
 ) -> Vec<(Arc<crate::pki::crl::LoadedCrl>, String)> {
+    let candidates: Vec<&CertificateDer<'_>> = trust
+        .roots
+        .iter()
+        .chain(&trust.intermediates)
+        .chain(presented.iter())
+        .collect();
     let issuers: Vec<CertInfo> = trust
         .roots
         .iter()
@@ -1123,7 +1131,11 @@ fn unusable_lists(
                         short_name(i)
                     )
                 });
-            let why = crl.nonconformant.clone().or(no_crl_sign)?;
+            let forged = (!candidates.iter().any(|c| {
+                CertInfo::of(c).is_some_and(|i| i.subject == crl.issuer) && crl.signed_by(c)
+            }))
+            .then(|| "it is not signed by the key of the CA whose name it carries: not believed, whatever it lists".to_string());
+            let why = forged.or(crl.nonconformant.clone()).or(no_crl_sign)?;
             Some((
                 crl.clone(),
                 format!(

@@ -38,14 +38,29 @@ pub async fn judge(
     let mut lists: Vec<Arc<LoadedCrl>> = Vec::new();
     let mut asked = Vec::new();
     let mut unknown = Vec::new();
-    for (whose, points) in wanted {
+    for (cert, points) in wanted {
+        let whose = short_name(&cert);
+        let issuer = issuer_of(&cert, presented, trust);
         let mut tried = Vec::new();
         for url in &points {
             let (fetched, here) = ctx.crls.get(url).await;
-            match fetched.list {
+            let took = fetched.took;
+            // A list is believed only when the certificate's issuer signed it: a list with
+            // the issuer's name and another key says nothing, whatever it lists.
+            let believed = fetched.list.and_then(|list| match &issuer {
+                Some(issuer) if list.signed_by(issuer) => Ok(list),
+                Some(_) => Err(format!(
+                    "the list at {url} carries the name {} but is not signed by the key of {whose}'s issuer: not believed",
+                    list.issuer
+                )),
+                None => Err(format!(
+                    "{whose}'s issuer is not in the chain or the profile's anchors, so the list at {url} cannot be checked"
+                )),
+            });
+            match believed {
                 Ok(list) => {
                     asked.push(match here {
-                        true => format!("{url} (fetched in {} ms)", fetched.took.as_millis()),
+                        true => format!("{url} (fetched in {} ms)", took.as_millis()),
                         false => format!("{url} (fetched earlier)"),
                     });
                     if let Some(next) = list.next_update.filter(|next| *next <= now) {
@@ -86,7 +101,7 @@ pub async fn judge(
 /// The certificates of the path whose issuer no CRL file covers, with their http://
 /// distribution points: what was sent (leaf first), and a pinned intermediate the path goes
 /// through when the server did not send it.
-fn uncovered(chain: &[CertInfo], trust: &crate::pki::TrustStore) -> Vec<(String, Vec<String>)> {
+fn uncovered(chain: &[CertInfo], trust: &crate::pki::TrustStore) -> Vec<(CertInfo, Vec<String>)> {
     let pinned: Vec<CertInfo> = trust
         .intermediates
         .iter()
@@ -108,7 +123,21 @@ fn uncovered(chain: &[CertInfo], trust: &crate::pki::TrustStore) -> Vec<(String,
                 .filter(|p| p.starts_with("http://"))
                 .cloned()
                 .collect();
-            (!points.is_empty()).then(|| (short_name(cert), points))
+            (!points.is_empty()).then(|| (cert.clone(), points))
         })
         .collect()
+}
+
+/// The certificate that issued `cert`: sent by the server, or one of the profile's anchors.
+fn issuer_of(
+    cert: &CertInfo,
+    presented: &[CertificateDer<'static>],
+    trust: &crate::pki::TrustStore,
+) -> Option<CertificateDer<'static>> {
+    presented
+        .iter()
+        .chain(&trust.intermediates)
+        .chain(&trust.roots)
+        .find(|candidate| CertInfo::of(candidate).is_some_and(|c| c.subject_der == cert.issuer_der))
+        .cloned()
 }
