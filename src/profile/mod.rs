@@ -84,6 +84,19 @@ mod tests {
     }
 
     #[test]
+    fn a_revocation_mode_and_an_endpoint_proxy_are_said_in_words() {
+        let parse = |t: &str| ProfileDoc::parse(t, "p.toml", Path::new("."));
+        let err = parse("[trust]\nrevocation = \"maybe\"\n").unwrap_err();
+        assert!(err.message.contains("is not a mode"), "{}", err.message);
+        let endpoint =
+            |extra: &str| format!("[[endpoint]]\nname = \"a\"\nurl = \"https://a/\"\n{extra}\n");
+        let err = parse(&endpoint("proxy = \"socks5://u:pw@h:1080\"")).unwrap_err();
+        assert!(err.message.contains("SOCKS"), "{}", err.message);
+        assert!(!err.message.contains("pw@"), "{}", err.message);
+        assert!(parse(&endpoint("proxy = \"none\"\nrevocation = \"Fail\"")).is_ok());
+    }
+
+    #[test]
     fn scheme_specific_keys_are_checked() {
         let parse = |t: &str| {
             ProfileDoc::parse(t, "p.toml", Path::new("."))

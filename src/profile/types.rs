@@ -168,7 +168,7 @@ impl fmt::Display for ResolverAddr {
 /// clients (mesh-client, EPS's Spine client) do not check revocation of Spine's server
 /// certificates: the built-in profiles say "off".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum RevocationMode {
     #[default]
     Off,
@@ -176,6 +176,21 @@ pub enum RevocationMode {
     Warn,
     /// A revoked server certificate fails the TLS check.
     Fail,
+}
+
+impl TryFrom<String> for RevocationMode {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<RevocationMode, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(RevocationMode::Off),
+            "warn" => Ok(RevocationMode::Warn),
+            "fail" => Ok(RevocationMode::Fail),
+            _ => Err(format!(
+                "revocation `{text}` is not a mode: use \"off\" (no check), \"warn\" (a revoked server certificate is a warning) or \"fail\" (it fails the TLS check)"
+            )),
+        }
+    }
 }
 
 /// `--connect-to HOST:IP`: connect to IP for the endpoints whose URL host is HOST.
