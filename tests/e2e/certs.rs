@@ -1121,21 +1121,12 @@ openssl ca -config ca.cnf -keyfile stranger.key -cert stranger.pem -gencrl -out 
     assert_eq!(status(&row), ("warn", "crl.status_unknown"), "{row:#}");
 
     // OpenSSL agrees on the revoked client certificate.
-    let openssl = std::process::Command::new("openssl")
-        .args(["verify", "-crl_check", "-CAfile"])
-        .arg(&lab.root_file)
-        .arg("-untrusted")
-        .arg(&lab.subca_file)
-        .arg("-CRLfile")
-        .arg(dir.join("current.crl"))
-        .arg(dir.join("revoked-leaf.pem"))
-        .output()
-        .unwrap();
-    assert!(!openssl.status.success());
-    assert!(
-        String::from_utf8_lossy(&openssl.stdout).contains("revoked")
-            || String::from_utf8_lossy(&openssl.stderr).contains("revoked")
+    let (verified, said) = openssl_verify_with_crl(
+        &lab,
+        &dir.join("current.crl"),
+        &dir.join("revoked-leaf.pem"),
     );
+    assert!(!verified && said.contains("revoked"), "{said}");
 
     // A server presenting the revoked certificate: off by default, then warn, then fail.
     let addr = tls_server(lo(1), TlsServerSpec::new(&lab.pki, &server_leaf)).await;
@@ -1587,20 +1578,32 @@ openssl ca -config stranger.cnf -keyfile stranger.key -cert stranger.pem -gencrl
     }
 
     // OpenSSL agrees on the revoked server certificate with the same list.
-    let openssl = std::process::Command::new("openssl")
+    let (verified, said) = openssl_verify_with_crl(
+        &lab,
+        &lab.path("current.crl"),
+        &lab.path("revoked.int.test.pem"),
+    );
+    assert!(!verified && said.contains("revoked"), "{said}");
+}
+
+/// `openssl verify -crl_check` of `cert` under the lab's anchors and `crl`: whether it verified,
+/// and what it said.
+fn openssl_verify_with_crl(
+    lab: &Lab,
+    crl: &std::path::Path,
+    cert: &std::path::Path,
+) -> (bool, String) {
+    let out = std::process::Command::new("openssl")
         .args(["verify", "-crl_check", "-CAfile"])
         .arg(&lab.root_file)
         .arg("-untrusted")
         .arg(&lab.subca_file)
         .arg("-CRLfile")
-        .arg(lab.path("current.crl"))
-        .arg(lab.path("revoked.int.test.pem"))
+        .arg(crl)
+        .arg(cert)
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&openssl.stdout).to_string()
-        + &String::from_utf8_lossy(&openssl.stderr);
-    assert!(
-        !openssl.status.success() && said.contains("revoked"),
-        "{said}"
-    );
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
 }
