@@ -107,9 +107,22 @@ pub struct Details {
     /// The maintenance slot the service was in when this check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maintenance: Option<Box<crate::maintenance::Occurrence>>,
-    /// The reason code before the maintenance slot changed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub original_reason: Option<&'static str>,
+    /// The reason code before the maintenance slot (or a more precise naming: a proxy, an
+    /// HSCN forwarder) changed it.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "reason_code"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub original_reason: Option<Reason>,
+}
+
+/// A reason as its code (one byte in memory, the code in reports).
+fn reason_code<S: serde::Serializer>(reason: &Option<Reason>, out: S) -> Result<S::Ok, S::Error> {
+    match reason {
+        Some(reason) => out.serialize_str(reason.code()),
+        None => out.serialize_none(),
+    }
 }
 
 impl Details {
@@ -779,7 +792,7 @@ pub fn apply_maintenance(
             continue;
         }
         if let Some(original) = check.reason {
-            check.details.original_reason = Some(original.code());
+            check.details.original_reason = Some(original);
         }
         check.status = if mode == MaintenanceMode::Warn {
             Status::Warn
@@ -808,5 +821,16 @@ mod tests {
         assert!(check.message.ends_with("…(10000 bytes)"));
         let short = Check::new("e", CheckKind::Dns, "t").pass("fine");
         assert_eq!(short.message, "fine");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// A run of ten thousand endpoints holds forty thousand checks: every byte of `Details`
+    /// counts forty thousand times (BENCHMARKS.md, memory).
+    #[test]
+    fn details_stay_small() {
+        let size = std::mem::size_of::<super::Details>();
+        assert!(size <= 104, "Details grew to {size} bytes");
     }
 }

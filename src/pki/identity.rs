@@ -485,6 +485,23 @@ fn revocation(
             ),
         ));
     }
+    // Nor is one RFC 5280 does not let a client use (as for server chains).
+    let no_crl_sign = issuer_cert
+        .and_then(CertInfo::of)
+        .is_some_and(|issuer| issuer.crl_sign == Some(false))
+        .then(|| "its issuer's keyUsage does not allow cRLSign; RFC 5280 (4.2.1.3) requires it for a CA that issues CRLs".to_string());
+    if let Some((list, why)) = from_issuer
+        .iter()
+        .find_map(|c| Some((c, c.nonconformant.clone().or(no_crl_sign.clone())?)))
+    {
+        return Some(check.warn(
+            Reason::CrlStatusUnknown,
+            format!(
+                "the CRL {} cannot be used: {why}; the revocation status is unknown",
+                list.path.display()
+            ),
+        ));
+    }
     let lists: Vec<&webpki::CertRevocationList<'_>> = from_issuer.iter().map(|c| &c.crl).collect();
     let options = pki::crl::options(&lists, webpki::RevocationCheckDepth::EndEntity)?;
     let ee = webpki::EndEntityCert::try_from(&chain[0]).ok()?;

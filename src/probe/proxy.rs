@@ -190,7 +190,7 @@ pub fn to_proxy(check: Check, proxy: &ProxyUrl) -> Check {
         proxy.source,
         check.message
     );
-    let original = check.reason.map(|r| r.code());
+    let original = check.reason;
     check
         .with_detail(|d| {
             d.via_proxy().proxy = Some(proxy.shown());

@@ -1061,6 +1061,8 @@ openssl ca -config ca.cnf -keyfile subca.key -cert subca.pem -gencrl -crl_lastup
 subject=$(openssl x509 -in subca.pem -noout -subject -nameopt compat | sed 's/^subject=//')
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stranger.key -out stranger.pem -days 30 -subj "$subject"
 openssl ca -config ca.cnf -keyfile stranger.key -cert stranger.pem -gencrl -out stranger.crl
+sed 's/^crlnumber = crlnumber$//' ca.cnf > numberless.cnf
+openssl ca -config numberless.cnf -keyfile subca.key -cert subca.pem -gencrl -out numberless.crl
 "#;
     // (The lab keeps the SubCA as subca.pem in that folder already.)
     let made = std::process::Command::new("bash")
@@ -1119,6 +1121,13 @@ openssl ca -config ca.cnf -keyfile stranger.key -cert stranger.pem -gencrl -out 
     );
     let row = verify(&revoked, &revoked_key, "stranger.crl").await;
     assert_eq!(status(&row), ("warn", "crl.status_unknown"), "{row:#}");
+    // A list without a CRL number (RFC 5280 5.2.3) is not used: the status is unknown.
+    let row = verify(&revoked, &revoked_key, "numberless.crl").await;
+    assert_eq!(status(&row), ("warn", "crl.status_unknown"), "{row:#}");
+    assert!(
+        row["message"].as_str().unwrap().contains("no CRL number"),
+        "{row:#}"
+    );
 
     // OpenSSL agrees on the revoked client certificate.
     let (verified, said) = openssl_verify_with_crl(

@@ -457,7 +457,7 @@ pub fn check(endpoint: &str, host: &str, network: Network, outcome: &DnsOutcome)
     match &outcome.result {
         Err(failure) => match no_forwarder(host, network, outcome, failure) {
             Some(named) => check
-                .with_detail(|d| d.original_reason = Some(failure.reason.code()))
+                .with_detail(|d| d.original_reason = Some(failure.reason))
                 .failed(named),
             None => check.failed(failure.clone()),
         },
