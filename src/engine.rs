@@ -52,6 +52,31 @@ pub struct Engine {
     pub progress: Option<Progress>,
 }
 
+/// Each host is resolved once, by whichever endpoint asks first: one cell per host, found by
+/// name. The cells sit in a vector of exactly the hosts' number; a map of cells keeps empty
+/// slots as large as a cell (ten thousand hosts: 1.3 MB less this way).
+struct DnsCache {
+    index: HashMap<String, usize>,
+    cells: Vec<OnceCell<DnsOutcome>>,
+}
+
+impl DnsCache {
+    fn new(hosts: impl Iterator<Item = String>) -> DnsCache {
+        let mut index = HashMap::new();
+        for host in hosts {
+            let next = index.len();
+            index.entry(host).or_insert(next);
+        }
+        let cells = (0..index.len()).map(|_| OnceCell::new()).collect();
+        DnsCache { index, cells }
+    }
+
+    /// The cell of a host the plan names (every endpoint's host and proxy is in it).
+    fn cell(&self, host: &str) -> &OnceCell<DnsOutcome> {
+        &self.cells[self.index[host]]
+    }
+}
+
 /// The checks of one endpoint, collected as they finish so that a deadline loses none.
 type Sink = Mutex<Vec<Check>>;
 
@@ -68,21 +93,14 @@ impl Engine {
             .chain(
                 plan.endpoints
                     .iter()
-                    .filter_map(|e| match &e.endpoint.proxy {
+                    .filter_map(|e| match e.endpoint.proxy.as_deref() {
                         Some(EndpointProxy::Via(proxy)) => Some(proxy),
                         _ => None,
                     }),
             )
             .filter(|p| p.ip.is_none())
             .map(|p| p.host.clone());
-        let dns_cache: Arc<HashMap<String, OnceCell<DnsOutcome>>> = Arc::new(
-            plan.hosts
-                .iter()
-                .cloned()
-                .chain(proxy_hosts)
-                .map(|h| (h, OnceCell::new()))
-                .collect(),
-        );
+        let dns_cache = Arc::new(DnsCache::new(plan.hosts.iter().cloned().chain(proxy_hosts)));
         let sinks: Arc<Vec<Sink>> = Arc::new(
             plan.endpoints
                 .iter()
@@ -163,10 +181,12 @@ impl Engine {
         if timed_out || interrupted {
             tasks.abort_all();
         }
-        // Sized once: a run of ten thousand endpoints has forty thousand checks.
+        // Sized once: a run of ten thousand endpoints has forty thousand checks (and one more
+        // per endpoint only when a deadline or a signal may add it: 1.4 MB at ten thousand).
+        let stopped = usize::from(timed_out || interrupted);
         let count: usize = sinks
             .iter()
-            .map(|s| s.lock().map(|s| s.len()).unwrap_or_default() + 1)
+            .map(|s| s.lock().map(|s| s.len()).unwrap_or_default() + stopped)
             .sum();
         let mut out = Vec::with_capacity(count);
         for (index, planned) in plan.endpoints.iter().enumerate() {
@@ -203,12 +223,7 @@ impl Engine {
         }
     }
 
-    async fn run_endpoint(
-        &self,
-        planned: &PlannedEndpoint,
-        dns_cache: &HashMap<String, OnceCell<DnsOutcome>>,
-        sink: &Sink,
-    ) {
+    async fn run_endpoint(&self, planned: &PlannedEndpoint, dns_cache: &DnsCache, sink: &Sink) {
         let ctx = self.context(planned);
         let endpoint = ctx.endpoint;
         let url = &endpoint.url;
@@ -237,7 +252,7 @@ impl Engine {
                 vec![ip]
             }
             (None, None) => {
-                let cell = &dns_cache[&url.host];
+                let cell = dns_cache.cell(&url.host);
                 let outcome = cell
                     .get_or_init(|| self.resolver.resolve_with_retries(&url.host, self.retries))
                     .await;
@@ -345,7 +360,7 @@ impl Engine {
         &self,
         planned: &PlannedEndpoint,
         ctx: &ProbeContext<'_>,
-        dns_cache: &HashMap<String, OnceCell<DnsOutcome>>,
+        dns_cache: &DnsCache,
         push: &impl Fn(Check),
     ) -> Option<Vec<IpAddr>> {
         let endpoint = ctx.endpoint;
@@ -354,7 +369,8 @@ impl Engine {
             push(proxy::literal_check(ctx, proxy));
             return Some(vec![ip]);
         }
-        let outcome = dns_cache[&proxy.host]
+        let outcome = dns_cache
+            .cell(&proxy.host)
             .get_or_init(|| {
                 self.resolver
                     .resolve_with_retries(&proxy.host, self.retries)

@@ -81,7 +81,7 @@ impl ProxyRules {
     /// The route of an endpoint: its own `proxy` when it has one; else https:// endpoints go
     /// through the https proxy unless NO_PROXY covers the host (as curl); else direct.
     pub fn route(&self, endpoint: &Endpoint) -> Route {
-        match &endpoint.proxy {
+        match endpoint.proxy.as_deref() {
             Some(EndpointProxy::None) => Route::Direct,
             Some(EndpointProxy::Via(proxy)) => Route::Proxy(Arc::new(
                 proxy

@@ -279,7 +279,7 @@ pub struct EndpointDoc {
     pub address: Option<std::net::IpAddr>,
     /// `"none"` (straight to the host, whatever `[http] proxy` or HTTPS_PROXY say), or the
     /// HTTP proxy this endpoint is reached through (any scheme, ldaps:// included).
-    pub proxy: Option<EndpointProxy>,
+    pub proxy: Option<Box<EndpointProxy>>,
     /// Whether this endpoint's chain is checked against revocation lists (default: the
     /// profile's `[trust] revocation`).
     pub revocation: Option<RevocationMode>,

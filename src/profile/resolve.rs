@@ -38,8 +38,9 @@ pub struct Endpoint {
     /// `address` / `--connect-to`: connect here instead of resolving the host; SNI, the name
     /// check and HTTP Host stay the URL's host.
     pub connect_to: Option<std::net::IpAddr>,
-    /// The endpoint's own `proxy` (none: the profile's and the environment's rules).
-    pub proxy: Option<EndpointProxy>,
+    /// The endpoint's own `proxy` (none: the profile's and the environment's rules). Boxed:
+    /// few endpoints have one, and a profile may have ten thousand endpoints.
+    pub proxy: Option<Box<EndpointProxy>>,
     /// The endpoint's own `revocation` (none: the profile's).
     pub revocation: Option<RevocationMode>,
 }

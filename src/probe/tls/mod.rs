@@ -434,16 +434,19 @@ pub async fn check(
     let connector = TlsConnector::from(Arc::new(config));
     let local = stream.local_addr().ok();
     let (stream, first_bytes) = Recorded::new(stream);
-    let mut connecting = Box::pin(connector.connect(server_name.clone(), stream));
-    let handshake = tokio::time::timeout(timeout, &mut connecting).await;
-    let handshake_time = started.elapsed();
-    // What the kernel received, asked while a stalled connection is still open; then it is
-    // closed (a server that serves one connection at a time must be free for the probe below).
-    let kernel = match (&handshake, local) {
-        (Err(_), Some(local)) => super::tcp_info::received(local, address),
-        _ => None,
+    // What the kernel received is asked while a stalled connection is still open; the
+    // connection is closed at the end of this block (a server that serves one connection at a
+    // time must be free for the small-packet probe below).
+    let (handshake, kernel) = {
+        let mut connecting = std::pin::pin!(connector.connect(server_name.clone(), stream));
+        let handshake = tokio::time::timeout(timeout, &mut connecting).await;
+        let kernel = match (&handshake, local) {
+            (Err(_), Some(local)) => super::tcp_info::received(local, address),
+            _ => None,
+        };
+        (handshake, kernel)
     };
-    drop(connecting);
+    let handshake_time = started.elapsed();
     let sent_cert = setup.has_identity();
 
     let mut tls = match handshake {
@@ -587,8 +590,15 @@ pub async fn check(
     });
     let check = match recorder.assessment() {
         Some(assessment) if !presented.is_empty() => {
-            let (assessment, asked) =
-                fetched_crls::judge(ctx, &recorder, assessment, &presented, &server_name).await;
+            // Boxed: the fetch is a large state machine, and most runs never make one.
+            let (assessment, asked) = Box::pin(fetched_crls::judge(
+                ctx,
+                &recorder,
+                assessment,
+                &presented,
+                &server_name,
+            ))
+            .await;
             let check = match asked {
                 Some(asked) => check.with_detail(|d| d.tls().revocation_lists = Some(asked)),
                 None => check,
