@@ -130,6 +130,7 @@ impl Prepared {
                 .crl_points
                 .iter()
                 .filter(|p| p.starts_with("http://"))
+                .take(crate::probe::revocation::MAX_POINTS)
                 .cloned()
                 .collect(),
             _ => Vec::new(),

@@ -12,6 +12,10 @@ use super::proxy::ProxyRules;
 use super::proxy::Route;
 use crate::pki::crl::{LoadedCrl, MAX_CRL_BYTES};
 
+/// Distribution points tried per certificate, at most: a certificate may name any number, and
+/// each that does not answer costs the phase timeout (real certificates name one or two).
+pub const MAX_POINTS: usize = 3;
+
 /// Why a list could not be used, in words (the network path tried included).
 pub type FetchProblem = String;
 

@@ -121,6 +121,7 @@ fn uncovered(chain: &[CertInfo], trust: &crate::pki::TrustStore) -> Vec<(CertInf
                 .crl_points
                 .iter()
                 .filter(|p| p.starts_with("http://"))
+                .take(crate::probe::revocation::MAX_POINTS)
                 .cloned()
                 .collect();
             (!points.is_empty()).then(|| (cert.clone(), points))
